@@ -1,0 +1,1 @@
+"""nanobanana: a typed, safe SDK for Google's Nano Banana Pro image model."""
