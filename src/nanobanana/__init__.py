@@ -1,1 +1,140 @@
-"""nanobanana: a typed, safe SDK for Google's Nano Banana Pro image model."""
+"""nanobanana: a typed, safe SDK for Google's Nano Banana Pro image model.
+
+Example:
+    >>> from nanobanana import NanoBanana
+    >>> result = NanoBanana().generate("A red fox in fresh snow", aspect_ratio="16:9")
+    >>> result.image.save("fox.jpg")
+
+Names are imported on first use (PEP 562), so ``import nanobanana`` stays cheap and the CLI's
+``--help`` never loads google-genai, Pillow or pydantic.
+"""
+
+from __future__ import annotations
+
+import importlib as _importlib
+import typing as _typing
+
+__version__ = "0.1.0.dev0"
+
+_EXPORTS = {
+    "APIConnectionError": "._errors",
+    "APIError": "._errors",
+    "APITimeoutError": "._errors",
+    "AspectRatio": "._request",
+    "AsyncNanoBanana": "._client",
+    "BadRequestError": "._errors",
+    "GenerationError": "._errors",
+    "GeneratedImage": "._result",
+    "GenerationRequest": "._request",
+    "ImageSize": "._request",
+    "InvalidReferenceError": "._errors",
+    "InvalidRequestError": "._errors",
+    "InvalidResponseError": "._result",
+    "MissingAPIKeyError": "._errors",
+    "NanoBanana": "._client",
+    "NanoBananaError": "._errors",
+    "NoImageError": "._errors",
+    "NotFoundError": "._errors",
+    "PermissionDeniedError": "._errors",
+    "QuotaExhaustedError": "._errors",
+    "RateLimitError": "._errors",
+    "Reference": "._request",
+    "Result": "._result",
+    "RetryPolicy": "._retry",
+    "SafetyBlockedError": "._errors",
+    "ServerError": "._errors",
+    "Usage": "._result",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nanobanana' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return [*globals(), *__all__]
+
+
+if _typing.TYPE_CHECKING:
+    from ._client import AsyncNanoBanana as AsyncNanoBanana
+    from ._client import NanoBanana as NanoBanana
+    from ._errors import (
+        APIConnectionError as APIConnectionError,
+    )
+    from ._errors import (
+        APIError as APIError,
+    )
+    from ._errors import (
+        APITimeoutError as APITimeoutError,
+    )
+    from ._errors import (
+        BadRequestError as BadRequestError,
+    )
+    from ._errors import (
+        GenerationError as GenerationError,
+    )
+    from ._errors import (
+        InvalidReferenceError as InvalidReferenceError,
+    )
+    from ._errors import (
+        InvalidRequestError as InvalidRequestError,
+    )
+    from ._errors import (
+        MissingAPIKeyError as MissingAPIKeyError,
+    )
+    from ._errors import (
+        NanoBananaError as NanoBananaError,
+    )
+    from ._errors import (
+        NoImageError as NoImageError,
+    )
+    from ._errors import (
+        NotFoundError as NotFoundError,
+    )
+    from ._errors import (
+        PermissionDeniedError as PermissionDeniedError,
+    )
+    from ._errors import (
+        QuotaExhaustedError as QuotaExhaustedError,
+    )
+    from ._errors import (
+        RateLimitError as RateLimitError,
+    )
+    from ._errors import (
+        SafetyBlockedError as SafetyBlockedError,
+    )
+    from ._errors import (
+        ServerError as ServerError,
+    )
+    from ._request import (
+        AspectRatio as AspectRatio,
+    )
+    from ._request import (
+        GenerationRequest as GenerationRequest,
+    )
+    from ._request import (
+        ImageSize as ImageSize,
+    )
+    from ._request import (
+        Reference as Reference,
+    )
+    from ._result import (
+        GeneratedImage as GeneratedImage,
+    )
+    from ._result import (
+        InvalidResponseError as InvalidResponseError,
+    )
+    from ._result import (
+        Result as Result,
+    )
+    from ._result import (
+        Usage as Usage,
+    )
+    from ._retry import RetryPolicy as RetryPolicy

@@ -78,7 +78,7 @@ RETIRED_MODELS: dict[str, str] = {
 
 
 def user_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning at the first frame outside nanobanana and pydantic."""
+    """A ``stacklevel`` pointing a warning at the first frame outside nanobanana and pydantic."""
     frame, level = sys._getframe(1), 1
     while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] in _OURS:
         frame, level = frame.f_back, level + 1  # type: ignore[assignment]

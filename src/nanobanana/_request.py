@@ -199,9 +199,7 @@ def check_reference_counts(kinds: Iterable[str], info: ModelInfo | None = None) 
     )
     have = f"{objects} object, {humans} human, {styles} style"
     if total > info.max_references:
-        raise InvalidRequestError(
-            f"too many reference images: {total} ({have}); {rule}"
-        )
+        raise InvalidRequestError(f"too many reference images: {total} ({have}); {rule}")
     if flex > info.flex_reference_slots:
         takers = [
             (extra_objects, f"{extra_objects} object(s) beyond {info.max_object_references}"),
@@ -278,19 +276,17 @@ class GenerationRequest(BaseModel):
         info = MODELS.get(self.model)
         if info is None:
             return self  # unknown ids pass through: the API judges them
-        if info.aspect_ratios is not None and self.aspect_ratio is not None:
-            if self.aspect_ratio.value not in info.aspect_ratios:
-                allowed = ", ".join(sorted(info.aspect_ratios))
-                raise InvalidRequestError(
-                    f"{self.model} does not take aspect ratio {self.aspect_ratio.value}; "
-                    f"allowed: {allowed}"
-                )
-        if info.image_sizes is not None and self.size is not None:
-            if self.size.value not in info.image_sizes:
-                allowed = ", ".join(sorted(info.image_sizes))
-                raise InvalidRequestError(
-                    f"{self.model} does not take size {self.size.value}; allowed: {allowed}"
-                )
+        ratios, sizes = info.aspect_ratios, info.image_sizes
+        ratio = self.aspect_ratio.value if self.aspect_ratio else None
+        if ratios is not None and ratio is not None and ratio not in ratios:
+            allowed = ", ".join(sorted(ratios))
+            raise InvalidRequestError(
+                f"{self.model} does not take aspect ratio {ratio}; allowed: {allowed}"
+            )
+        size = self.size.value if self.size else None
+        if sizes is not None and size is not None and size not in sizes:
+            allowed = ", ".join(sorted(sizes))
+            raise InvalidRequestError(f"{self.model} does not take size {size}; allowed: {allowed}")
         check_reference_counts((r.kind for r in self.references), info)
         return self
 
@@ -350,7 +346,11 @@ def _validate(init: Any, **data: Any) -> None:
         init(**data)
     except ValidationError as exc:
         errors = exc.errors()
-        ours = [e["ctx"]["error"] for e in errors if isinstance(e.get("ctx", {}).get("error"), NanoBananaError)]
+        ours = [
+            e["ctx"]["error"]
+            for e in errors
+            if isinstance(e.get("ctx", {}).get("error"), NanoBananaError)
+        ]
         if len(errors) == 1 and ours:
             raise ours[0] from None
         lines = "; ".join(

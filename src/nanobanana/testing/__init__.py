@@ -10,6 +10,7 @@ With pytest, the ``fake_gemini`` fixture gives a running emulator, reset for eac
 """
 
 from ._faults import Fault, ManualClock
+from ._photos import sample_photo
 from ._server import FakeGemini, RecordedRequest
 
-__all__ = ["FakeGemini", "Fault", "ManualClock", "RecordedRequest"]
+__all__ = ["FakeGemini", "Fault", "ManualClock", "RecordedRequest", "sample_photo"]

@@ -108,11 +108,13 @@ class Fault:
         return cls("blocked", params={"reason": reason})
 
     @classmethod
-    def no_image(
-        cls, text: str = "I can't draw that, but here is a description instead.",
-        reason: str = "NO_IMAGE",
-    ) -> Fault:  # fmt: skip
-        """HTTP 200 with text only: ``NO_IMAGE`` (``content: {}``) or ``STOP`` with text."""
+    def no_image(cls, reason: str = "NO_IMAGE", text: str | None = None) -> Fault:
+        """HTTP 200 without an image.
+
+        ``NO_IMAGE`` comes with ``content: {}``; ``STOP`` (or another reason) with a text part.
+        """
+        if text is None:
+            text = "" if reason == "NO_IMAGE" else "I can't draw that, but here is a description."
         return cls("no_image", message=text, params={"reason": reason})
 
 
@@ -125,6 +127,8 @@ class ManualClock:
     def __init__(self, start: float = 1_000.0) -> None:
         self._now = start
         self._lock = threading.Lock()
+        self.sleeps: list[float] = []
+        """Every sleep asked for, in order."""
 
     def __call__(self) -> float:
         with self._lock:
@@ -138,3 +142,8 @@ class ManualClock:
     def sleep(self, seconds: float) -> None:
         """Advances the clock by ``seconds`` at once."""
         self.advance(max(0.0, seconds))
+        self.sleeps.append(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        """The same, for async code."""
+        self.sleep(seconds)

@@ -134,9 +134,7 @@ def plan(body: Any, model: str, files: FileLookup) -> Plan:
 def _image_config(image_config: Mapping[str, Any]) -> tuple[str | None, str | None]:
     for vertex_only in ("outputMimeType", "outputCompressionQuality"):
         if _get(image_config, vertex_only) is not None:
-            raise wire.invalid_argument(
-                f"{vertex_only} parameter is not supported in Gemini API."
-            )
+            raise wire.invalid_argument(f"{vertex_only} parameter is not supported in Gemini API.")
     ratio = _get(image_config, "aspectRatio")
     if ratio is not None and ratio not in wire.ASPECT_RATIOS:
         raise wire.invalid_argument(
@@ -154,9 +152,7 @@ def _image_config(image_config: Mapping[str, Any]) -> tuple[str | None, str | No
     return ratio, size
 
 
-def _part_image(
-    part: Any, ci: int, pi: int, files: FileLookup
-) -> tuple[bytes | None, str | None]:
+def _part_image(part: Any, ci: int, pi: int, files: FileLookup) -> tuple[bytes | None, str | None]:
     if not isinstance(part, dict):
         raise wire.invalid_argument(f"Invalid value at 'contents[{ci}].parts[{pi}]'.")
     inline = _get(part, "inlineData")
@@ -198,7 +194,8 @@ def _dimensions(data: bytes, mime: str | None, ci: int, pi: int) -> tuple[int | 
 
     try:
         with Image.open(io.BytesIO(data)) as im:  # reads the header only
-            return im.size
+            width, height = im.size
+            return int(width), int(height)
     except Exception:
         raise wire.invalid_argument(
             f"Unable to process input image at contents[{ci}].parts[{pi}]. Please retry or "
@@ -236,7 +233,9 @@ _THOUGHTS = (
 )
 
 
-def respond(p: Plan, *, signature_bytes: int, fault: Fault | None = None, serial: int = 0) -> dict[str, Any]:
+def respond(
+    p: Plan, *, signature_bytes: int, fault: Fault | None = None, serial: int = 0
+) -> dict[str, Any]:
     """The response body for a plan, or for the fault that replaces it."""
     head: dict[str, Any] = {
         "modelVersion": p.model,
@@ -308,7 +307,10 @@ def _usage(p: Plan, image_tokens: int, text_tokens: int, thoughts: int) -> dict[
 
 
 def _signed_text(text: str, signature_bytes: int) -> dict[str, Any]:
-    return {"text": text, "thoughtSignature": wire.b64encode(wire.sign(text.encode(), signature_bytes))}
+    return {
+        "text": text,
+        "thoughtSignature": wire.b64encode(wire.sign(text.encode(), signature_bytes)),
+    }
 
 
 def _final_image(p: Plan, k: int, signature_bytes: int) -> dict[str, Any]:
@@ -331,15 +333,21 @@ def _thought_parts(p: Plan) -> list[dict[str, Any]]:
         parts.append({"text": text, "thought": True})
         data = render(p.seed ^ (0x7F00 + k), w // 2, h // 2, f"thought {k + 1}", "image/jpeg")
         parts.append(
-            {"inlineData": {"mimeType": "image/jpeg", "data": wire.b64encode(data)}, "thought": True}
+            {
+                "inlineData": {"mimeType": "image/jpeg", "data": wire.b64encode(data)},
+                "thought": True,
+            }
         )
     return parts
 
 
 def stream_chunks(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Splits a response into SSE chunks: one part per chunk (each image whole), then a last
-    chunk with an empty text part, the finish reason and the final usage."""
-    head = {k: body[k] for k in ("modelVersion", "responseId") if k in body}
+    """Splits a response into SSE chunks as the real API streams it.
+
+    One part per chunk (each image whole), then a last chunk with an empty text part, the
+    finish reason and the final usage.
+    """
+    head: dict[str, Any] = {k: body[k] for k in ("modelVersion", "responseId") if k in body}
     if "candidates" not in body:
         yield body
         return

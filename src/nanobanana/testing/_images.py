@@ -41,7 +41,9 @@ def _paint(rng: random.Random, w: int, h: int) -> Image.Image:
     hue = rng.random()
     top, bottom = _color(hue, 0.78, 0.55), _color(hue + 0.12 + rng.random() * 0.2, 0.42, 0.5)
     gradient = Image.linear_gradient("L").resize((w, h))
-    image = Image.composite(Image.new("RGB", (w, h), bottom), Image.new("RGB", (w, h), top), gradient)
+    image = Image.composite(
+        Image.new("RGB", (w, h), bottom), Image.new("RGB", (w, h), top), gradient
+    )
     glow = Image.new("RGBA", (w, h), (0, 0, 0, 0))
     draw = ImageDraw.Draw(glow)
     for _ in range(rng.randint(4, 7)):

@@ -7,12 +7,13 @@ concurrently; the standard library only, plus Pillow to paint the images.
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import itertools
-import socket
 import json
 import math
 import re
+import socket
 import threading
 import time
 import uuid
@@ -210,7 +211,9 @@ class FakeGemini:
     # -- handlers (called from _Handler, one thread per connection) ------------------------
 
     def _now_iso(self, at: float | None = None) -> str:
-        moment = datetime.fromtimestamp(self._wall0 + (self.clock() if at is None else at), timezone.utc)
+        moment = datetime.fromtimestamp(
+            self._wall0 + (self.clock() if at is None else at), timezone.utc
+        )
         return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
     def _next_fault(self) -> Fault | None:
@@ -230,7 +233,9 @@ class FakeGemini:
                 raise wire.rate_limited(model, "per_minute", self.rpm, max(1, math.ceil(wait)))
             used = sum(n for _, n in self._window)
             if self.ipm is not None and used + images > self.ipm:
-                raise wire.rate_limited(model, "images_per_minute", self.ipm, max(1, math.ceil(wait)))
+                raise wire.rate_limited(
+                    model, "images_per_minute", self.ipm, max(1, math.ceil(wait))
+                )
             self._window.append((now, images))
 
     def _latency_for(self, size: str) -> float:
@@ -248,13 +253,19 @@ class FakeGemini:
                 model, fault.params["quota"], fault.params["limit"], fault.params["retry_delay"]
             )
         if fault is not None and fault.kind == "error":
-            raise wire.ApiError(fault.code, fault.status, fault.message, fault.params.get("details"))
+            raise wire.ApiError(
+                fault.code, fault.status, fault.message, fault.params.get("details")
+            )
         p = plan(body, model, self._file_bytes)
         self._admit(model, p.n_images if p.with_image else 0)
-        delay = self._latency_for(p.size) + (fault.params["seconds"] if fault and fault.kind == "slow" else 0)
+        delay = self._latency_for(p.size) + (
+            fault.params["seconds"] if fault and fault.kind == "slow" else 0
+        )
         if delay:
             self.sleep(delay)
-        answer = respond(p, signature_bytes=self.signature_bytes, fault=fault, serial=next(self._serial))
+        answer = respond(
+            p, signature_bytes=self.signature_bytes, fault=fault, serial=next(self._serial)
+        )
         return answer, fault
 
     # -- files -------------------------------------------------------------------------------
@@ -264,7 +275,7 @@ class FakeGemini:
             f = self._files.get(name)
         return (bytes(f.data), f.mime_type) if f is not None and f.done else None
 
-    def _file_json(self, f: _File, base: str, version: str) -> dict[str, Any]:
+    def _file_json(self, f: _File, version: str) -> dict[str, Any]:
         return {
             "name": f.name,
             "displayName": f.display_name or "",
@@ -274,7 +285,7 @@ class FakeGemini:
             "updateTime": self._now_iso(f.created),
             "expirationTime": self._now_iso(f.created + 48 * 3600),
             "sha256Hash": hashlib.sha256(f.data).hexdigest(),
-            "uri": f"{base}/{version}/{f.name}",
+            "uri": f"{self.url}/{version}/{f.name}",
             "state": "ACTIVE" if f.done else "PROCESSING",
             "source": "UPLOADED",
         }
@@ -282,11 +293,15 @@ class FakeGemini:
     def start_upload(self, meta: Any, headers: Mapping[str, str]) -> str:
         spec = (meta or {}).get("file") or {}
         name = _get(spec, "name") or f"files/{uuid.uuid4().hex[:12]}"
-        size = int(headers.get("x-goog-upload-header-content-length") or _get(spec, "sizeBytes") or 0)
+        size = int(
+            headers.get("x-goog-upload-header-content-length") or _get(spec, "sizeBytes") or 0
+        )
         mime = headers.get("x-goog-upload-header-content-type") or _get(spec, "mimeType") or ""
         upload_id = uuid.uuid4().hex
         with self._lock:
-            self._files[name] = _File(name, mime, _get(spec, "displayName"), bytearray(), size, self.clock())
+            self._files[name] = _File(
+                name, mime, _get(spec, "displayName"), bytearray(), size, self.clock()
+            )
             self._uploads[upload_id] = name
         return upload_id
 
@@ -306,7 +321,9 @@ class FakeGemini:
 
     def add_file(self, name: str, data: bytes, mime_type: str) -> None:
         with self._lock:
-            self._files[name] = _File(name, mime_type, None, bytearray(data), len(data), self.clock(), True)
+            self._files[name] = _File(
+                name, mime_type, None, bytearray(data), len(data), self.clock(), True
+            )
 
     def get_file(self, name: str) -> _File:
         with self._lock:
@@ -348,7 +365,9 @@ class FakeGemini:
                     try:
                         item = json.loads(line)
                     except json.JSONDecodeError:
-                        raise wire.invalid_argument(f"Line {n + 1} of the input file is not JSON.") from None
+                        raise wire.invalid_argument(
+                            f"Line {n + 1} of the input file is not JSON."
+                        ) from None
                     requests.append((item.get("key"), item.get("request")))
             from_file = True
         else:
@@ -358,7 +377,15 @@ class FakeGemini:
         name = f"batches/{uuid.uuid4().hex[:16]}"
         with self._lock:
             fail = self._fail_batches.popleft() if self._fail_batches else None
-            job = _Batch(name, model, _get(batch, "displayName") or name, self.clock(), requests, from_file, fail)
+            job = _Batch(
+                name,
+                model,
+                _get(batch, "displayName") or name,
+                self.clock(),
+                requests,
+                from_file,
+                fail,
+            )
             self._batches[name] = job
         return job
 
@@ -393,17 +420,23 @@ class FakeGemini:
             return "BATCH_STATE_RUNNING"
         return "BATCH_STATE_FAILED" if job.fail else "BATCH_STATE_SUCCEEDED"
 
-    def _run_batch(self, job: _Batch, base: str) -> dict[str, Any]:
-        """Answers every request of a finished job once (batch requests bypass faults and quotas)."""
+    def _run_batch(self, job: _Batch) -> dict[str, Any]:
+        """Answers every request of a finished job, once; batches bypass faults and quotas."""
         if job.output is not None:
             return job.output
         entries: list[dict[str, Any]] = []
         ok = 0
         for key, request in job.requests:
-            entry: dict[str, Any] = {} if key is None else ({"key": key} if job.from_file else {"metadata": {"key": key}})
+            entry: dict[str, Any] = (
+                {}
+                if key is None
+                else ({"key": key} if job.from_file else {"metadata": {"key": key}})
+            )
             try:
                 p = plan(request, job.model, self._file_bytes)
-                entry["response"] = respond(p, signature_bytes=self.signature_bytes, serial=next(self._serial))
+                entry["response"] = respond(
+                    p, signature_bytes=self.signature_bytes, serial=next(self._serial)
+                )
                 ok += 1
             except wire.ApiError as exc:
                 entry["error"] = exc.body()["error"]
@@ -422,7 +455,7 @@ class FakeGemini:
             job.output = {"inlinedResponses": {"inlinedResponses": entries}}
         return job.output
 
-    def batch_json(self, job: _Batch, base: str) -> dict[str, Any]:
+    def batch_json(self, job: _Batch) -> dict[str, Any]:
         state = self._batch_state(job)
         meta: dict[str, Any] = {
             "@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
@@ -432,16 +465,20 @@ class FakeGemini:
             "state": state,
             "createTime": self._now_iso(job.created),
             "updateTime": self._now_iso(),
-            "batchStats": job.stats or {"requestCount": str(len(job.requests)), "pendingRequestCount": str(len(job.requests))},
+            "batchStats": job.stats
+            or {
+                "requestCount": str(len(job.requests)),
+                "pendingRequestCount": str(len(job.requests)),
+            },
         }
         op: dict[str, Any] = {"name": job.name, "metadata": meta, "done": False}
         ended = job.created + self.batch_pending + self.batch_running
         if state == "BATCH_STATE_SUCCEEDED":
-            meta["output"] = self._run_batch(job, base)
+            meta["output"] = self._run_batch(job)
             meta["batchStats"] = job.stats
             meta["endTime"] = self._now_iso(ended)
             op["done"] = True
-            op["response"] = {"@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput", **meta["output"]}
+            op["response"] = {"@type": _BATCH_OUTPUT_TYPE, **meta["output"]}
         elif state == "BATCH_STATE_FAILED":
             meta["endTime"] = self._now_iso(ended)
             op["done"] = True
@@ -452,7 +489,9 @@ class FakeGemini:
         return op
 
 
-_GENERATE = re.compile(r"^/(v1|v1beta)/models/([^/:]+):(generateContent|streamGenerateContent|batchGenerateContent)$")
+_GENERATE = re.compile(
+    r"^/(v1|v1beta)/models/([^/:]+):(generateContent|streamGenerateContent|batchGenerateContent)$"
+)
 _MODEL = re.compile(r"^/(v1|v1beta)/models(?:/([^/:]+))?$")
 _FILES = re.compile(r"^/(?:download/)?(v1|v1beta)/(files(?:/[^/:]+)?)(:download)?$")
 _UPLOAD = re.compile(r"^/upload/(v1|v1beta)/files$")
@@ -501,20 +540,18 @@ class _Handler(BaseHTTPRequestHandler):
             {k: (_REDACTED if k == "key" else v) for k, v in query.items()},
             headers, None if body is _INVALID_JSON else body, len(raw), em.clock(),
         )  # fmt: skip
-        status = 0
         try:
-            status = self._route(split.path, query, raw, body)
+            reply = self._route(split.path, query, raw, body)
         except wire.ApiError as exc:
-            status = exc.code
-            self._send_json(exc.code, exc.body())
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        finally:
-            if em.record:
-                with em._lock:
-                    em.requests.append(_with_status(record, status))
+            reply = _json(exc.code, exc.body())
+        dropped = reply.fault is not None and reply.fault.kind == "drop"
+        if em.record:  # before answering, so a client that has its answer sees the record
+            with em._lock:
+                em.requests.append(replace(record, status=0 if dropped else reply.code))
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._write(reply)
 
-    def _route(self, path: str, query: dict[str, str], raw: bytes, body: Any) -> int:
+    def _route(self, path: str, query: dict[str, str], raw: bytes, body: Any) -> _Reply:
         em = self.emulator
         if "upload_id" not in query:
             self._authenticate(query)
@@ -526,43 +563,53 @@ class _Handler(BaseHTTPRequestHandler):
             )
         method = self.command
         if (m := _GENERATE.match(path)) and method == "POST":
-            version, model, verb = m.groups()
+            _, model, verb = m.groups()
             if verb == "batchGenerateContent":
-                return self._send_json(200, em.batch_json(em.create_batch(model, body), self._base()))
+                return _json(200, em.batch_json(em.create_batch(model, body)))
             answer, fault = em.generate(model, body)
             if verb == "streamGenerateContent":
-                return self._send_stream(answer, fault)
-            return self._send_json(200, answer, fault)
+                return _stream(answer, fault)
+            return _json(200, answer, fault)
         if (m := _MODEL.match(path)) and method == "GET":
-            return self._send_json(200, _models_json(m.group(2)))
+            return _json(200, _models_json(m.group(2)))
         if _UPLOAD.match(path) and method == "POST":
             return self._upload(path, query, raw, body)
         if (m := _FILES.match(path)) and method in ("GET", "DELETE"):
             version, name, download = m.groups()
-            if name == "files":
-                files = [em._file_json(f, self._base(), version) for f in em.list_files()]
-                return self._send_json(200, {"files": files} if files else {})
-            if method == "DELETE":
-                em.delete_file(name)
-                return self._send_json(200, {})
-            f = em.get_file(name)
-            if download or query.get("alt") == "media":
-                return self._send_bytes(200, bytes(f.data), f.mime_type)
-            return self._send_json(200, em._file_json(f, self._base(), version))
-        if m := _BATCHES.match(path):
-            version, name, cancel = m.groups()
-            if name == "batches" and method == "GET":
-                ops = [em.batch_json(j, self._base()) for j in em.list_batches()]
-                return self._send_json(200, {"operations": ops} if ops else {})
-            if cancel and method == "POST":
-                em.cancel_batch(name)
-                return self._send_json(200, {})
-            if method == "DELETE":
-                em.delete_batch(name)
-                return self._send_json(200, {})
-            if method == "GET":
-                return self._send_json(200, em.batch_json(em.get_batch(name), self._base()))
+            return self._files(method, version, name, download, query)
+        if (m := _BATCHES.match(path)) and (reply := self._batches(method, *m.groups())):
+            return reply
         raise wire.ApiError(404, "NOT_FOUND", f"Method not found: {method} {path}")
+
+    def _files(
+        self, method: str, version: str, name: str, download: str | None, query: dict[str, str]
+    ) -> _Reply:
+        em = self.emulator
+        if name == "files":
+            files = [em._file_json(f, version) for f in em.list_files()]
+            return _json(200, {"files": files} if files else {})
+        if method == "DELETE":
+            em.delete_file(name)
+            return _json(200, {})
+        f = em.get_file(name)
+        if download or query.get("alt") == "media":
+            return _Reply(200, bytes(f.data), f.mime_type)
+        return _json(200, em._file_json(f, version))
+
+    def _batches(self, method: str, version: str, name: str, cancel: str | None) -> _Reply | None:
+        em = self.emulator
+        if name == "batches" and method == "GET":
+            ops = [em.batch_json(j) for j in em.list_batches()]
+            return _json(200, {"operations": ops} if ops else {})
+        if cancel and method == "POST":
+            em.cancel_batch(name)
+            return _json(200, {})
+        if method == "DELETE":
+            em.delete_batch(name)
+            return _json(200, {})
+        if method == "GET":
+            return _json(200, em.batch_json(em.get_batch(name)))
+        return None
 
     def _authenticate(self, query: dict[str, str]) -> None:
         key = self.headers.get("x-goog-api-key") or query.get("key")
@@ -572,85 +619,79 @@ class _Handler(BaseHTTPRequestHandler):
         if keys is not None and key not in keys:
             raise wire.INVALID_KEY
 
-    def _base(self) -> str:
-        return self.emulator.url
-
-    def _upload(self, path: str, query: dict[str, str], raw: bytes, body: Any) -> int:
+    def _upload(self, path: str, query: dict[str, str], raw: bytes, body: Any) -> _Reply:
         em = self.emulator
         lower = {k.lower(): v for k, v in self.headers.items()}
         command = lower.get("x-goog-upload-command", "")
         if "upload_id" not in query:
             if "start" not in command:
-                raise wire.invalid_argument("Only resumable uploads are supported (X-Goog-Upload-Command: start).")
+                raise wire.invalid_argument(
+                    "Only resumable uploads are supported (X-Goog-Upload-Command: start)."
+                )
             upload_id = em.start_upload(body, lower)
             url = f"{em.url}{path}?upload_id={upload_id}&upload_protocol=resumable"
-            return self._send_json(200, {}, headers={"X-Goog-Upload-URL": url, "X-Goog-Upload-Status": "active"})
+            return _json(
+                200, {}, headers={"X-Goog-Upload-URL": url, "X-Goog-Upload-Status": "active"}
+            )
         finalize = "finalize" in command
-        f = em.upload_chunk(query["upload_id"], int(lower.get("x-goog-upload-offset") or 0), raw, finalize)
+        f = em.upload_chunk(
+            query["upload_id"], int(lower.get("x-goog-upload-offset") or 0), raw, finalize
+        )
         if not finalize:
-            return self._send_json(200, {}, headers={"X-Goog-Upload-Status": "active"})
+            return _json(200, {}, headers={"X-Goog-Upload-Status": "active"})
         version = path.split("/")[2]
-        return self._send_json(200, {"file": em._file_json(f, em.url, version)}, headers={"X-Goog-Upload-Status": "final"})
+        return _json(
+            200,
+            {"file": em._file_json(f, version)},
+            headers={"X-Goog-Upload-Status": "final"},
+        )
 
     # -- writing -------------------------------------------------------------------------------
 
-    def _send_json(
-        self, code: int, body: Any, fault: Fault | None = None, headers: Mapping[str, str] | None = None
-    ) -> int:
-        data = json.dumps(body).encode()
-        return self._send_bytes(code, data, "application/json; charset=UTF-8", fault, headers)
-
-    def _send_bytes(
-        self, code: int, data: bytes, content_type: str, fault: Fault | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> int:  # fmt: skip
+    def _write(self, reply: _Reply) -> None:
+        fault = reply.fault
         if fault is not None and fault.kind == "drop":
             self._drop()
-            return 0
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
+            return
+        self.send_response(reply.code)
+        self.send_header("Content-Type", reply.content_type)
+        if reply.chunks is None:
+            self.send_header("Content-Length", str(len(reply.data)))
+        else:
+            self.send_header("Transfer-Encoding", "chunked")
+        for k, v in reply.headers.items():
             self.send_header(k, v)
         self.end_headers()
-        if fault is not None and fault.kind == "truncate":
-            self.wfile.write(data[: int(len(data) * fault.params["fraction"])])
-            self.wfile.flush()
-            self._drop()
-        else:
-            self.wfile.write(data)
-        return code
-
-    def _send_stream(self, answer: dict[str, Any], fault: Fault | None) -> int:
-        if fault is not None and fault.kind == "drop":
-            self._drop()
-            return 0
-        chunks = [f"data: {json.dumps(c)}\r\n\r\n".encode() for c in stream_chunks(answer)]
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        cut = len(chunks) // 2 if fault is not None and fault.kind == "truncate" else None
-        for i, chunk in enumerate(chunks):
-            if cut is not None and i == cut:
+        truncate = fault is not None and fault.kind == "truncate"
+        if reply.chunks is None:
+            if truncate:
+                self.wfile.write(reply.data[: int(len(reply.data) * fault.params["fraction"])])  # type: ignore[union-attr]
+                self.wfile.flush()
+                self._drop()
+            else:
+                self.wfile.write(reply.data)
+            return
+        cut = len(reply.chunks) // 2 if truncate else None
+        for i, chunk in enumerate(reply.chunks):
+            if i == cut:
                 self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk[: len(chunk) // 2])
                 self.wfile.flush()
                 self._drop()
-                return 200
+                return
             self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
-        return 200
 
     def _drop(self) -> None:
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 _INVALID_JSON = object()
+_BATCH_OUTPUT_TYPE = (
+    "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput"
+)
 
 
 def _models_json(model: str | None) -> dict[str, Any]:
@@ -658,7 +699,11 @@ def _models_json(model: str | None) -> dict[str, Any]:
         return {
             "name": f"models/{m}",
             "displayName": m,
-            "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "batchGenerateContent"],
+            "supportedGenerationMethods": [
+                "generateContent",
+                "streamGenerateContent",
+                "batchGenerateContent",
+            ],
         }
 
     if model is None:
@@ -668,5 +713,25 @@ def _models_json(model: str | None) -> dict[str, Any]:
     return one(model)
 
 
-def _with_status(record: RecordedRequest, status: int) -> RecordedRequest:
-    return replace(record, status=status)
+@dataclass
+class _Reply:
+    code: int
+    data: bytes
+    content_type: str
+    fault: Fault | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    chunks: list[bytes] | None = None
+    """Server-sent events, written with chunked transfer encoding."""
+
+
+def _json(
+    code: int, body: Any, fault: Fault | None = None, headers: Mapping[str, str] | None = None
+) -> _Reply:
+    return _Reply(
+        code, json.dumps(body).encode(), "application/json; charset=UTF-8", fault, headers or {}
+    )
+
+
+def _stream(answer: dict[str, Any], fault: Fault | None) -> _Reply:
+    chunks = [f"data: {json.dumps(c)}\r\n\r\n".encode() for c in stream_chunks(answer)]
+    return _Reply(200, b"", "text/event-stream", fault, chunks=chunks)

@@ -67,8 +67,7 @@ def signature_matches(signature: bytes, payload: bytes) -> bool:
     """True when ``signature`` was made by `sign` for exactly this ``payload``."""
     if not signature.startswith(_SIGNATURE_MAGIC):
         return False
-    mac = hmac.new(_SIGNATURE_KEY, payload, hashlib.sha256).digest()
-    return hmac.compare_digest(signature[len(_SIGNATURE_MAGIC) : len(_SIGNATURE_MAGIC) + 32], mac)
+    return hmac.compare_digest(signature, sign(payload, len(signature)))
 
 
 def b64decode(text: str) -> bytes:
@@ -105,9 +104,7 @@ def invalid_argument(message: str) -> ApiError:
 
 
 def bad_base64(field: str) -> ApiError:
-    return invalid_argument(
-        f"Invalid value at '{field}' (TYPE_BYTES), Base64 decoding failed."
-    )
+    return invalid_argument(f"Invalid value at '{field}' (TYPE_BYTES), Base64 decoding failed.")
 
 
 _QUOTAS = {

@@ -1,0 +1,233 @@
+"""`NanoBanana` and `AsyncNanoBanana`: thin shells over `_core`.
+
+A method is build, call, parse. The sync shell calls ``genai.Client``; the async one awaits
+``client.aio`` (google-genai's one API client with two faces); nothing else differs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from . import _core
+from ._constants import API_KEY_ENV_VARS, DEFAULT_MODEL, DEFAULT_TIMEOUT
+from ._errors import MissingAPIKeyError
+from ._request import AspectRatio, GenerationRequest, ImageSize
+from ._result import Result
+from ._retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from google import genai
+    from google.genai import types
+
+__all__ = ["AsyncNanoBanana", "NanoBanana"]
+
+
+class _ClientBase:
+    """Configuration shared by both shells; reads the environment here, never at import."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        model: str = DEFAULT_MODEL,
+        base_url: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        vertexai: bool = False,
+        project: str | None = None,
+        location: str | None = None,
+        genai_client: genai.Client | None = None,
+    ) -> None:
+        from google import genai
+        from google.genai import types
+
+        self.model = model
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        if genai_client is not None:
+            self._genai = genai_client
+            return
+        if not vertexai:
+            api_key = api_key or next(
+                (os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), None
+            )
+            if not api_key:
+                raise MissingAPIKeyError(
+                    "no API key: pass api_key=..., or set GEMINI_API_KEY (or GOOGLE_API_KEY). "
+                    "Get a key at https://aistudio.google.com/apikey, or run offline against "
+                    "the emulator: `with FakeGemini() as s: NanoBanana(api_key='test', "
+                    "base_url=s.url)`"
+                )
+        http_options = types.HttpOptions(base_url=base_url, timeout=int(timeout * 1000))
+        self._genai = genai.Client(
+            api_key=None if vertexai else api_key,
+            vertexai=vertexai or None,
+            project=project,
+            location=location,
+            http_options=http_options,
+        )
+
+    def __repr__(self) -> str:  # never the key
+        return f"{type(self).__name__}(model={self.model!r}, timeout={self.timeout})"
+
+    def _request(
+        self,
+        prompt: Any,
+        references: Iterable[Any],
+        aspect_ratio: AspectRatio | str | None,
+        size: ImageSize | str | None,
+        model: str | None,
+        include_thoughts: bool,
+    ) -> GenerationRequest:
+        return GenerationRequest(
+            prompt,
+            references=tuple(references),
+            aspect_ratio=aspect_ratio,
+            size=size,
+            model=model or self.model,
+            include_thoughts=include_thoughts,
+        )
+
+
+class NanoBanana(_ClientBase):
+    """The client.
+
+    Args:
+        api_key: Your Gemini API key; defaults to ``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``.
+        model: Model id for requests that name none.
+        base_url: Another endpoint: the emulator (``FakeGemini().url``) or a proxy.
+        retry: When to retry; see `RetryPolicy`.
+        timeout: Seconds to wait for one answer. A 4K image takes up to 2 minutes with no
+            byte sent meanwhile, so the default is 180.
+        vertexai: Use Vertex AI (with ``project`` and ``location``) instead of a key.
+        genai_client: An existing ``google.genai.Client`` to use as it is.
+
+    Example:
+        >>> nb = NanoBanana()
+        >>> result = nb.generate("A red fox in fresh snow", aspect_ratio="16:9", size="2K")
+        >>> result.image.save("fox")  # -> fox.jpg
+    """
+
+    def generate(
+        self,
+        prompt: Any,
+        *,
+        references: Iterable[Any] = (),
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
+        model: str | None = None,
+        include_thoughts: bool = False,
+    ) -> Result:
+        """Generates an image.
+
+        Args:
+            prompt: A string, or a template of the prompt DSL.
+            references: Reference images: paths, bytes, file objects, PIL images or
+                `Reference` objects (plain sources count as objects).
+            aspect_ratio: One of `AspectRatio` (``"16:9"``).
+            size: ``"1K"``, ``"2K"`` or ``"4K"``, any case.
+            model: Overrides the client's model.
+            include_thoughts: Also return interim thought text and images.
+
+        Raises:
+            InvalidRequestError: The request is invalid; nothing was sent.
+            SafetyBlockedError: Blocked by a safety filter (``.result`` keeps the rest).
+            NoImageError: The model answered without an image (``.result`` keeps the text).
+            APIError: The API refused, after any retries.
+        """
+        request = self._request(prompt, references, aspect_ratio, size, model, include_thoughts)
+        return self.generate_request(request)
+
+    def generate_request(self, request: GenerationRequest) -> Result:
+        """Sends a prepared `GenerationRequest`."""
+        import tenacity
+
+        call = _core.call_args(request)
+        for attempt in tenacity.Retrying(**self.retry.tenacity_kwargs()):
+            with attempt:
+                response = self._send(call)
+        return _core.finish(response, request)
+
+    def _send(self, call: Any) -> types.GenerateContentResponse:
+        try:
+            return self._genai.models.generate_content(
+                model=call.model, contents=call.contents, config=call.config
+            )
+        except Exception as exc:
+            ours = _core.translate_error(exc)
+            if ours is None:
+                raise
+            raise ours from exc
+
+    def close(self) -> None:
+        """Closes the connections."""
+        self._genai.close()
+
+    def __enter__(self) -> NanoBanana:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncNanoBanana(_ClientBase):
+    """The async twin of `NanoBanana`: the same arguments, awaitable methods.
+
+    Example:
+        >>> async with AsyncNanoBanana() as nb:
+        ...     result = await nb.generate("A red fox in fresh snow")
+    """
+
+    async def generate(
+        self,
+        prompt: Any,
+        *,
+        references: Iterable[Any] = (),
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
+        model: str | None = None,
+        include_thoughts: bool = False,
+    ) -> Result:
+        """Generates an image; see `NanoBanana.generate`."""
+        request = self._request(prompt, references, aspect_ratio, size, model, include_thoughts)
+        return await self.generate_request(request)
+
+    async def generate_request(self, request: GenerationRequest) -> Result:
+        """Sends a prepared `GenerationRequest`."""
+        import asyncio
+
+        import tenacity
+
+        # Reading and fitting reference photos is disk and CPU work: keep it off the loop.
+        call = (
+            await asyncio.to_thread(_core.call_args, request)
+            if request.references
+            else _core.call_args(request)
+        )
+        async for attempt in tenacity.AsyncRetrying(**self.retry.tenacity_kwargs(is_async=True)):
+            with attempt:
+                response = await self._send(call)
+        return _core.finish(response, request)
+
+    async def _send(self, call: Any) -> types.GenerateContentResponse:
+        try:
+            return await self._genai.aio.models.generate_content(
+                model=call.model, contents=call.contents, config=call.config
+            )
+        except Exception as exc:
+            ours = _core.translate_error(exc)
+            if ours is None:
+                raise
+            raise ours from exc
+
+    async def aclose(self) -> None:
+        """Closes the connections."""
+        await self._genai.aio.aclose()
+
+    async def __aenter__(self) -> AsyncNanoBanana:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,149 @@
+"""Sans-IO core shared by every client: request -> call arguments, response -> `Result`.
+
+Nothing here sends, awaits or sleeps. The sync and async clients (and later sessions, batches
+and the CLI) build with `call_args`, send with `google-genai`, and finish with `finish`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    BadRequestError,
+    NanoBananaError,
+    NoImageError,
+    NotFoundError,
+    PermissionDeniedError,
+    QuotaExhaustedError,
+    RateLimitError,
+    SafetyBlockedError,
+    ServerError,
+)
+from ._request import GenaiCall, GenerationRequest
+from ._result import InvalidResponseError, Result
+
+if TYPE_CHECKING:
+    from google.genai import types
+
+__all__ = ["call_args", "finish", "translate_error"]
+
+#: Finish reasons that mean a safety system stopped the image.
+SAFETY_REASONS = frozenset(
+    {
+        "SAFETY",
+        "IMAGE_SAFETY",
+        "PROHIBITED_CONTENT",
+        "IMAGE_PROHIBITED_CONTENT",
+        "BLOCKLIST",
+        "SPII",
+        "RECITATION",
+        "IMAGE_RECITATION",
+    }
+)
+
+
+def call_args(request: GenerationRequest) -> GenaiCall:
+    """The `google-genai` call for a request, asking for the raw HTTP body as well.
+
+    `google-genai` drops ``finishMessage`` (the reason text users need) when it converts a
+    response; with ``should_return_http_response`` we parse the body ourselves, once.
+    """
+    call = request.to_genai()
+    config = call.config.model_copy(update={"should_return_http_response": True})
+    return GenaiCall(call.model, call.contents, config)
+
+
+def parse(response: types.GenerateContentResponse, request: GenerationRequest | None) -> Result:
+    """Parses what `generate_content` returned for `call_args`."""
+    http = response.sdk_http_response
+    if http is None or http.body is None:
+        return Result.from_response(response, request=request)
+    try:
+        body = json.loads(http.body)
+    except ValueError as exc:
+        raise InvalidResponseError(f"the response body is not JSON ({exc})") from exc
+    return Result.from_body(body, request=request)
+
+
+def require_image(result: Result) -> Result:
+    """Returns the result, or raises the typed error for a response without a final image."""
+    if result.images:
+        return result
+    if result.block_reason or (result.finish_reason or "") in SAFETY_REASONS:
+        reason = result.block_reason or result.finish_reason or "unknown"
+        raise SafetyBlockedError(
+            f"the image was blocked ({result.describe_outcome()})", result=result, reason=reason
+        )
+    raise NoImageError(
+        f"the model answered without an image ({result.describe_outcome()})", result=result
+    )
+
+
+def finish(response: types.GenerateContentResponse, request: GenerationRequest | None) -> Result:
+    """Parse, then insist on a final image."""
+    return require_image(parse(response, request))
+
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*s\s*$")
+
+
+def _retry_delay(details: list[dict[str, Any]]) -> float | None:
+    for detail in details:
+        if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            match = _DURATION.match(str(detail.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def _quota(details: list[dict[str, Any]], message: str) -> tuple[str | None, bool]:
+    """The quota that ran out, and whether it cannot recover by retrying (per day, or 0)."""
+    for detail in details:
+        if str(detail.get("@type", "")).endswith("google.rpc.QuotaFailure"):
+            for violation in detail.get("violations") or []:
+                quota_id = str(violation.get("quotaId") or violation.get("quotaMetric") or "")
+                hopeless = "PerDay" in quota_id or str(violation.get("quotaValue")) == "0"
+                return quota_id or None, hopeless
+    return None, "limit: 0" in message
+
+
+def translate_error(exc: BaseException) -> NanoBananaError | None:
+    """Maps a `google-genai` or transport error to ours; ``None`` when it is neither."""
+    from google.genai import errors
+
+    if isinstance(exc, NanoBananaError):
+        return exc
+    if isinstance(exc, errors.APIError):
+        return _api_error(exc.code, exc.status, exc.message or "", exc.details)
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    module = type(exc).__module__.split(".")[0]
+    if module in ("httpx", "httpx2", "httpcore", "aiohttp") or isinstance(exc, ConnectionError):
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if names & {"TimeoutException", "ServerTimeoutError", "TimeoutError"}:
+            return APITimeoutError(f"no complete answer within the timeout ({text})")
+        return APIConnectionError(f"the connection failed ({text})")
+    return None
+
+
+def _api_error(code: int, status: str | None, message: str, raw: Any) -> APIError:
+    error = raw.get("error", raw) if isinstance(raw, dict) else {}
+    details = [d for d in (error.get("details") or []) if isinstance(d, dict)]
+    kwargs: dict[str, Any] = {"code": code, "status": status, "details": details}
+    if code == 429:
+        quota, hopeless = _quota(details, message)
+        if hopeless:
+            return QuotaExhaustedError(
+                f"{message} [quota {quota or 'unknown'} will not recover by retrying: it is "
+                "per day, or 0 for this project; check your plan and billing]",
+                quota=quota, **kwargs,
+            )  # fmt: skip
+        return RateLimitError(message, retry_delay=_retry_delay(details), quota=quota, **kwargs)
+    cls = {400: BadRequestError, 403: PermissionDeniedError, 404: NotFoundError}.get(code)
+    if cls is None:
+        cls = ServerError if code >= 500 else APIError
+    return cls(message, **kwargs)

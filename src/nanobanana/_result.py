@@ -1,0 +1,472 @@
+"""What a generation gave back: final images, text, thoughts, usage and cost.
+
+One parser (`Result.from_body`) reads the response body exactly as the API sent it; the
+`google-genai` response (`Result.raw`) is built from it only when asked for. Image bytes are
+decoded from base64 once and never decoded as pictures or re-encoded unless you ask
+(`to_pil()`, or `save()` to a name of another format).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import html
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._errors import InvalidRequestError, NanoBananaError, NoImageError
+from ._imageinfo import sniff
+from ._registry import MODELS
+
+if TYPE_CHECKING:
+    from google.genai import types
+    from PIL import Image
+
+__all__ = ["GeneratedImage", "InvalidResponseError", "Result", "Usage"]
+
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
+_MIME_OF_FORMAT = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+class InvalidResponseError(NanoBananaError):
+    """The response body cannot be read at all (not JSON, or not the shape of a response)."""
+
+
+@dataclass(frozen=True, eq=False)
+class GeneratedImage:
+    """One image as the API sent it.
+
+    Attributes:
+        data: The bytes as received (the model sends JPEG; older models PNG).
+        mime_type: The MIME type the API gave for them.
+        thought_signature: Sent back unchanged on the next turn of an edit.
+        thought: True for an interim thought image.
+    """
+
+    data: bytes = field(repr=False)
+    mime_type: str
+    thought_signature: bytes | None = field(default=None, repr=False)
+    thought: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    """What made it (prompt, model, ratio, size, ...), written by ``save(metadata=True)``."""
+
+    @cached_property
+    def _info(self) -> tuple[int | None, int | None]:
+        info = sniff(self.data)
+        return (info.width, info.height) if info else (None, None)
+
+    @property
+    def width(self) -> int | None:
+        """Pixel width, read from the header without decoding."""
+        return self._info[0]
+
+    @property
+    def height(self) -> int | None:
+        """Pixel height, read from the header without decoding."""
+        return self._info[1]
+
+    @property
+    def sha256(self) -> str:
+        """Hex digest of the bytes."""
+        return hashlib.sha256(self.data).hexdigest()
+
+    def to_pil(self) -> Image.Image:
+        """Decodes the image with Pillow."""
+        import io
+
+        from PIL import Image
+
+        return Image.open(io.BytesIO(self.data))
+
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        format: Literal["auto", "original", "jpeg", "png", "webp"] = "auto",
+        metadata: bool = False,
+    ) -> Path:
+        """Writes the image atomically and returns the path written.
+
+        The bytes on disk always match the file's name. When the extension is absent or
+        matches the MIME type, the original bytes are written as they are: no decode, no
+        re-encode. When the extension names another format (``.png`` for the JPEG that Nano
+        Banana Pro sends), the image is converted, or, with ``format="original"``, refused.
+
+        Args:
+            path: Where to write; the extension is added from the MIME type when absent.
+            format: ``"auto"`` follows the extension; ``"original"`` never converts;
+                ``"jpeg"``/``"png"``/``"webp"`` ask for that format.
+            metadata: Also write ``<path>.json`` with what made the image.
+
+        Raises:
+            InvalidRequestError: The extension and ``format`` disagree, or an unknown
+                extension.
+        """
+        target = Path(path)
+        own_ext = _EXTENSIONS.get(self.mime_type, "")
+        wanted = None if format in ("auto", "original") else format.upper()
+        ext = target.suffix.lower()
+        if not ext:
+            target = target.with_name(target.name + (_ext_of(wanted) if wanted else own_ext))
+            ext = target.suffix.lower()
+        if ext not in _FORMATS:
+            raise InvalidRequestError(
+                f"cannot save as {ext!r}: use .jpg, .jpeg, .png or .webp (or no extension)"
+            )
+        fmt = _FORMATS[ext]
+        if wanted and wanted != fmt:
+            raise InvalidRequestError(f"format={format!r} does not match the extension of {target}")
+        if _MIME_OF_FORMAT[fmt] == self.mime_type:
+            data = self.data
+        elif format == "original":
+            raise InvalidRequestError(
+                f"{target.name} names {fmt} but the image is {self.mime_type}; use the "
+                f"{own_ext} extension, or format='auto' to convert"
+            )
+        else:
+            data = self._convert(fmt)
+        _atomic_write(target, data)
+        if metadata:
+            sidecar = {**self.metadata, "mime_type": _MIME_OF_FORMAT[fmt], "sha256": self.sha256,
+                       "width": self.width, "height": self.height}  # fmt: skip
+            _atomic_write(
+                target.with_name(target.name + ".json"), json.dumps(sidecar, indent=2).encode()
+            )
+        return target
+
+    def _convert(self, fmt: str) -> bytes:
+        import io
+
+        image = self.to_pil()
+        if fmt == "JPEG" and image.mode not in ("RGB", "L"):
+            image = image.convert("RGB")
+        buf = io.BytesIO()
+        image.save(buf, fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
+        return buf.getvalue()
+
+    def _repr_jpeg_(self) -> bytes | None:
+        return self.data if self.mime_type == "image/jpeg" else None
+
+    def _repr_png_(self) -> bytes | None:
+        return self.data if self.mime_type == "image/png" else None
+
+    def _repr_html_(self) -> str:
+        return _img_tag(self)
+
+    def __repr__(self) -> str:
+        kind = "thought image" if self.thought else "image"
+        size = f"{self.width}x{self.height}" if self.width else "size unknown"
+        return f"<GeneratedImage {kind} {self.mime_type} {size} {len(self.data) / 1e6:.2f} MB>"
+
+
+def _ext_of(fmt: str) -> str:
+    return {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}[fmt]
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    """Writes to a temporary file beside the target, then renames: never a partial file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a saved image is an ordinary file
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@functools.cache
+def _umask() -> int:
+    # os.umask can only be read by setting it; do it once.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _img_tag(image: GeneratedImage, width: int = 512) -> str:
+    data = base64.b64encode(image.data).decode("ascii")
+    return (
+        f'<img src="data:{image.mime_type};base64,{data}" style="max-width:{width}px" '
+        f'alt="{image.width}x{image.height} {html.escape(image.mime_type)}"/>'
+    )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts as the API reported them (``total = prompt + output + thinking``)."""
+
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    """Text and image output (``candidatesTokenCount``)."""
+    thinking_tokens: int = 0
+    """Billed even when thoughts are not returned."""
+    total_tokens: int = 0
+    input_image_tokens: int = 0
+    output_image_tokens: int = 0
+
+    @property
+    def output_text_tokens(self) -> int:
+        return max(0, self.output_tokens - self.output_image_tokens)
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, Any] | None) -> Usage:
+        """Reads ``usageMetadata`` tolerantly: unknown fields (``serviceTier``) are ignored."""
+        meta = meta or {}
+
+        def modality(key: str, name: str) -> int:
+            return sum(
+                _int(d.get("tokenCount", d.get("token_count")))
+                for d in meta.get(key) or []
+                if isinstance(d, Mapping) and str(d.get("modality", "")).upper().endswith(name)
+            )
+
+        return cls(
+            prompt_tokens=_int(meta.get("promptTokenCount")),
+            output_tokens=_int(meta.get("candidatesTokenCount")),
+            thinking_tokens=_int(meta.get("thoughtsTokenCount")),
+            total_tokens=_int(meta.get("totalTokenCount")),
+            input_image_tokens=modality("promptTokensDetails", "IMAGE"),
+            output_image_tokens=modality("candidatesTokensDetails", "IMAGE"),
+        )
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+Thought = str | GeneratedImage
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """One response, parsed.
+
+    Attributes:
+        images: Final images, in order.
+        text: Final text parts, joined.
+        thoughts: Interim thought text and thought images, in order.
+        finish_reason: ``STOP``, ``IMAGE_SAFETY``, ``NO_IMAGE``, ...; ``None`` for a
+            blocked prompt, whose reason is in ``block_reason``.
+        finish_message: The API's explanation (which `google-genai` drops).
+        usage: Token counts.
+        model_version: The model that answered.
+        response_id: The API's id of this response.
+        request: What was asked, when known.
+        batch: True when it came through the Batch API (half price).
+    """
+
+    images: tuple[GeneratedImage, ...] = ()
+    text: str = ""
+    thoughts: tuple[Thought, ...] = ()
+    finish_reason: str | None = None
+    finish_message: str | None = None
+    block_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    model_version: str | None = None
+    response_id: str | None = None
+    request: Any = field(default=None, repr=False)
+    batch: bool = False
+    problems: tuple[str, ...] = ()
+    """Parts that could not be read (bad base64, say); everything else is kept."""
+    _body: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def image(self) -> GeneratedImage:
+        """The last final image.
+
+        Raises:
+            NoImageError: No final image came back (the result is attached).
+        """
+        if not self.images:
+            raise NoImageError(f"no image in this result ({self.describe_outcome()})", result=self)
+        return self.images[-1]
+
+    @property
+    def thought_images(self) -> tuple[GeneratedImage, ...]:
+        return tuple(t for t in self.thoughts if isinstance(t, GeneratedImage))
+
+    @property
+    def cost(self) -> float | None:
+        """Estimated USD from the price table, thinking included.
+
+        ``None`` for a model without known prices.
+        """
+        model = (self.model_version or getattr(self.request, "model", None) or "").split("/")[-1]
+        info = MODELS.get(model) or MODELS.get(getattr(self.request, "model", "") or "")
+        if info is None or info.pricing is None:
+            return None
+        price, u = info.pricing, self.usage
+        image_tokens = u.output_image_tokens
+        if not image_tokens and self.images:
+            size = getattr(getattr(self.request, "size", None), "value", None) or "1K"
+            image_tokens = len(self.images) * price.image_output_tokens[size]
+        text_tokens = max(0, u.output_tokens - image_tokens) + u.thinking_tokens
+        usd = (
+            u.prompt_tokens * price.input_per_mtok
+            + image_tokens * price.image_output_per_mtok
+            + text_tokens * price.text_output_per_mtok
+        ) / 1e6
+        return usd * (price.batch_discount if self.batch else 1.0)
+
+    @property
+    def raw(self) -> types.GenerateContentResponse:
+        """The `google-genai` response, built on first access from the parsed body."""
+        import copy
+
+        from google.genai import types
+
+        # The SDK's own constructor drops fields it does not know (``serviceTier``) in place:
+        # give it a copy (the image bytes inside are shared, not copied).
+        return types.GenerateContentResponse._from_response(
+            response=copy.deepcopy(self._body), kwargs={}
+        )
+
+    def describe_outcome(self) -> str:
+        if self.block_reason:
+            return f"prompt blocked: {self.block_reason}"
+        parts = [f"finish reason {self.finish_reason or 'none'}"]
+        if self.finish_message:
+            parts.append(self.finish_message)
+        if self.text:
+            parts.append(f"text: {self.text[:200]!r}")
+        return "; ".join(parts)
+
+    @classmethod
+    def from_body(cls, body: Any, *, request: Any = None, batch: bool = False) -> Result:
+        """Parses a response body (camelCase JSON as the API sends it, already loaded).
+
+        Never loses an intact final image: a part that cannot be read is skipped and named in
+        ``problems``.
+
+        Raises:
+            InvalidResponseError: ``body`` is not a response at all.
+        """
+        if not isinstance(body, dict):
+            raise InvalidResponseError(f"expected a JSON object, got {type(body).__name__}")
+        candidates = body.get("candidates") or []
+        candidate = _dict(candidates[0]) if isinstance(candidates, list) and candidates else {}
+        content = _dict(candidate.get("content"))
+        parts = content.get("parts") if isinstance(content.get("parts"), list) else []
+        assert isinstance(parts, list)
+        images: list[GeneratedImage] = []
+        thoughts: list[Thought] = []
+        texts: list[str] = []
+        problems: list[str] = []
+        meta = _provenance(request)
+        for i, part in enumerate(parts):
+            if not isinstance(part, dict):
+                problems.append(f"part {i}: not an object")
+                continue
+            thought = part.get("thought") is True
+            signature = _decode(part, "thoughtSignature", problems, i)
+            inline = part.get("inlineData") or part.get("inline_data")
+            if isinstance(inline, dict):
+                data = _decode(inline, "data", problems, i)
+                if data is None:
+                    continue
+                mime = str(inline.get("mimeType") or inline.get("mime_type") or "")
+                image = GeneratedImage(data, mime or _sniffed(data), signature, thought, meta)
+                (thoughts if thought else images).append(image)
+            elif isinstance(part.get("text"), str):
+                (thoughts if thought else texts).append(part["text"])
+        feedback = _dict(body.get("promptFeedback"))
+        return cls(
+            images=tuple(images),
+            text="".join(texts),
+            thoughts=tuple(t for t in thoughts if t != ""),
+            finish_reason=_str(candidate.get("finishReason")),
+            finish_message=_str(candidate.get("finishMessage")),
+            block_reason=_str(feedback.get("blockReason")),
+            usage=Usage.from_metadata(_dict(body.get("usageMetadata"))),
+            model_version=_str(body.get("modelVersion")),
+            response_id=_str(body.get("responseId")),
+            request=request,
+            batch=batch,
+            problems=tuple(problems),
+            _body=body,
+        )
+
+    @classmethod
+    def from_response(
+        cls, response: types.GenerateContentResponse, *, request: Any = None
+    ) -> Result:
+        """Parses any `google-genai` ``GenerateContentResponse``.
+
+        Note that `google-genai` has already dropped ``finishMessage`` from it; responses
+        made by `NanoBanana` keep it.
+        """
+        body = response.model_dump(by_alias=True, exclude_none=True, mode="python")
+        return cls.from_body(body, request=request)
+
+    def _repr_html_(self) -> str:
+        items = "".join(f"<div>{_img_tag(i)}</div>" for i in self.images)
+        text = f"<p>{html.escape(self.text)}</p>" if self.text else ""
+        cost = f"${self.cost:.3f}" if self.cost is not None else "cost unknown"
+        caption = f"<small>{html.escape(self.describe_outcome())} · {cost}</small>"
+        return f"<div>{items}{text}{caption}</div>"
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _sniffed(data: bytes) -> str:
+    info = sniff(data)
+    return info.mime_type if info else "application/octet-stream"
+
+
+def _decode(holder: dict[str, Any], key: str, problems: list[str], index: int) -> bytes | None:
+    """Base64 text (standard or URL-safe) -> bytes, in place.
+
+    The body and the images then share one copy. Bytes (from a `google-genai` object) pass.
+    """
+    value = holder.get(key)
+    if value is None:
+        snake = "".join("_" + c.lower() if c.isupper() else c for c in key)
+        value = holder.get(snake)
+    if value is None or isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        problems.append(f"part {index}: {key} is not base64 text")
+        return None
+    try:
+        if "-" in value or "_" in value:
+            data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        else:
+            data = binascii.a2b_base64(value)
+    except (binascii.Error, ValueError) as exc:
+        problems.append(f"part {index}: {key} is not valid base64 ({exc})")
+        return None
+    holder[key] = data
+    return data
+
+
+def _provenance(request: Any) -> dict[str, Any]:
+    if request is None:
+        return {}
+    return {
+        "prompt": getattr(request, "prompt", None),
+        "model": getattr(request, "model", None),
+        "aspect_ratio": getattr(getattr(request, "aspect_ratio", None), "value", None),
+        "size": getattr(getattr(request, "size", None), "value", None),
+    }

@@ -1,0 +1,141 @@
+"""When to retry, and how long to wait: one policy for the sync and async clients.
+
+The decisions live here and never sleep; `tenacity` runs them, with the caller's sleep
+(``time.sleep``, ``asyncio.sleep``, or a test's fake clock). One kwargs dict feeds both
+``Retrying`` and ``AsyncRetrying``, as google-genai's ``retry_args()`` does.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._constants import (
+    DEFAULT_DEADLINE,
+    DEFAULT_INITIAL_DELAY,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_DELAY,
+)
+from ._errors import APIConnectionError, QuotaExhaustedError, RateLimitError, ServerError
+
+__all__ = ["RetryPolicy"]
+
+logger = logging.getLogger("nanobanana")
+
+_TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+
+
+async def _asyncio_sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries what is transient, waits what the server asks, and gives up in time.
+
+    Retried: 429 on a per-minute quota, 500, 502, 503, 504, dropped connections and
+    timeouts. Never retried: 400, 403, 404, safety blocks, and 429 on a per-day or zero quota
+    (`QuotaExhaustedError`, which names the quota).
+
+    Example:
+        >>> NanoBanana(retry=RetryPolicy(max_attempts=8, deadline=300))
+        >>> NanoBanana(retry=RetryPolicy.none())
+    """
+
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    """Attempts in all, the first included."""
+    initial_delay: float = DEFAULT_INITIAL_DELAY
+    """Backoff before the second attempt; doubles each time."""
+    max_delay: float = DEFAULT_MAX_DELAY
+    """Cap on one backoff wait (a server's ``retryDelay`` is honoured above it)."""
+    deadline: float | None = DEFAULT_DEADLINE
+    """Seconds from the first attempt after which no new attempt starts."""
+    jitter: float = 0.25
+    """Backoff waits are drawn from ``[d * (1 - jitter), d]``."""
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    asleep: Callable[[float], Awaitable[None]] = field(
+        default=_asyncio_sleep, repr=False, compare=False
+    )
+    rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        from ._errors import InvalidRequestError
+
+        if self.max_attempts < 1:
+            raise InvalidRequestError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        for name in ("initial_delay", "max_delay"):
+            if getattr(self, name) < 0:
+                raise InvalidRequestError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.deadline is not None and self.deadline <= 0:
+            raise InvalidRequestError(f"deadline must be positive or None, got {self.deadline}")
+        if not 0 <= self.jitter <= 1:
+            raise InvalidRequestError(f"jitter must be between 0 and 1, got {self.jitter}")
+
+    @classmethod
+    def none(cls) -> RetryPolicy:
+        """Never retry."""
+        return cls(max_attempts=1)
+
+    @staticmethod
+    def is_retryable(exc: BaseException) -> bool:
+        """True for what is transient."""
+        if isinstance(exc, QuotaExhaustedError):
+            return False
+        if isinstance(exc, RateLimitError | APIConnectionError):
+            return True
+        return isinstance(exc, ServerError) and exc.code in _TRANSIENT_STATUS
+
+    def delay(self, exc: BaseException, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        if isinstance(exc, RateLimitError) and exc.retry_delay is not None:
+            return float(exc.retry_delay)  # the server knows when its quota window reopens
+        backoff = min(self.max_delay, self.initial_delay * 2 ** (attempt - 1))
+        return float(backoff * (1 - self.jitter * self.rng.random()))
+
+    def tenacity_kwargs(self, *, is_async: bool = False) -> dict[str, Any]:
+        """Arguments for ``tenacity.Retrying`` / ``AsyncRetrying``, for one call."""
+        import tenacity
+
+        start = self.clock()
+        planned: dict[int, float] = {}
+
+        def wait_for(state: tenacity.RetryCallState) -> float:
+            n = state.attempt_number
+            if n not in planned:
+                exc = state.outcome.exception() if state.outcome else None
+                planned[n] = self.delay(exc, n) if exc is not None else 0.0
+            return planned[n]
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            if state.attempt_number >= self.max_attempts:
+                return True
+            if self.deadline is None:
+                return False
+            return self.clock() - start + wait_for(state) > self.deadline
+
+        def log(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            logger.warning(
+                "attempt %d of %d failed (%s); retrying in %.1fs",
+                state.attempt_number, self.max_attempts, _describe(exc), wait_for(state),
+            )  # fmt: skip
+
+        return {
+            "retry": tenacity.retry_if_exception(self.is_retryable),
+            "stop": stop,
+            "wait": wait_for,
+            "sleep": self.asleep if is_async else self.sleep,
+            "before_sleep": log,
+            "reraise": True,
+        }
+
+
+def _describe(exc: BaseException | None) -> str:
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "no exception"

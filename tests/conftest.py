@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+
+import pytest
+from google import genai
+from google.genai import types
+
+from nanobanana.testing import FakeGemini, sample_photo
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may see a real key from the developer's shell."""
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def genai_client(fake_gemini: FakeGemini) -> Iterator[genai.Client]:
+    """The raw google-genai client, pointed at the emulator."""
+    with raw_client(fake_gemini) as client:
+        yield client
+
+
+def raw_client(server: FakeGemini, key: str = "test-key") -> genai.Client:
+    return genai.Client(api_key=key, http_options=types.HttpOptions(base_url=server.url))
+
+
+@functools.cache
+def photo(width: int = 1600, height: int = 1200, seed: int = 0, **kw) -> bytes:
+    """Cached photo-like JPEGs: making a 12 MP one takes over a second."""
+    return sample_photo(width, height, seed=seed, **kw)
+
+
+@pytest.fixture(scope="session")
+def phone_photo() -> bytes:
+    """A 12 MP phone photo (3-6 MB JPEG) held upright (EXIF orientation 6)."""
+    return photo(4032, 3024, seed=7, orientation=6)
