@@ -6,8 +6,9 @@ and the CLI) build with `call_args`, send with `google-genai`, and finish with `
 
 from __future__ import annotations
 
-import json
 import re
+
+import pydantic_core
 from typing import TYPE_CHECKING, Any
 
 from ._errors import (
@@ -30,7 +31,7 @@ from ._result import InvalidResponseError, Result
 if TYPE_CHECKING:
     from google.genai import types
 
-__all__ = ["call_args", "finish", "translate_error"]
+__all__ = ["call_args", "finish", "parse", "parse_body", "require_image", "translate_error"]
 
 #: Finish reasons that mean a safety system stopped the image.
 SAFETY_REASONS = frozenset(
@@ -63,8 +64,18 @@ def parse(response: types.GenerateContentResponse, request: GenerationRequest | 
     http = response.sdk_http_response
     if http is None or http.body is None:
         return Result.from_response(response, request=request)
+    return parse_body(http.body, request)
+
+
+def parse_body(text: str | bytes, request: GenerationRequest | None = None) -> Result:
+    """Parses a response body as sent on the wire.
+
+    Raises:
+        InvalidResponseError: The body is not JSON.
+    """
     try:
-        body = json.loads(http.body)
+        # pydantic-core's parser: ~5x faster than json.loads on megabytes of base64.
+        body = pydantic_core.from_json(text)
     except ValueError as exc:
         raise InvalidResponseError(f"the response body is not JSON ({exc})") from exc
     return Result.from_body(body, request=request)

@@ -166,7 +166,9 @@ def _shrink(image: ImageBytes, max_bytes: int) -> ImageBytes:
         pil.draft(
             "RGB", (max(1, math.ceil(pil.width * scale)), max(1, math.ceil(pil.height * scale)))
         )
-    pil = ImageOps.exif_transpose(pil)  # the decode happens here, once
+    pil.load()  # the decode happens here, once
+    if pil.getexif().get(0x0112, 1) != 1:  # only rotate (a full copy) when EXIF asks
+        pil = ImageOps.exif_transpose(pil)
     for attempt in range(6):
         k = max(1, round(long_side * scale)) / max(pil.size)
         size = (max(1, round(pil.width * k)), max(1, round(pil.height * k)))

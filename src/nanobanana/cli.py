@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 __all__ = ["main"]
 
@@ -27,6 +26,8 @@ DEMO_JOBS = (
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from . import NanoBanana
     from .testing import FakeGemini
 
