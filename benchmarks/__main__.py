@@ -95,7 +95,7 @@ def bench_references() -> list[Row]:
             ">= 5x faster",
             naive_t / ours_t >= 5,
             f"{mb:.0f} MB of JPEG in",
-        ),  # fmt: skip
+        ),
         Row(
             "14 phone photos: request (MB)",
             ours_size / 1e6,
@@ -104,7 +104,7 @@ def bench_references() -> list[Row]:
             "< 20 MB",
             ours_size < 20 * 1024 * 1024,
             f"naive answer: {naive_error}",
-        ),  # fmt: skip
+        ),
     ]
 
 
@@ -139,7 +139,7 @@ def bench_save() -> list[Row]:
             "<= 1.5x",
             ours <= 1.5 * raw,
             f"{len(data) / 1e6:.1f} MB; atomic",
-        ),  # fmt: skip
+        ),
         Row("save 4K JPEG vs docs' PIL .png (s)", ours, docs, "s", "faster", ours < docs),
     ]
 
@@ -194,7 +194,7 @@ def bench_parse() -> list[Row]:
             "<= 1.1x",
             ours <= 1.1 * theirs,
             f"{len(body) / 1e6:.1f} MB body",
-        ),  # fmt: skip
+        ),
     ]
 
 
@@ -223,7 +223,7 @@ def bench_import() -> list[Row]:
             "<= 1.1x",
             ours <= 1.1 * theirs,
             "vs from google import genai",
-        ),  # fmt: skip
+        ),
         Row("import nanobanana (s)", plain, theirs, "s", "<= 1.1x", plain <= 1.1 * theirs),
         Row(
             "nanobanana --help (s)",
@@ -269,7 +269,7 @@ def bench_emulator() -> list[Row]:
             "< 1 s",
             statistics.median(times) < 1.0,
             "vs the real 50-120 s",
-        ),  # fmt: skip
+        ),
     ]
 
 

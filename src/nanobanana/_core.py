@@ -7,9 +7,9 @@ and the CLI) build with `call_args`, send with `google-genai`, and finish with `
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 import pydantic_core
-from typing import TYPE_CHECKING, Any
 
 from ._errors import (
     APIConnectionError,
