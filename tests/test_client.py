@@ -275,6 +275,19 @@ class TestSave:
             and meta["sha256"] == image.sha256
         )
         assert (meta["width"], meta["height"]) == (1024, 1024)
+        assert meta["response_id"] and meta["usage"]["output_image_tokens"] == 1120
+        assert meta["reference_sha256"] == []
+
+    def test_sidecar_names_the_references_sent(self, nb, tmp_path: Path) -> None:
+        import hashlib
+        import json
+
+        ref = photo(320, 240)
+        image = nb.generate("a fox", references=[Reference.style(ref)]).image
+        path = image.save(tmp_path / "fox", metadata=True)
+        meta = json.loads(path.with_name("fox.jpg.json").read_text())
+        assert meta["reference_sha256"] == [hashlib.sha256(ref).hexdigest()]
+        assert "test" not in json.dumps(meta)  # never the key
 
     def test_notebook_reprs(self, image) -> None:
         assert image._repr_jpeg_() is image.data

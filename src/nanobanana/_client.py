@@ -148,7 +148,7 @@ class NanoBanana(_ClientBase):
         for attempt in tenacity.Retrying(**self.retry.tenacity_kwargs()):
             with attempt:
                 response = self._send(call)
-        return _core.finish(response, request)
+        return _core.finish(response, request, call)
 
     def _send(self, call: Any) -> types.GenerateContentResponse:
         try:
@@ -209,7 +209,7 @@ class AsyncNanoBanana(_ClientBase):
         async for attempt in tenacity.AsyncRetrying(**self.retry.tenacity_kwargs(is_async=True)):
             with attempt:
                 response = await self._send(call)
-        return _core.finish(response, request)
+        return _core.finish(response, request, call)
 
     async def _send(self, call: Any) -> types.GenerateContentResponse:
         try:

@@ -56,18 +56,24 @@ def call_args(request: GenerationRequest) -> GenaiCall:
     """
     call = request.to_genai()
     config = call.config.model_copy(update={"should_return_http_response": True})
-    return GenaiCall(call.model, call.contents, config)
+    return call._replace(config=config)
 
 
-def parse(response: types.GenerateContentResponse, request: GenerationRequest | None) -> Result:
+def parse(
+    response: types.GenerateContentResponse,
+    request: GenerationRequest | None,
+    call: GenaiCall | None = None,
+) -> Result:
     """Parses what `generate_content` returned for `call_args`."""
     http = response.sdk_http_response
     if http is None or http.body is None:
         return Result.from_response(response, request=request)
-    return parse_body(http.body, request)
+    return parse_body(http.body, request, call)
 
 
-def parse_body(text: str | bytes, request: GenerationRequest | None = None) -> Result:
+def parse_body(
+    text: str | bytes, request: GenerationRequest | None = None, call: GenaiCall | None = None
+) -> Result:
     """Parses a response body as sent on the wire.
 
     Raises:
@@ -78,7 +84,8 @@ def parse_body(text: str | bytes, request: GenerationRequest | None = None) -> R
         body = pydantic_core.from_json(text)
     except ValueError as exc:
         raise InvalidResponseError(f"the response body is not JSON ({exc})") from exc
-    return Result.from_body(body, request=request)
+    digests = call.reference_sha256 if call is not None else ()
+    return Result.from_body(body, request=request, reference_sha256=digests)
 
 
 def require_image(result: Result) -> Result:
@@ -95,9 +102,11 @@ def require_image(result: Result) -> Result:
     )
 
 
-def finish(response: types.GenerateContentResponse, request: GenerationRequest | None) -> Result:
+def finish(
+    response: types.GenerateContentResponse, request: GenerationRequest, call: GenaiCall
+) -> Result:
     """Parse, then insist on a final image."""
-    return require_image(parse(response, request))
+    return require_image(parse(response, request, call))
 
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*s\s*$")

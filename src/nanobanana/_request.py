@@ -7,6 +7,7 @@ network; `to_genai()` turns a valid one into the exact `google-genai` call.
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
@@ -219,6 +220,8 @@ class GenaiCall(NamedTuple):
     model: str
     contents: list[types.Content]
     config: types.GenerateContentConfig
+    reference_sha256: tuple[str, ...] = ()
+    """Digests of the reference bytes as sent (after any fitting), for provenance."""
 
 
 class GenerationRequest(BaseModel):
@@ -326,13 +329,17 @@ class GenerationRequest(BaseModel):
         """
         from google.genai import types
 
+        images = self.prepare_references()
         parts = [types.Part(text=self.prompt)]
         parts += [
             types.Part(inline_data=types.Blob(data=img.data, mime_type=img.mime_type))
-            for img in self.prepare_references()
+            for img in images
         ]
         return GenaiCall(
-            self.model, [types.Content(role="user", parts=parts)], self.generation_config()
+            self.model,
+            [types.Content(role="user", parts=parts)],
+            self.generation_config(),
+            tuple(hashlib.sha256(img.data).hexdigest() for img in images),
         )
 
 

@@ -9,6 +9,7 @@ decoded from base64 once and never decoded as pictures or re-encoded unless you 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import hashlib
 import html
@@ -347,11 +348,19 @@ class Result:
         return "; ".join(parts)
 
     @classmethod
-    def from_body(cls, body: Any, *, request: Any = None, batch: bool = False) -> Result:
+    def from_body(
+        cls,
+        body: Any,
+        *,
+        request: Any = None,
+        batch: bool = False,
+        reference_sha256: tuple[str, ...] = (),
+    ) -> Result:
         """Parses a response body (camelCase JSON as the API sends it, already loaded).
 
         Never loses an intact final image: a part that cannot be read is skipped and named in
-        ``problems``.
+        ``problems``. ``reference_sha256`` (the digests of the reference bytes sent) goes into
+        each image's ``metadata``, for ``save(metadata=True)``.
 
         Raises:
             InvalidResponseError: ``body`` is not a response at all.
@@ -367,7 +376,8 @@ class Result:
         thoughts: list[Thought] = []
         texts: list[str] = []
         problems: list[str] = []
-        meta = _provenance(request)
+        usage = Usage.from_metadata(_dict(body.get("usageMetadata")))
+        meta = _provenance(request, body, usage, reference_sha256)
         for i, part in enumerate(parts):
             if not isinstance(part, dict):
                 problems.append(f"part {i}: not an object")
@@ -392,7 +402,7 @@ class Result:
             finish_reason=_str(candidate.get("finishReason")),
             finish_message=_str(candidate.get("finishMessage")),
             block_reason=_str(feedback.get("blockReason")),
-            usage=Usage.from_metadata(_dict(body.get("usageMetadata"))),
+            usage=usage,
             model_version=_str(body.get("modelVersion")),
             response_id=_str(body.get("responseId")),
             request=request,
@@ -469,12 +479,17 @@ def _base64_bytes() -> Any:
     return TypeAdapter(bytes, config=ConfigDict(val_json_bytes="base64"))
 
 
-def _provenance(request: Any) -> dict[str, Any]:
-    if request is None:
-        return {}
+def _provenance(
+    request: Any, body: dict[str, Any], usage: Usage, references: tuple[str, ...]
+) -> dict[str, Any]:
+    """What made an image, so a saved file can be traced back (never the API key)."""
     return {
         "prompt": getattr(request, "prompt", None),
         "model": getattr(request, "model", None),
+        "model_version": _str(body.get("modelVersion")),
         "aspect_ratio": getattr(getattr(request, "aspect_ratio", None), "value", None),
         "size": getattr(getattr(request, "size", None), "value", None),
+        "reference_sha256": list(references),
+        "response_id": _str(body.get("responseId")),
+        "usage": dataclasses.asdict(usage),
     }
