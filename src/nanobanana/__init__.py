@@ -25,19 +25,25 @@ _EXPORTS = {
     "AspectRatio": "._request",
     "AsyncNanoBanana": "._client",
     "BadRequestError": "._errors",
-    "GenerationError": "._errors",
+    "CharacterFromPhoto": ".prompts",
+    "CharacterSheet": ".prompts",
     "GeneratedImage": "._result",
+    "GenerationError": "._errors",
     "GenerationRequest": "._request",
     "ImageSize": "._request",
     "InvalidReferenceError": "._errors",
     "InvalidRequestError": "._errors",
     "InvalidResponseError": "._result",
+    "LintIssue": ".prompts",
     "MissingAPIKeyError": "._errors",
+    "MissingImagesWarning": "._core",
     "NanoBanana": "._client",
     "NanoBananaError": "._errors",
     "NoImageError": "._errors",
     "NotFoundError": "._errors",
     "PermissionDeniedError": "._errors",
+    "ProductShot": ".prompts",
+    "Prompt": ".prompts",
     "QuotaExhaustedError": "._errors",
     "RateLimitError": "._errors",
     "Reference": "._request",
@@ -45,7 +51,12 @@ _EXPORTS = {
     "RetryPolicy": "._retry",
     "SafetyBlockedError": "._errors",
     "ServerError": "._errors",
+    "StickerSet": ".prompts",
+    "Storyboard": ".prompts",
+    "StyleTransfer": ".prompts",
+    "Template": ".prompts",
     "Usage": "._result",
+    "lint": ".prompts",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -67,6 +78,7 @@ def __dir__() -> list[str]:
 if _TYPE_CHECKING:
     from ._client import AsyncNanoBanana as AsyncNanoBanana
     from ._client import NanoBanana as NanoBanana
+    from ._core import MissingImagesWarning as MissingImagesWarning
     from ._errors import (
         APIConnectionError as APIConnectionError,
     )
@@ -140,3 +152,13 @@ if _TYPE_CHECKING:
         Usage as Usage,
     )
     from ._retry import RetryPolicy as RetryPolicy
+    from .prompts import CharacterFromPhoto as CharacterFromPhoto
+    from .prompts import CharacterSheet as CharacterSheet
+    from .prompts import LintIssue as LintIssue
+    from .prompts import ProductShot as ProductShot
+    from .prompts import Prompt as Prompt
+    from .prompts import StickerSet as StickerSet
+    from .prompts import Storyboard as Storyboard
+    from .prompts import StyleTransfer as StyleTransfer
+    from .prompts import Template as Template
+    from .prompts import lint as lint

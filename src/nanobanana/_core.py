@@ -7,6 +7,7 @@ and the CLI) build with `call_args`, send with `google-genai`, and finish with `
 from __future__ import annotations
 
 import re
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
@@ -25,6 +26,7 @@ from ._errors import (
     SafetyBlockedError,
     ServerError,
 )
+from ._registry import user_stacklevel
 from ._request import GenaiCall, GenerationRequest
 from ._result import InvalidResponseError, Result
 
@@ -105,8 +107,21 @@ def require_image(result: Result) -> Result:
 def finish(
     response: types.GenerateContentResponse, request: GenerationRequest, call: GenaiCall
 ) -> Result:
-    """Parse, then insist on a final image."""
-    return require_image(parse(response, request, call))
+    """Parse, then insist on a final image, and say when fewer came than were asked for."""
+    result = require_image(parse(response, request, call))
+    if result.missing:
+        warnings.warn(
+            f"asked for {request.expected_images} images but {len(result.images)} came back; "
+            f"the {len(result.images)} received are kept in the result (result.missing == "
+            f"{result.missing})",
+            MissingImagesWarning,
+            stacklevel=user_stacklevel(),
+        )
+    return result
+
+
+class MissingImagesWarning(UserWarning):
+    """Fewer final images came back than the prompt asked for; all that came are kept."""
 
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*s\s*$")

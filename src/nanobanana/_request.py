@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     ValidationError,
     field_validator,
     model_validator,
@@ -165,16 +166,12 @@ def _enum(cls: type[enum.Enum]) -> Any:
     return convert
 
 
-def _as_reference(value: Any) -> Any:
-    return value if isinstance(value, Reference) else Reference(value)
-
-
-def _as_references(value: Any) -> Any:
+def _as_references(value: Any, kind: ReferenceKind = "object") -> Any:
     if value is None:
         return ()
     if isinstance(value, Reference | str | bytes) or not isinstance(value, Iterable):
         value = [value]
-    return tuple(_as_reference(v) for v in value)
+    return tuple(v if isinstance(v, Reference) else Reference(v, kind=kind) for v in value)
 
 
 def check_reference_counts(kinds: Iterable[str], info: ModelInfo | None = None) -> None:
@@ -248,11 +245,33 @@ class GenerationRequest(BaseModel):
     include_thoughts: bool = False
     """Ask for interim thought text and thought images as well (they never cost extra: thinking
     is billed either way; they do make the response larger)."""
+    expected_images: int = Field(default=1, ge=1, le=10)
+    """How many final images the prompt asks for; a template says so itself. A result with
+    fewer says so (`Result.missing`) and warns."""
 
     def __init__(self, prompt: Any = None, /, **data: Any) -> None:
         if prompt is not None:
             data["prompt"] = prompt
         _validate(super().__init__, **data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_template_defaults(cls, data: Any) -> Any:
+        """A template's defaults fill what the call left unset; the call always wins."""
+        prompt = data.get("prompt") if isinstance(data, dict) else None
+        defaults = getattr(prompt, "request_defaults", None)
+        if not callable(defaults):
+            return data
+        suggested = defaults()
+        data = dict(data)
+        for name in ("aspect_ratio", "size"):
+            if data.get(name) is None and getattr(suggested, name, None) is not None:
+                data[name] = getattr(suggested, name)
+        if "references" in data:
+            data["references"] = _as_references(data["references"], suggested.reference_kind)
+        if "expected_images" not in data:
+            data["expected_images"] = getattr(prompt, "expected_images", 1)
+        return data
 
     @field_validator("prompt", mode="before")
     @classmethod

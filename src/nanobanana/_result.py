@@ -298,6 +298,12 @@ class Result:
         return self.images[-1]
 
     @property
+    def missing(self) -> int:
+        """Final images asked for but not received (a `CharacterSheet` of 3 that got 2: 1)."""
+        expected = getattr(self.request, "expected_images", 1) if self.images else 0
+        return max(0, expected - len(self.images))
+
+    @property
     def thought_images(self) -> tuple[GeneratedImage, ...]:
         return tuple(t for t in self.thoughts if isinstance(t, GeneratedImage))
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 __all__ = ["Fault", "ManualClock"]
 
 FaultKind = Literal[
-    "error", "rate_limit", "drop", "truncate", "slow", "finish", "blocked", "no_image"
+    "error", "rate_limit", "drop", "truncate", "slow", "finish", "blocked", "no_image", "images"
 ]
 
 
@@ -101,6 +101,11 @@ class Fault:
     ) -> Fault:
         """HTTP 200 whose candidate stops with a safety ``finishReason`` and no image."""
         return cls("finish", message=message, params={"reason": reason})
+
+    @classmethod
+    def images(cls, count: int) -> Fault:
+        """Answer normally, but with ``count`` final images whatever the prompt asked for."""
+        return cls("images", params={"count": count})
 
     @classmethod
     def blocked(cls, reason: str = "PROHIBITED_CONTENT") -> Fault:

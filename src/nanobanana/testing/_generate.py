@@ -265,9 +265,14 @@ def respond(
         subject = p.prompt.strip().splitlines()[0][:80] if p.prompt.strip() else "your image"
         final.append(_signed_text(f"Here is an image of {subject}", signature_bytes))
         if p.with_image:
-            for k in range(p.n_images):
+            n = (
+                fault.params["count"]
+                if fault is not None and fault.kind == "images"
+                else p.n_images
+            )
+            for k in range(n):
                 final.append(_final_image(p, k, signature_bytes))
-            image_tokens = p.n_images * wire.OUTPUT_IMAGE_TOKENS[p.size]
+            image_tokens = n * wire.OUTPUT_IMAGE_TOKENS[p.size]
     parts += final
     text_tokens = sum(wire.text_tokens(part.get("text", "")) for part in final if "text" in part)
     content: dict[str, Any] = {"role": "model", "parts": parts} if parts else {}
