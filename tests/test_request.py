@@ -123,7 +123,8 @@ def test_reference_kinds_and_default() -> None:
 @pytest.mark.parametrize("bad", [3, 1.5, None.__class__, {"a": 1}, ["x"]])
 def test_reference_source_of_wrong_type_is_a_typed_error(bad: object) -> None:
     with pytest.raises(
-        InvalidRequestError, match="path, bytes, a binary file object or a PIL.Image"
+        InvalidRequestError,
+        match="path, bytes, a binary file object, a PIL.Image or a GeneratedImage",
     ):
         Reference(bad)
 

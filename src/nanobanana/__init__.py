@@ -24,6 +24,7 @@ _EXPORTS = {
     "APITimeoutError": "._errors",
     "AspectRatio": "._request",
     "AsyncNanoBanana": "._client",
+    "AsyncSession": "._multiturn",
     "BadRequestError": "._errors",
     "CharacterFromPhoto": ".prompts",
     "CharacterSheet": ".prompts",
@@ -51,10 +52,14 @@ _EXPORTS = {
     "RetryPolicy": "._retry",
     "SafetyBlockedError": "._errors",
     "ServerError": "._errors",
+    "Session": "._multiturn",
+    "SessionTooLargeError": "._multiturn",
     "StickerSet": ".prompts",
     "Storyboard": ".prompts",
     "StyleTransfer": ".prompts",
     "Template": ".prompts",
+    "TextPart": "._result",
+    "Turn": "._multiturn",
     "Usage": "._result",
     "lint": ".prompts",
 }
@@ -79,78 +84,35 @@ if _TYPE_CHECKING:
     from ._client import AsyncNanoBanana as AsyncNanoBanana
     from ._client import NanoBanana as NanoBanana
     from ._core import MissingImagesWarning as MissingImagesWarning
-    from ._errors import (
-        APIConnectionError as APIConnectionError,
-    )
-    from ._errors import (
-        APIError as APIError,
-    )
-    from ._errors import (
-        APITimeoutError as APITimeoutError,
-    )
-    from ._errors import (
-        BadRequestError as BadRequestError,
-    )
-    from ._errors import (
-        GenerationError as GenerationError,
-    )
-    from ._errors import (
-        InvalidReferenceError as InvalidReferenceError,
-    )
-    from ._errors import (
-        InvalidRequestError as InvalidRequestError,
-    )
-    from ._errors import (
-        MissingAPIKeyError as MissingAPIKeyError,
-    )
-    from ._errors import (
-        NanoBananaError as NanoBananaError,
-    )
-    from ._errors import (
-        NoImageError as NoImageError,
-    )
-    from ._errors import (
-        NotFoundError as NotFoundError,
-    )
-    from ._errors import (
-        PermissionDeniedError as PermissionDeniedError,
-    )
-    from ._errors import (
-        QuotaExhaustedError as QuotaExhaustedError,
-    )
-    from ._errors import (
-        RateLimitError as RateLimitError,
-    )
-    from ._errors import (
-        SafetyBlockedError as SafetyBlockedError,
-    )
-    from ._errors import (
-        ServerError as ServerError,
-    )
-    from ._request import (
-        AspectRatio as AspectRatio,
-    )
-    from ._request import (
-        GenerationRequest as GenerationRequest,
-    )
-    from ._request import (
-        ImageSize as ImageSize,
-    )
-    from ._request import (
-        Reference as Reference,
-    )
-    from ._result import (
-        GeneratedImage as GeneratedImage,
-    )
-    from ._result import (
-        InvalidResponseError as InvalidResponseError,
-    )
-    from ._result import (
-        Result as Result,
-    )
-    from ._result import (
-        Usage as Usage,
-    )
+    from ._errors import APIConnectionError as APIConnectionError
+    from ._errors import APIError as APIError
+    from ._errors import APITimeoutError as APITimeoutError
+    from ._errors import BadRequestError as BadRequestError
+    from ._errors import GenerationError as GenerationError
+    from ._errors import InvalidReferenceError as InvalidReferenceError
+    from ._errors import InvalidRequestError as InvalidRequestError
+    from ._errors import MissingAPIKeyError as MissingAPIKeyError
+    from ._errors import NanoBananaError as NanoBananaError
+    from ._errors import NoImageError as NoImageError
+    from ._errors import NotFoundError as NotFoundError
+    from ._errors import PermissionDeniedError as PermissionDeniedError
+    from ._errors import QuotaExhaustedError as QuotaExhaustedError
+    from ._errors import RateLimitError as RateLimitError
+    from ._errors import SafetyBlockedError as SafetyBlockedError
+    from ._errors import ServerError as ServerError
+    from ._multiturn import AsyncSession as AsyncSession
+    from ._multiturn import Session as Session
+    from ._multiturn import SessionTooLargeError as SessionTooLargeError
+    from ._multiturn import Turn as Turn
+    from ._request import AspectRatio as AspectRatio
+    from ._request import GenerationRequest as GenerationRequest
+    from ._request import ImageSize as ImageSize
+    from ._request import Reference as Reference
+    from ._result import GeneratedImage as GeneratedImage
+    from ._result import InvalidResponseError as InvalidResponseError
+    from ._result import Result as Result
+    from ._result import TextPart as TextPart
+    from ._result import Usage as Usage
     from ._retry import RetryPolicy as RetryPolicy
     from .prompts import CharacterFromPhoto as CharacterFromPhoto
     from .prompts import CharacterSheet as CharacterSheet

@@ -7,21 +7,24 @@ A method is build, call, parse. The sync shell calls ``genai.Client``; the async
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _core
 from ._constants import API_KEY_ENV_VARS, DEFAULT_MODEL, DEFAULT_TIMEOUT
 from ._errors import MissingAPIKeyError
-from ._request import AspectRatio, GenerationRequest, ImageSize
+from ._multiturn import AsyncSession, Session
+from ._references import ImageBytes
+from ._request import AspectRatio, GenaiCall, GenerationRequest, ImageSize
 from ._result import Result
 from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
     from google import genai
-    from google.genai import types
 
 __all__ = ["AsyncNanoBanana", "NanoBanana"]
+
+_T = TypeVar("_T")
 
 
 class _ClientBase:
@@ -142,19 +145,72 @@ class NanoBanana(_ClientBase):
 
     def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
+        return self._generate_call(_core.call_args(request), request)
+
+    def session(
+        self,
+        *,
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
+        model: str | None = None,
+        include_thoughts: bool = False,
+    ) -> Session:
+        """Starts a multi-turn edit session; see `Session`."""
+        return Session(
+            self,
+            model=model,
+            aspect_ratio=aspect_ratio,
+            size=size,
+            include_thoughts=include_thoughts,
+        )
+
+    def edit(
+        self,
+        image: Any,
+        instruction: Any,
+        *,
+        references: Iterable[Any] = (),
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
+    ) -> Result:
+        """Edits an existing image (a path, bytes, a `PIL.Image` or a `GeneratedImage`).
+
+        Example:
+            >>> nb.edit("photo.jpg", "Remove the background").image.save("cutout")
+        """
+        session = self.session(aspect_ratio=aspect_ratio, size=size)
+        return session.send(instruction, references=[image, *references])
+
+    def _generate_call(self, call: GenaiCall, request: GenerationRequest) -> Result:
+        """The one send path: retries around the call, then parse."""
         import tenacity
 
-        call = _core.call_args(request)
         for attempt in tenacity.Retrying(**self.retry.tenacity_kwargs()):
             with attempt:
-                response = self._send(call)
+                response = self._translated(
+                    self._genai.models.generate_content,
+                    model=call.model,
+                    contents=call.contents,
+                    config=call.config,
+                )
         return _core.finish(response, request, call)
 
-    def _send(self, call: Any) -> types.GenerateContentResponse:
+    def _upload(self, image: ImageBytes) -> str:
+        """Uploads image bytes to the Files API; returns the file's URI."""
+        import io
+
+        from google.genai import types
+
+        config = types.UploadFileConfig(mime_type=image.mime_type)
+        uploaded = self._translated(
+            self._genai.files.upload, file=io.BytesIO(image.data), config=config
+        )
+        return str(uploaded.uri)
+
+    @staticmethod
+    def _translated(fn: Callable[..., _T], /, **kwargs: Any) -> _T:
         try:
-            return self._genai.models.generate_content(
-                model=call.model, contents=call.contents, config=call.config
-            )
+            return fn(**kwargs)
         except Exception as exc:
             ours = _core.translate_error(exc)
             if ours is None:
@@ -198,24 +254,72 @@ class AsyncNanoBanana(_ClientBase):
         """Sends a prepared `GenerationRequest`."""
         import asyncio
 
-        import tenacity
-
         # Reading and fitting reference photos is disk and CPU work: keep it off the loop.
         call = (
             await asyncio.to_thread(_core.call_args, request)
             if request.references
             else _core.call_args(request)
         )
+        return await self._generate_call(call, request)
+
+    def session(
+        self,
+        *,
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
+        model: str | None = None,
+        include_thoughts: bool = False,
+    ) -> AsyncSession:
+        """Starts a multi-turn edit session; see `AsyncSession`."""
+        return AsyncSession(
+            self,
+            model=model,
+            aspect_ratio=aspect_ratio,
+            size=size,
+            include_thoughts=include_thoughts,
+        )
+
+    async def edit(
+        self,
+        image: Any,
+        instruction: Any,
+        *,
+        references: Iterable[Any] = (),
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
+    ) -> Result:
+        """Edits an existing image; see `NanoBanana.edit`."""
+        session = self.session(aspect_ratio=aspect_ratio, size=size)
+        return await session.send(instruction, references=[image, *references])
+
+    async def _generate_call(self, call: GenaiCall, request: GenerationRequest) -> Result:
+        import tenacity
+
         async for attempt in tenacity.AsyncRetrying(**self.retry.tenacity_kwargs(is_async=True)):
             with attempt:
-                response = await self._send(call)
+                response = await self._translated(
+                    self._genai.aio.models.generate_content,
+                    model=call.model,
+                    contents=call.contents,
+                    config=call.config,
+                )
         return _core.finish(response, request, call)
 
-    async def _send(self, call: Any) -> types.GenerateContentResponse:
+    async def _upload(self, image: ImageBytes) -> str:
+        import io
+
+        from google.genai import types
+
+        config = types.UploadFileConfig(mime_type=image.mime_type)
+        uploaded = await self._translated(
+            self._genai.aio.files.upload, file=io.BytesIO(image.data), config=config
+        )
+        return str(uploaded.uri)
+
+    @staticmethod
+    async def _translated(fn: Callable[..., Awaitable[_T]], /, **kwargs: Any) -> _T:
         try:
-            return await self._genai.aio.models.generate_content(
-                model=call.model, contents=call.contents, config=call.config
-            )
+            return await fn(**kwargs)
         except Exception as exc:
             ours = _core.translate_error(exc)
             if ours is None:

@@ -76,6 +76,8 @@ def load_image(source: Any, label: str) -> ImageBytes:
         data = bytes(source)
     elif _is_pil_image(source):
         return _encode_pil(source, label)
+    elif isinstance(getattr(source, "data", None), bytes) and hasattr(source, "mime_type"):
+        data = source.data  # a GeneratedImage: its bytes as received, checked like any other
     elif callable(getattr(source, "read", None)):
         data = source.read()
         label = str(getattr(source, "name", label))
@@ -85,7 +87,8 @@ def load_image(source: Any, label: str) -> ImageBytes:
             )
     else:
         raise InvalidReferenceError(
-            f"a reference must be a path, bytes, a binary file object or a PIL.Image, "
+            f"a reference must be a path, bytes, a binary file object, a PIL.Image or a "
+            f"GeneratedImage, "
             f"not {type(source).__name__}",
             source=label,
         )

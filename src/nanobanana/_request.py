@@ -139,10 +139,11 @@ class Reference(BaseModel):
         from ._references import _is_pil_image
 
         ok = isinstance(value, str | bytes | bytearray | memoryview) or hasattr(value, "__fspath__")
-        if not (ok or _is_pil_image(value) or callable(getattr(value, "read", None))):
+        ok = ok or _is_pil_image(value) or callable(getattr(value, "read", None))
+        if not (ok or isinstance(getattr(value, "data", None), bytes)):
             raise InvalidRequestError(
-                "a reference source must be a path, bytes, a binary file object or a "
-                f"PIL.Image, not {type(value).__name__}"
+                "a reference source must be a path, bytes, a binary file object, a PIL.Image "
+                f"or a GeneratedImage, not {type(value).__name__}"
             )
         if isinstance(value, str) and not value.strip():
             raise InvalidRequestError("a reference path must not be empty")

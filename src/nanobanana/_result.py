@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from google.genai import types
     from PIL import Image
 
-__all__ = ["GeneratedImage", "InvalidResponseError", "Result", "Usage"]
+__all__ = ["FinalPart", "GeneratedImage", "InvalidResponseError", "Result", "TextPart", "Usage"]
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 _FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
@@ -253,6 +253,18 @@ def _int(value: Any) -> int:
 Thought = str | GeneratedImage
 
 
+@dataclass(frozen=True)
+class TextPart:
+    """A final text part, with the thought signature that must go back on the next turn."""
+
+    text: str
+    thought_signature: bytes | None = field(default=None, repr=False)
+
+
+#: A final part of the model's answer, in order: what a multi-turn session sends back.
+FinalPart = TextPart | GeneratedImage
+
+
 @dataclass(frozen=True, eq=False)
 class Result:
     """One response, parsed.
@@ -282,6 +294,8 @@ class Result:
     response_id: str | None = None
     request: Any = field(default=None, repr=False)
     batch: bool = False
+    parts: tuple[FinalPart, ...] = field(default=(), repr=False)
+    """The final (non-thought) parts in order, with their thought signatures."""
     problems: tuple[str, ...] = ()
     """Parts that could not be read (bad base64, say); everything else is kept."""
     _body: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -382,6 +396,7 @@ class Result:
         thoughts: list[Thought] = []
         texts: list[str] = []
         problems: list[str] = []
+        final: list[FinalPart] = []
         usage = Usage.from_metadata(_dict(body.get("usageMetadata")))
         meta = _provenance(request, body, usage, reference_sha256)
         for i, part in enumerate(parts):
@@ -398,11 +413,16 @@ class Result:
                 mime = str(inline.get("mimeType") or inline.get("mime_type") or "")
                 image = GeneratedImage(data, mime or _sniffed(data), signature, thought, meta)
                 (thoughts if thought else images).append(image)
+                if not thought:
+                    final.append(image)
             elif isinstance(part.get("text"), str):
                 (thoughts if thought else texts).append(part["text"])
+                if not thought and (part["text"] or signature):
+                    final.append(TextPart(part["text"], signature))
         feedback = _dict(body.get("promptFeedback"))
         return cls(
             images=tuple(images),
+            parts=tuple(final),
             text="".join(texts),
             thoughts=tuple(t for t in thoughts if t != ""),
             finish_reason=_str(candidate.get("finishReason")),
