@@ -6,13 +6,17 @@ A method is build, call, parse. The sync shell calls ``genai.Client``; the async
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _core
+from ._batch import AsyncBatches, Batches
 from ._constants import API_KEY_ENV_VARS, DEFAULT_MODEL, DEFAULT_TIMEOUT
 from ._errors import MissingAPIKeyError
+from ._many import RunReport
 from ._multiturn import AsyncSession, Session
 from ._references import ImageBytes
 from ._request import AspectRatio, GenaiCall, GenerationRequest, ImageSize
@@ -49,6 +53,9 @@ class _ClientBase:
         self.model = model
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
+        # How to make another google-genai client like ours: a private event loop (the sync
+        # generate_many) needs a client of its own, since aio.aclose() ends a client for good.
+        self._make_genai: Callable[[], genai.Client] | None = None
         if genai_client is not None:
             self._genai = genai_client
             return
@@ -64,13 +71,18 @@ class _ClientBase:
                     "base_url=s.url)`"
                 )
         http_options = types.HttpOptions(base_url=base_url, timeout=int(timeout * 1000))
-        self._genai = genai.Client(
+        self._make_genai = functools.partial(
+            genai.Client,
             api_key=None if vertexai else api_key,
             vertexai=vertexai or None,
             project=project,
             location=location,
             http_options=http_options,
         )
+        self._genai = self._make_genai()
+
+    def _default_request(self, prompt: Any) -> GenerationRequest:
+        return self._request(prompt, (), None, None, None, False)
 
     def __repr__(self) -> str:  # never the key
         return f"{type(self).__name__}(model={self.model!r}, timeout={self.timeout})"
@@ -180,6 +192,62 @@ class NanoBanana(_ClientBase):
         """
         session = self.session(aspect_ratio=aspect_ratio, size=size)
         return session.send(instruction, references=[image, *references])
+
+    @functools.cached_property
+    def batch(self) -> Batches:
+        """The Batch API: ``nb.batch.submit(requests)`` (half price, results within 24 h)."""
+        return Batches(self)
+
+    def generate_many(
+        self,
+        requests: Iterable[Any],
+        *,
+        out_dir: str | os.PathLike[str],
+        concurrency: int = 4,
+        rpm: int | None = None,
+        ipm: int | None = None,
+        max_cost: float | None = None,
+        progress: bool | None = None,
+    ) -> RunReport:
+        """Generates many images concurrently, within quota, streaming them to ``out_dir``.
+
+        Resumable: a re-run skips every request already in ``out_dir/manifest.jsonl``.
+        Failures are recorded in the manifest, not raised mid-run.
+
+        Args:
+            requests: `GenerationRequest` objects, prompts or templates.
+            out_dir: Where images and the manifest go.
+            concurrency: Requests in flight at most.
+            rpm: Your requests-per-minute quota (the run stays under it).
+            ipm: Your images-per-minute quota.
+            max_cost: Stop starting requests when the estimated USD spend would pass this.
+            progress: Show progress; ``None`` shows it on a terminal or in Jupyter.
+
+        Example:
+            >>> prompts = [f"A {colour} bicycle" for colour in colours]
+            >>> report = nb.generate_many(prompts, out_dir="bikes", rpm=20)
+            >>> report.done, report.failed, report.cost
+        """
+        from ._many import as_requests, run_in_thread, run_many
+
+        checked = as_requests(requests, self._default_request)
+        own = self._make_genai() if self._make_genai else self._genai
+        twin = AsyncNanoBanana(
+            genai_client=own, model=self.model, retry=self.retry, timeout=self.timeout
+        )
+
+        async def run() -> RunReport:
+            try:
+                return await run_many(
+                    twin, checked, out_dir=Path(out_dir), concurrency=concurrency, rpm=rpm,
+                    ipm=ipm, max_cost=max_cost, progress=progress,
+                )  # fmt: skip
+            finally:
+                if own is not self._genai:
+                    await twin.aclose()  # its pool lives on this loop, which ends here
+
+        report: RunReport = run_in_thread(run)
+        return report
 
     def _generate_call(self, call: GenaiCall, request: GenerationRequest) -> Result:
         """The one send path: retries around the call, then parse."""
@@ -292,10 +360,39 @@ class AsyncNanoBanana(_ClientBase):
         session = self.session(aspect_ratio=aspect_ratio, size=size)
         return await session.send(instruction, references=[image, *references])
 
-    async def _generate_call(self, call: GenaiCall, request: GenerationRequest) -> Result:
+    @functools.cached_property
+    def batch(self) -> AsyncBatches:
+        """The Batch API; see `NanoBanana.batch`."""
+        return AsyncBatches(self)
+
+    async def generate_many(
+        self,
+        requests: Iterable[Any],
+        *,
+        out_dir: str | os.PathLike[str],
+        concurrency: int = 4,
+        rpm: int | None = None,
+        ipm: int | None = None,
+        max_cost: float | None = None,
+        progress: bool | None = None,
+    ) -> RunReport:
+        """Generates many images concurrently; see `NanoBanana.generate_many`."""
+        from ._many import as_requests, run_many
+
+        checked = as_requests(requests, self._default_request)
+        return await run_many(self, checked, out_dir=Path(out_dir), concurrency=concurrency,
+                              rpm=rpm, ipm=ipm, max_cost=max_cost, progress=progress)  # fmt: skip
+
+    async def _generate_call(
+        self,
+        call: GenaiCall,
+        request: GenerationRequest,
+        on_retry: Callable[[BaseException, float], None] | None = None,
+    ) -> Result:
         import tenacity
 
-        async for attempt in tenacity.AsyncRetrying(**self.retry.tenacity_kwargs(is_async=True)):
+        kwargs = self.retry.tenacity_kwargs(is_async=True, on_retry=on_retry)
+        async for attempt in tenacity.AsyncRetrying(**kwargs):
             with attempt:
                 response = await self._translated(
                     self._genai.aio.models.generate_content,

@@ -26,14 +26,22 @@ from ._errors import (
     SafetyBlockedError,
     ServerError,
 )
-from ._registry import user_stacklevel
+from ._registry import MODELS, user_stacklevel
 from ._request import GenaiCall, GenerationRequest
 from ._result import InvalidResponseError, Result
 
 if TYPE_CHECKING:
     from google.genai import types
 
-__all__ = ["call_args", "finish", "parse", "parse_body", "require_image", "translate_error"]
+__all__ = [
+    "call_args",
+    "estimate_cost",
+    "finish",
+    "parse",
+    "parse_body",
+    "require_image",
+    "translate_error",
+]
 
 #: Finish reasons that mean a safety system stopped the image.
 SAFETY_REASONS = frozenset(
@@ -118,6 +126,30 @@ def finish(
             stacklevel=user_stacklevel(),
         )
     return result
+
+
+#: Typical thinking tokens per image request, for estimates (billed at the text rate).
+ESTIMATED_THINKING_TOKENS = 400
+
+
+def estimate_cost(request: GenerationRequest, *, batch: bool = False) -> float | None:
+    """Estimated USD for a request before it is sent; ``None`` for a model without prices.
+
+    Counts the images the prompt asks for at the table's tokens per size, the prompt (about
+    4 characters a token, each reference at the table's input tokens) and typical thinking.
+    """
+    info = MODELS.get(request.model)
+    if info is None or info.pricing is None:
+        return None
+    price = info.pricing
+    size = request.size.value if request.size else "1K"
+    prompt_tokens = len(request.prompt) / 4 + len(request.references) * price.input_image_tokens
+    usd = (
+        prompt_tokens * price.input_per_mtok
+        + request.expected_images * price.image_output_tokens[size] * price.image_output_per_mtok
+        + ESTIMATED_THINKING_TOKENS * price.text_output_per_mtok
+    ) / 1e6
+    return usd * (price.batch_discount if batch else 1.0)
 
 
 class MissingImagesWarning(UserWarning):

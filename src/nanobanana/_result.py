@@ -439,7 +439,7 @@ class Result:
 
     @classmethod
     def from_response(
-        cls, response: types.GenerateContentResponse, *, request: Any = None
+        cls, response: types.GenerateContentResponse, *, request: Any = None, batch: bool = False
     ) -> Result:
         """Parses any `google-genai` ``GenerateContentResponse``.
 
@@ -447,7 +447,7 @@ class Result:
         made by `NanoBanana` keep it.
         """
         body = response.model_dump(by_alias=True, exclude_none=True, mode="python")
-        return cls.from_body(body, request=request)
+        return cls.from_body(body, request=request, batch=batch)
 
     def _repr_html_(self) -> str:
         items = "".join(f"<div>{_img_tag(i)}</div>" for i in self.images)

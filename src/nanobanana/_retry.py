@@ -25,6 +25,8 @@ from ._errors import APIConnectionError, QuotaExhaustedError, RateLimitError, Se
 __all__ = ["RetryPolicy"]
 
 logger = logging.getLogger("nanobanana")
+# A library adds no output of its own: configure logging (or pass -v to the CLI) to see retries.
+logger.addHandler(logging.NullHandler())
 
 _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 
@@ -99,8 +101,16 @@ class RetryPolicy:
         backoff = min(self.max_delay, self.initial_delay * 2 ** (attempt - 1))
         return float(backoff * (1 - self.jitter * self.rng.random()))
 
-    def tenacity_kwargs(self, *, is_async: bool = False) -> dict[str, Any]:
-        """Arguments for ``tenacity.Retrying`` / ``AsyncRetrying``, for one call."""
+    def tenacity_kwargs(
+        self,
+        *,
+        is_async: bool = False,
+        on_retry: Callable[[BaseException, float], None] | None = None,
+    ) -> dict[str, Any]:
+        """Arguments for ``tenacity.Retrying`` / ``AsyncRetrying``, for one call.
+
+        ``on_retry(error, wait)`` hears of each retry (a run's rate limiter slows down on 429).
+        """
         import tenacity
 
         start = self.clock()
@@ -122,10 +132,12 @@ class RetryPolicy:
 
         def log(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            logger.warning(
+            logger.info(
                 "attempt %d of %d failed (%s); retrying in %.1fs",
                 state.attempt_number, self.max_attempts, _describe(exc), wait_for(state),
             )  # fmt: skip
+            if on_retry is not None and exc is not None:
+                on_retry(exc, wait_for(state))
 
         return {
             "retry": tenacity.retry_if_exception(self.is_retryable),

@@ -6,6 +6,7 @@ concurrently; the standard library only, plus Pillow to paint the images.
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import hashlib
@@ -139,7 +140,7 @@ class FakeGemini:
         self._fail_batches: collections.deque[str] = collections.deque()
         self._serial = itertools.count(1)
         self._wall0 = time.time() - clock()
-        self._httpd = ThreadingHTTPServer((host, port), _Handler)
+        self._httpd = _Server((host, port), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.emulator = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
@@ -220,12 +221,16 @@ class FakeGemini:
         with self._lock:
             return self._faults.popleft() if self._faults else None
 
-    def _admit(self, model: str, images: int) -> None:
-        """Enforces requests and images per minute over a sliding 60 s window."""
+    def _admit(self, model: str, images: int, arrived: float) -> None:
+        """Enforces requests and images per minute over a sliding 60 s window.
+
+        A request counts from when it arrived, as at a real API's front door, not from when
+        this busy emulator got round to reading it.
+        """
         if self.rpm is None and self.ipm is None:
             return
         with self._lock:
-            now = self.clock()
+            now = arrived
             while self._window and self._window[0][0] <= now - 60:
                 self._window.popleft()
             wait = (self._window[0][0] + 60 - now) if self._window else 0.0
@@ -236,14 +241,16 @@ class FakeGemini:
                 raise wire.rate_limited(
                     model, "images_per_minute", self.ipm, max(1, math.ceil(wait))
                 )
-            self._window.append((now, images))
+            bisect.insort(self._window, (now, images))
 
     def _latency_for(self, size: str) -> float:
         if isinstance(self.latency, Mapping):
             return float(self.latency.get(size, 0.0))
         return float(self.latency)
 
-    def generate(self, model: str, body: Any) -> tuple[dict[str, Any], Fault | None]:
+    def generate(
+        self, model: str, body: Any, arrived: float | None = None
+    ) -> tuple[dict[str, Any], Fault | None]:
         """Answers one generate request; raises `ApiError` for an error answer."""
         if model in wire.RETIRED_MODELS or model not in wire.IMAGE_MODELS:
             raise wire.model_not_found(model, "v1beta")
@@ -257,7 +264,9 @@ class FakeGemini:
                 fault.code, fault.status, fault.message, fault.params.get("details")
             )
         p = plan(body, model, self._file_bytes)
-        self._admit(model, p.n_images if p.with_image else 0)
+        self._admit(
+            model, p.n_images if p.with_image else 0, self.clock() if arrived is None else arrived
+        )
         delay = self._latency_for(p.size) + (
             fault.params["seconds"] if fault and fault.kind == "slow" else 0
         )
@@ -521,6 +530,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         em = self.emulator
+        self.arrived = em.clock()
         split = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         length = int(self.headers.get("content-length") or 0)
@@ -538,7 +548,7 @@ class _Handler(BaseHTTPRequestHandler):
         record = RecordedRequest(
             self.command, split.path,
             {k: (_REDACTED if k == "key" else v) for k, v in query.items()},
-            headers, None if body is _INVALID_JSON else body, len(raw), em.clock(),
+            headers, None if body is _INVALID_JSON else body, len(raw), self.arrived,
         )  # fmt: skip
         try:
             reply = self._route(split.path, query, raw, body)
@@ -566,7 +576,7 @@ class _Handler(BaseHTTPRequestHandler):
             _, model, verb = m.groups()
             if verb == "batchGenerateContent":
                 return _json(200, em.batch_json(em.create_batch(model, body)))
-            answer, fault = em.generate(model, body)
+            answer, fault = em.generate(model, body, self.arrived)
             if verb == "streamGenerateContent":
                 return _stream(answer, fault)
             return _json(200, answer, fault)
@@ -686,6 +696,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a burst of 30 clients overflows it, and the
+    # kernel makes the rest retry their SYN a second later. Real APIs take bursts.
+    request_queue_size = 256
 
 
 _INVALID_JSON = object()

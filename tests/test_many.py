@@ -1,0 +1,276 @@
+"""generate_many and the Batch API against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nanobanana import (
+    AsyncNanoBanana,
+    CharacterSheet,
+    GenerationRequest,
+    InvalidRequestError,
+    NanoBanana,
+    RetryPolicy,
+)
+from nanobanana._batch import BatchJobError
+from nanobanana._many import Manifest
+from nanobanana.testing import FakeGemini, Fault, ManualClock
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def policy(clock: ManualClock) -> RetryPolicy:
+    return RetryPolicy(clock=clock, sleep=clock.sleep, asleep=clock.asleep, jitter=0)
+
+
+def lines(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+
+
+def prompts_sent(server: FakeGemini) -> collections.Counter:
+    return collections.Counter(
+        r.body["contents"][-1]["parts"][0]["text"] for r in server.generate_requests
+    )
+
+
+class TestGenerateMany:
+    def test_images_stream_to_disk_with_a_manifest(self, fake_gemini, policy, tmp_path) -> None:
+        with NanoBanana(api_key="t", base_url=fake_gemini.url, retry=policy) as nb:
+            report = nb.generate_many(
+                [f"a fox number {i}" for i in range(6)] + [CharacterSheet(character="a robot")],
+                out_dir=tmp_path, concurrency=3,
+            )  # fmt: skip
+        assert (report.done, report.failed, report.images) == (7, 0, 9)
+        entries = lines(tmp_path)
+        assert len(entries) == 7 and all(e["status"] == "ok" for e in entries)
+        for entry in entries:
+            for name in entry["images"]:
+                assert (tmp_path / name).read_bytes()[:3] == b"\xff\xd8\xff"
+        assert not list(tmp_path.glob(".*.part"))
+        assert report.cost == pytest.approx(sum(e["cost"] for e in entries))
+
+    def test_rerun_skips_what_is_done(self, fake_gemini, policy, tmp_path) -> None:
+        prompts = [f"a fox number {i}" for i in range(5)]
+        with NanoBanana(api_key="t", base_url=fake_gemini.url, retry=policy) as nb:
+            nb.generate_many(prompts, out_dir=tmp_path)
+            again = nb.generate_many([*prompts, "one more"], out_dir=tmp_path)
+        assert (again.skipped, again.done) == (5, 1)
+        assert max(prompts_sent(fake_gemini).values()) == 1
+
+    def test_failures_are_collected_and_only_transient_ones_retried(
+        self, fake_gemini, tmp_path
+    ) -> None:
+        fake_gemini.push(Fault.safety(), Fault.unavailable())
+        prompts = [f"a fox number {i}" for i in range(4)]
+        with NanoBanana(api_key="t", base_url=fake_gemini.url, retry=RetryPolicy.none()) as nb:
+            first = nb.generate_many(prompts, out_dir=tmp_path, concurrency=1)
+            assert (first.done, first.failed) == (2, 2)
+            kinds = sorted(f["error"]["type"] for f in first.failures)
+            assert kinds == ["SafetyBlockedError", "ServerError"]
+            second = nb.generate_many(prompts, out_dir=tmp_path, concurrency=1)
+        assert (second.done, second.skipped) == (1, 3)  # the 503 again, not the blocked one
+
+    def test_spend_cap(self, fake_gemini, policy, tmp_path) -> None:
+        prompts = [f"a fox number {i}" for i in range(10)]
+        with NanoBanana(api_key="t", base_url=fake_gemini.url, retry=policy) as nb:
+            capped = nb.generate_many(prompts, out_dir=tmp_path, max_cost=0.50, concurrency=2)
+            assert capped.done == 3 and capped.not_started == 7 and capped.cost <= 0.50
+            assert len(fake_gemini.generate_requests) == 3
+            rest = nb.generate_many(prompts, out_dir=tmp_path, max_cost=5)
+        assert (rest.skipped, rest.done) == (3, 7)
+
+    def test_stays_within_quota_with_no_failed_request(self, clock, policy, tmp_path) -> None:
+        # One at a time, so the manual clock never jumps while a request is in transit (real
+        # clocks do not jump; concurrent throughput is measured in benchmarks/, in real time).
+        with (
+            FakeGemini(rpm=5, ipm=6, clock=clock, sleep=clock.sleep) as server,
+            NanoBanana(api_key="t", base_url=server.url, retry=policy) as nb,
+        ):
+            report = nb.generate_many(
+                [f"a fox number {i}" for i in range(12)],
+                out_dir=tmp_path,
+                rpm=5,
+                ipm=6,
+                concurrency=1,
+            )
+        assert report.done == 12
+        assert all(r.status == 200 for r in server.generate_requests)  # never a 429
+        assert clock() - 1000 >= 120  # 12 requests at 5 a minute: at least two minutes
+
+    def test_adapts_to_429s(self, fake_gemini, clock, policy, tmp_path) -> None:
+        fake_gemini.push(Fault.rate_limit(retry_delay=30), Fault.rate_limit(retry_delay=30))
+        with NanoBanana(api_key="t", base_url=fake_gemini.url, retry=policy) as nb:
+            report = nb.generate_many(
+                [f"a fox {i}" for i in range(6)], out_dir=tmp_path, concurrency=2
+            )
+        assert report.done == 6 and report.failed == 0
+        assert 30.0 in clock.sleeps
+
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            ({"concurrency": 0}, "concurrency must be at least 1"),
+            ({"max_cost": -1}, "max_cost must be a USD amount"),
+            ({"rpm": 0}, "rpm must be a positive number"),
+        ],
+    )
+    def test_bad_options(self, fake_gemini, tmp_path, kwargs, message) -> None:
+        with (
+            NanoBanana(api_key="t", base_url=fake_gemini.url) as nb,
+            pytest.raises(InvalidRequestError, match=message),
+        ):
+            nb.generate_many(["a fox"], out_dir=tmp_path, **kwargs)
+        assert fake_gemini.requests == []
+
+    def test_a_bad_request_is_named_before_anything_is_sent(self, fake_gemini, tmp_path) -> None:
+        with (
+            NanoBanana(api_key="t", base_url=fake_gemini.url) as nb,
+            pytest.raises(InvalidRequestError, match="request #2"),
+        ):
+            nb.generate_many(["a fox", "   "], out_dir=tmp_path)
+        assert fake_gemini.requests == []
+
+    def test_torn_last_line_is_recovered(self, tmp_path) -> None:
+        good = json.dumps({"key": "a", "status": "ok", "images": []})
+        (tmp_path / "manifest.jsonl").write_text(good + "\n" + '{"key": "b", "sta')
+        manifest = Manifest(tmp_path / "manifest.jsonl")
+        assert manifest.recovered_torn_line and manifest.is_done("a") and not manifest.is_done("b")
+        manifest.append({"key": "c", "status": "ok"})
+        assert [
+            json.loads(line)["key"]
+            for line in (tmp_path / "manifest.jsonl").read_text().splitlines()
+        ] == ["a", "c"]
+
+    def test_async_entry_point(self, fake_gemini, policy, tmp_path) -> None:
+        async def run():
+            async with AsyncNanoBanana(api_key="t", base_url=fake_gemini.url, retry=policy) as nb:
+                return await nb.generate_many([f"a fox {i}" for i in range(4)], out_dir=tmp_path)
+
+        assert asyncio.run(run()).done == 4
+
+    def test_works_inside_a_running_event_loop(self, fake_gemini, policy, tmp_path) -> None:
+        async def notebook_cell():  # Jupyter runs cells inside a loop: asyncio.run would fail
+            with NanoBanana(api_key="t", base_url=fake_gemini.url, retry=policy) as nb:
+                return nb.generate_many(["a fox"], out_dir=tmp_path)
+
+        assert asyncio.run(notebook_cell()).done == 1
+
+
+def test_killed_run_resumes_without_paying_twice(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from nanobanana import NanoBanana\n"
+        "nb = NanoBanana(api_key='t', base_url=sys.argv[1])\n"
+        "nb.generate_many([f'a fox number {i}' for i in range(30)], out_dir=sys.argv[2], concurrency=2, progress=False)\n"
+    )
+    with FakeGemini(latency=0.15) as server:
+        proc = subprocess.Popen([sys.executable, "-c", script, server.url, str(tmp_path)])
+        manifest = tmp_path / "manifest.jsonl"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (
+            not manifest.exists() or len(manifest.read_text().splitlines()) < 5
+        ):
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        finished = {e["prompt"] for e in lines(tmp_path)}
+        assert 5 <= len(finished) < 30
+        with NanoBanana(api_key="t", base_url=server.url) as nb:
+            report = nb.generate_many(
+                [f"a fox number {i}" for i in range(30)], out_dir=tmp_path, concurrency=4
+            )
+        assert report.skipped == len(finished) and report.done + report.skipped == 30
+        sent = prompts_sent(server)
+        assert all(sent[p] == 1 for p in finished)  # nothing finished was requested again
+        assert len(lines(tmp_path)) == 30
+        assert not list(tmp_path.glob(".*.part")) or all(
+            p.stat().st_size >= 0 for p in tmp_path.glob(".*.part")
+        )
+
+
+class TestBatch:
+    @pytest.fixture
+    def server(self, clock):
+        with FakeGemini(clock=clock, batch_pending=10, batch_running=20) as server:
+            yield server
+
+    @pytest.fixture
+    def nb(self, server, policy):
+        with NanoBanana(api_key="t", base_url=server.url, retry=policy) as client:
+            yield client
+
+    def test_inline_lifecycle_at_half_price(self, server, nb, clock, tmp_path) -> None:
+        job = nb.batch.submit(["a fox", GenerationRequest("a cat", size="2k"), CharacterSheet(character="a robot")],
+                              out_dir=tmp_path)  # fmt: skip
+        assert job.status == "JOB_STATE_PENDING"
+        clock.advance(12)
+        assert job.status == "JOB_STATE_RUNNING"
+        results = list(job.wait().results())
+        assert [len(r.images) for r in results] == [1, 1, 3]
+        assert results[0].batch and results[0].cost == pytest.approx(
+            results[0].usage.output_image_tokens * 60 / 1e6, rel=0.2
+        )
+        sent = server.requests[0].body["batch"]["inputConfig"]["requests"]["requests"]
+        assert sent[2]["request"]["generationConfig"]["imageConfig"]["aspectRatio"] == "3:4"
+        assert len(lines(tmp_path)) == 3 and not job.errors
+
+    def test_large_jobs_go_through_a_jsonl_file(self, server, nb, monkeypatch, tmp_path) -> None:
+        monkeypatch.setattr("nanobanana._batch.INLINE_LIMIT", 10)
+        job = nb.batch.submit([f"a fox number {i}" for i in range(3)])
+        assert "fileName" in server.requests[-1].body["batch"]["inputConfig"]
+        results = list(job.wait().results())
+        assert len(results) == 3 and all(r.images for r in results)
+
+    def test_errors_inside_a_job_are_collected(self, nb, tmp_path) -> None:
+        job = nb.batch.submit(
+            ["a fox", GenerationRequest("a cat", model="gemini-3.1-flash-image")], out_dir=tmp_path
+        )
+        results = list(job.wait().results())
+        assert len(results) == 2  # both models are served
+        assert job.errors == []
+
+    def test_failed_job(self, server, nb) -> None:
+        server.fail_next_batch("the batch failed")
+        job = nb.batch.submit(["a fox"])
+        with pytest.raises(BatchJobError, match="JOB_STATE_FAILED"):
+            job.wait()
+
+    def test_cancelled_job_and_timeout(self, nb) -> None:
+        job = nb.batch.submit(["a fox"])
+        with pytest.raises(BatchJobError, match="still JOB_STATE_PENDING after 3 s"):
+            job.wait(timeout=3)
+        job.cancel()
+        with pytest.raises(BatchJobError, match="CANCELLED"):
+            job.wait()
+        with pytest.raises(BatchJobError, match="no results"):
+            list(job.results())
+
+    def test_get_by_name(self, nb, clock) -> None:
+        job = nb.batch.submit(["a fox"])
+        clock.advance(31)
+        again = nb.batch.get(job.name)
+        assert again.state == "JOB_STATE_SUCCEEDED"
+        assert [len(r.images) for r in again.results()] == [1]
+
+    def test_async_twin(self, server, clock, policy) -> None:
+        async def run():
+            async with AsyncNanoBanana(api_key="t", base_url=server.url, retry=policy) as nb:
+                job = await nb.batch.submit(["a fox", "a cat"])
+                await job.wait()
+                return [r async for r in job.results()]
+
+        assert len(asyncio.run(run())) == 2
