@@ -1,53 +1,239 @@
-"""The console script, run for real in a subprocess."""
+"""The console script, run for real in subprocesses, against the emulator."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
+import pytest
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+from nanobanana.cli import build_parser
+from nanobanana.testing import FakeGemini, Fault
+from tests.conftest import photo
+
+SCRIPT = Path(sys.executable).with_name("nanobanana")
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "nanobanana"]
+
+
+def run(*args: str, cwd: Path | None = None, env: dict | None = None, stdin: str | None = None):
+    full_env = {
+        k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    }
+    full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "nanobanana", *args],
+        [*COMMAND, *args],
         capture_output=True,
         text=True,
         timeout=120,
         cwd=cwd,
+        env=full_env,
+        input=stdin,
     )
+
+
+@pytest.fixture
+def api_env(fake_gemini: FakeGemini) -> dict:
+    """The non-emulator path, pointed at the test's emulator (google-genai reads the URL)."""
+    return {"GEMINI_API_KEY": "cli-test-key", "GOOGLE_GEMINI_BASE_URL": fake_gemini.url}
 
 
 def test_help_lists_the_commands() -> None:
     out = run("--help")
     assert out.returncode == 0
-    assert "demo" in out.stdout and "emulator" in out.stdout
+    for command in ("generate", "sheet", "edit", "batch", "gallery", "demo", "emulator"):
+        assert command in out.stdout
 
 
-def test_demo_writes_real_images(tmp_path: Path) -> None:
+def test_generate_offline(tmp_path: Path) -> None:
+    out = run("generate", "A red fox in the snow", "--aspect", "16:9", "--size", "2k", "--emulator",
+              "-o", str(tmp_path), "--keep-thoughts", "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    (image,) = data["images"]
+    assert Path(image).read_bytes()[:3] == b"\xff\xd8\xff"
+    assert len(data["thought_images"]) == 2 and data["cost_usd"] > 0
+    assert json.loads((tmp_path / "manifest.jsonl").read_text())["size"] == "2K"
+
+
+def test_generate_with_references_against_the_api(fake_gemini, api_env, tmp_path: Path) -> None:
+    ref, me = tmp_path / "mug.jpg", tmp_path / "me.jpg"
+    ref.write_bytes(photo(320, 240))
+    me.write_bytes(photo(320, 240, seed=2))
+    out = run(
+        "generate",
+        "Me holding the mug",
+        "-r",
+        str(ref),
+        "--human",
+        str(me),
+        "-o",
+        str(tmp_path),
+        env=api_env,
+    )
+    assert out.returncode == 0, out.stderr
+    (sent,) = fake_gemini.generate_requests
+    assert len(sent.body["contents"][0]["parts"]) == 3
+
+
+def test_sheet_makes_three_views(tmp_path: Path) -> None:
+    out = run(
+        "sheet",
+        "a small robot gardener",
+        "--feature",
+        "a copper watering can",
+        "--emulator",
+        "-o",
+        str(tmp_path),
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout)["images"]) == 3
+
+
+def test_dry_run_sends_nothing(fake_gemini, api_env) -> None:
+    out = run("generate", "A red fox", "--size", "4K", "--dry-run", "--json", env=api_env)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["requests"][0]["size"] == "4K" and data["estimated_cost_usd"] > 0.2
+    assert fake_gemini.requests == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "message"),
+    [
+        (Fault.error(400, "INVALID_ARGUMENT", "bad request"), 3, "bad request"),
+        (Fault.safety("IMAGE_SAFETY", message="filtered"), 4, "blocked"),
+        (Fault.no_image(), 5, "without an image"),
+    ],
+)
+def test_exit_codes_tell_failures_apart(
+    fake_gemini, api_env, tmp_path, fault, code, message
+) -> None:
+    fake_gemini.push(fault)
+    out = run("generate", "A red fox", "-o", str(tmp_path), env=api_env)
+    assert out.returncode == code, out.stderr
+    assert message in out.stderr
+
+
+def test_invalid_input_is_exit_2_and_sends_nothing(fake_gemini, api_env, tmp_path) -> None:
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+    for args in (
+        ["--size", "5k"],
+        ["--aspect", "7:3"],
+        ["-r", str(bad)],
+        ["-r", str(tmp_path / "missing.jpg")],
+    ):
+        out = run("generate", "A red fox", *args, env=api_env)
+        assert out.returncode == 2, (args, out.stderr)
+        assert out.stderr.startswith("error: ")
+    assert fake_gemini.requests == []
+
+
+def test_no_key_says_how_to_get_one_or_run_offline() -> None:
+    out = run("generate", "A red fox")
+    assert out.returncode == 2
+    assert "GEMINI_API_KEY" in out.stderr and "--emulator" in out.stderr
+
+
+def test_json_errors(fake_gemini, api_env) -> None:
+    fake_gemini.push(Fault.safety())
+    out = run("generate", "A red fox", "--json", "-o", tempfile.mkdtemp(), env=api_env)
+    assert out.returncode == 4
+    assert json.loads(out.stdout)["error"]["type"] == "SafetyBlockedError"
+
+
+def test_batch_is_resumable(fake_gemini, api_env, tmp_path: Path) -> None:
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text(
+        "\n".join(
+            [
+                json.dumps("A red fox"),
+                json.dumps({"prompt": "A blue bike", "aspect_ratio": "16:9", "size": "2k"}),
+                json.dumps({"prompt": "A green mug", "references": [str(tmp_path / "mug.jpg")]}),
+            ]
+        )
+    )
+    (tmp_path / "mug.jpg").write_bytes(photo(200, 200))
+    out = run("batch", str(requests), "-o", str(tmp_path / "out"), "--gallery", env=api_env)
+    assert out.returncode == 0, out.stderr
+    assert "3 done, 0 failed" in out.stdout
+    assert len(fake_gemini.generate_requests) == 3
+    again = run("batch", str(requests), "-o", str(tmp_path / "out"), env=api_env)
+    assert again.returncode == 0 and len(fake_gemini.generate_requests) == 3  # nothing re-sent
+    assert (tmp_path / "out" / "index.html").exists()
+
+
+def test_batch_with_failures_is_exit_6(fake_gemini, api_env, tmp_path: Path) -> None:
+    fake_gemini.push(Fault.safety())
+    requests = tmp_path / "r.jsonl"
+    requests.write_text('"A red fox"\n"A blue bike"\n')
+    out = run(
+        "batch", str(requests), "-o", str(tmp_path / "out"), "--concurrency", "1", env=api_env
+    )
+    assert out.returncode == 6, out.stderr
+    assert "1 done, 1 failed" in out.stdout
+
+
+def test_batch_file_errors_name_the_line(tmp_path: Path) -> None:
+    requests = tmp_path / "r.jsonl"
+    requests.write_text('"A red fox"\n{"prompt": "x", "size": "9k"}\n')
+    out = run("batch", str(requests), "-o", str(tmp_path), "--emulator")
+    assert out.returncode == 2 and "r.jsonl:2" in out.stderr
+
+
+def test_batch_api_path(tmp_path: Path) -> None:
+    requests = tmp_path / "r.jsonl"
+    requests.write_text('"A red fox"\n"A blue bike"\n')
+    env = {"NANOBANANA_TEST": "1"}
+    out = run(
+        "batch",
+        str(requests),
+        "-o",
+        str(tmp_path / "out"),
+        "--emulator",
+        "--batch-api",
+        "--json",
+        env=env,
+    )
+    # The embedded emulator's batch jobs take 3 s of real time to finish.
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["done"] == 2
+
+
+def test_edit_session_from_stdin(tmp_path: Path) -> None:
+    start = tmp_path / "photo.jpg"
+    start.write_bytes(photo(640, 480))
+    session = tmp_path / "s.json"
+    out = run("edit", str(start), "--emulator", "-o", str(tmp_path), "--session", str(session),
+              stdin="make it a watercolour\nadd a red hat\n:undo\nadd a blue hat\n")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "undid: add a red hat" in out.stdout
+    assert json.loads(session.read_text())["turns"][-1]["prompt"] == "add a blue hat"
+    assert (tmp_path / "edit-2.jpg").exists()
+
+
+def test_demo_writes_real_images_and_a_gallery(tmp_path: Path) -> None:
     out = run("demo", "--out", str(tmp_path / "out"))
     assert out.returncode == 0, out.stderr
     images = sorted((tmp_path / "out").glob("*.jpg"))
-    assert [p.name for p in images] == [
-        "fox.jpg",
-        "poster.jpg",
-        "sheet-1.jpg",
-        "sheet-2.jpg",
-        "sheet-3.jpg",
-    ]
-    assert all(p.read_bytes()[:3] == b"\xff\xd8\xff" for p in images)
-    meta = json.loads((tmp_path / "out" / "fox.jpg.json").read_text())
-    assert (meta["width"], meta["height"]) == (2752, 1536)
-    assert "would cost about $" in out.stdout
+    assert len(images) == 5 and all(p.read_bytes()[:3] == b"\xff\xd8\xff" for p in images)
+    assert (tmp_path / "out" / "index.html").exists()
+    assert "would cost about $0.69" in out.stdout
+    again = run("demo", "--out", str(tmp_path / "out"))  # a second run reports the same
+    assert "would cost about $0.69" in again.stdout
 
 
 def test_emulator_command_serves_any_client() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nanobanana", "emulator", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
+        [*COMMAND, "emulator", "--port", "0"], stdout=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout is not None
@@ -60,3 +246,59 @@ def test_emulator_command_serves_any_client() -> None:
         proc.terminate()
         proc.wait(10)
         proc.stdout.close()  # type: ignore[union-attr]
+
+
+CHROMIUM = (
+    shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+)
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="needs Chromium (Debian: apt-get install chromium); .ci/run installs it",
+)
+def test_gallery_in_a_real_browser(fake_gemini, api_env, tmp_path: Path) -> None:
+    fake_gemini.push(Fault.safety(message="filtered out"))
+    requests = tmp_path / "r.jsonl"
+    requests.write_text('"A red fox"\n"Generate 2 images: a blue bike"\n"A green mug"\n')
+    run("batch", str(requests), "-o", str(tmp_path / "out"), "--concurrency", "1", env=api_env)
+    out = run("gallery", str(tmp_path / "out"))
+    assert out.returncode == 0, out.stderr
+    page = Path(out.stdout.strip())
+    html = page.read_text()
+    assert "filtered out" in html and "cli-test-key" not in html
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chrome'}", "--virtual-time-budget=5000",
+             "--enable-logging=stderr", "--v=0"]  # fmt: skip
+    shown = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+    )
+    body = re.search(r"<body[^>]*>", shown.stdout)
+    assert body, shown.stderr[-2000:]
+    assert 'data-images="3"' in body.group(0) and 'data-loaded="3"' in body.group(0)
+    assert "data-errors" not in body.group(0)
+    assert "Uncaught" not in shown.stderr
+
+
+def test_cli_reference_in_the_docs_is_current() -> None:
+    """docs/cli.md holds every command's --help; regenerate with UPDATE_SNAPSHOTS=1."""
+    doc = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+    expected = render_cli_docs()
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        doc.write_text(expected)
+    assert doc.read_text() == expected
+
+
+def render_cli_docs() -> str:
+    os.environ["COLUMNS"] = "100"
+    parser = build_parser()
+    parts = [
+        "# Command line\n",
+        "Generated from `nanobanana --help`. Commands that call the API take `--emulator` to run offline.\n",
+    ]
+    parts.append(f"```text\n{parser.format_help()}```\n")
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, command in sub.choices.items():  # type: ignore[union-attr]
+        parts.append(f"## `nanobanana {name}`\n\n```text\n{command.format_help()}```\n")
+    return "\n".join(parts)

@@ -198,8 +198,9 @@ class _Progress:
         if enabled is False:
             return
         if _in_jupyter():
-            from IPython.display import display  # type: ignore[import-not-found]
+            from importlib import import_module
 
+            display = import_module("IPython.display").display  # only ever in a notebook
             self.handle = display("", display_id=True)
         else:
             self.tty = enabled is True or sys.stderr.isatty()
