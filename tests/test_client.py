@@ -311,3 +311,70 @@ def test_from_response_parses_a_genai_response(genai_client) -> None:
     )
     result = Result.from_response(response)
     assert len(result.images) == 2 and result.images[0].data == response.parts[1].inline_data.data
+
+
+def test_from_response_gives_plain_finish_reasons(genai_client) -> None:
+    from nanobanana import Result
+
+    response = genai_client.models.generate_content(model="gemini-3-pro-image", contents="a fox")
+    assert Result.from_response(response).finish_reason == "STOP"
+
+
+class TestStream:
+    def test_events_arrive_in_order_then_the_result(self, generate_stream) -> None:
+        events, result = generate_stream(prompt="Generate 2 images: a fox", aspect_ratio="1:1")
+        kinds = [
+            ("thought" if e.thought else "final", "image" if e.image else "text") for e in events
+        ]
+        assert kinds[:4] == [("thought", "text"), ("thought", "image")] * 2
+        assert kinds[-2:] == [("final", "image"), ("final", "image")]
+        assert len(result.images) == 2 and result.finish_reason == "STOP"
+        assert [e.image.data for e in events if e.image and not e.thought] == [
+            i.data for i in result.images
+        ]
+        assert result.usage.total_tokens > 0
+
+    def test_transient_errors_before_the_image_are_retried(
+        self, fake_gemini, generate_stream, clock
+    ) -> None:
+        fake_gemini.push(Fault.unavailable(), Fault.truncate(0.2))
+        _, result = generate_stream(prompt="a fox")
+        assert result.images and not result.problems
+        assert [r.status for r in fake_gemini.generate_requests] == [503, 200, 200]
+        assert clock.sleeps == [2.0, 4.0]
+
+    def test_a_stream_cut_after_its_image_keeps_it_and_is_not_paid_twice(
+        self, fake_gemini, generate_stream
+    ) -> None:
+        fake_gemini.push(Fault.truncate(0.93))  # cut inside the last chunk: the image has arrived
+        _, result = generate_stream(prompt="a fox", include_thoughts=False)
+        assert len(result.images) == 1 and "cut before it finished" in result.problems[0]
+        assert len(fake_gemini.generate_requests) == 1
+
+    def test_blocked_stream_raises_with_the_result(self, fake_gemini, generate_stream) -> None:
+        fake_gemini.push(Fault.safety("IMAGE_SAFETY"))
+        with pytest.raises(SafetyBlockedError) as info:
+            generate_stream(prompt="a fox")
+        assert info.value.result.finish_reason == "IMAGE_SAFETY"
+
+
+@pytest.fixture(params=["sync", "async"])
+def generate_stream(request, fake_gemini: FakeGemini, policy: RetryPolicy):
+    def sync(**kw):
+        with NanoBanana(api_key="test", base_url=fake_gemini.url, retry=policy) as nb:
+            stream = nb.stream(**kw)
+            events = list(stream)
+            return events, stream.final()
+
+    def run_async(**kw):
+        async def go():
+            async with AsyncNanoBanana(
+                api_key="test", base_url=fake_gemini.url, retry=policy
+            ) as nb:
+                stream = nb.stream(**kw)
+                events = [e async for e in stream]
+                return events, await stream.final()
+
+        return asyncio.run(go())
+
+    return sync if request.param == "sync" else run_async

@@ -25,6 +25,7 @@ _EXPORTS = {
     "AspectRatio": "._request",
     "AsyncNanoBanana": "._client",
     "AsyncSession": "._multiturn",
+    "AsyncStream": "._client",
     "BadRequestError": "._errors",
     "CharacterFromPhoto": ".prompts",
     "CharacterSheet": ".prompts",
@@ -56,6 +57,8 @@ _EXPORTS = {
     "SessionTooLargeError": "._multiturn",
     "StickerSet": ".prompts",
     "Storyboard": ".prompts",
+    "Stream": "._client",
+    "StreamEvent": "._core",
     "StyleTransfer": ".prompts",
     "Template": ".prompts",
     "TextPart": "._result",
@@ -82,8 +85,11 @@ def __dir__() -> list[str]:
 
 if _TYPE_CHECKING:
     from ._client import AsyncNanoBanana as AsyncNanoBanana
+    from ._client import AsyncStream as AsyncStream
     from ._client import NanoBanana as NanoBanana
+    from ._client import Stream as Stream
     from ._core import MissingImagesWarning as MissingImagesWarning
+    from ._core import StreamEvent as StreamEvent
     from ._errors import APIConnectionError as APIConnectionError
     from ._errors import APIError as APIError
     from ._errors import APITimeoutError as APITimeoutError

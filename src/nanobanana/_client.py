@@ -7,15 +7,16 @@ A method is build, call, parse. The sync shell calls ``genai.Client``; the async
 from __future__ import annotations
 
 import functools
+import itertools
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _core
 from ._batch import AsyncBatches, Batches
 from ._constants import API_KEY_ENV_VARS, DEFAULT_MODEL, DEFAULT_TIMEOUT
-from ._errors import MissingAPIKeyError
+from ._errors import MissingAPIKeyError, NanoBananaError
 from ._many import RunReport
 from ._multiturn import AsyncSession, Session
 from ._references import ImageBytes
@@ -26,9 +27,49 @@ from ._retry import RetryPolicy
 if TYPE_CHECKING:
     from google import genai
 
-__all__ = ["AsyncNanoBanana", "NanoBanana"]
+__all__ = ["AsyncNanoBanana", "AsyncStream", "NanoBanana", "Stream"]
 
 _T = TypeVar("_T")
+
+
+class Stream:
+    """A streamed generation: iterate for `StreamEvent`s as they arrive, then `final()`.
+
+    Example:
+        >>> stream = nb.stream("A red fox in snow", include_thoughts=True)
+        >>> for event in stream:
+        ...     show(event.image or event.text)   # thought images arrive first
+        >>> stream.final().image.save("fox")
+    """
+
+    def __init__(self, events: Iterator[_core.StreamEvent], outcome: dict[str, Result]) -> None:
+        self._events, self._outcome = events, outcome
+
+    def __iter__(self) -> Iterator[_core.StreamEvent]:
+        return self._events
+
+    def final(self) -> Result:
+        """The whole result (reading what is left of the stream first)."""
+        for _ in self._events:
+            pass
+        return self._outcome["result"]
+
+
+class AsyncStream:
+    """The async twin of `Stream`: ``async for event in stream``, then ``await stream.final()``."""
+
+    def __init__(
+        self, events: AsyncIterator[_core.StreamEvent], outcome: dict[str, Result]
+    ) -> None:
+        self._events, self._outcome = events, outcome
+
+    def __aiter__(self) -> AsyncIterator[_core.StreamEvent]:
+        return self._events
+
+    async def final(self) -> Result:
+        async for _ in self._events:
+            pass
+        return self._outcome["result"]
 
 
 class _ClientBase:
@@ -158,6 +199,48 @@ class NanoBanana(_ClientBase):
     def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
         return self._generate_call(_core.call_args(request), request)
+
+    def stream(
+        self,
+        prompt: Any,
+        *,
+        references: Iterable[Any] = (),
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
+        model: str | None = None,
+        include_thoughts: bool = True,
+    ) -> Stream:
+        """Generates with streaming: thought text and images as they arrive, then the result.
+
+        Retries like `generate` until a final image has arrived; a stream cut after that keeps
+        what came (``result.problems`` says so) rather than paying twice. Note that
+        google-genai drops ``finishMessage`` on streams.
+        """
+        request = self._request(prompt, references, aspect_ratio, size, model, include_thoughts)
+        call = _core.call_args(request)
+        outcome: dict[str, Result] = {}
+        return Stream(self._stream_events(call, request, outcome), outcome)
+
+    def _stream_events(
+        self, call: GenaiCall, request: GenerationRequest, outcome: dict[str, Result]
+    ) -> Iterator[_core.StreamEvent]:
+        started = self.retry.clock()
+        for attempt in itertools.count(1):
+            acc = _core.StreamAccumulator()
+            try:
+                chunks = self._translated(
+                    self._genai.models.generate_content_stream,
+                    model=call.model, contents=call.contents, config=_core.stream_config(call),
+                )  # fmt: skip
+                for chunk in _translated_iter(chunks):
+                    yield from acc.feed(chunk)
+                break
+            except NanoBananaError as exc:
+                wait = _core.stream_retry(acc, exc, self.retry, attempt, started)
+                if wait is None:
+                    break
+                self.retry.sleep(wait)
+        outcome["result"] = acc.result(request, call)
 
     def session(
         self,
@@ -330,6 +413,44 @@ class AsyncNanoBanana(_ClientBase):
         )
         return await self._generate_call(call, request)
 
+    def stream(
+        self,
+        prompt: Any,
+        *,
+        references: Iterable[Any] = (),
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
+        model: str | None = None,
+        include_thoughts: bool = True,
+    ) -> AsyncStream:
+        """Generates with streaming; see `NanoBanana.stream`."""
+        request = self._request(prompt, references, aspect_ratio, size, model, include_thoughts)
+        call = _core.call_args(request)
+        outcome: dict[str, Result] = {}
+        return AsyncStream(self._stream_events(call, request, outcome), outcome)
+
+    async def _stream_events(
+        self, call: GenaiCall, request: GenerationRequest, outcome: dict[str, Result]
+    ) -> AsyncIterator[_core.StreamEvent]:
+        started = self.retry.clock()
+        for attempt in itertools.count(1):
+            acc = _core.StreamAccumulator()
+            try:
+                chunks = await self._translated(
+                    self._genai.aio.models.generate_content_stream,
+                    model=call.model, contents=call.contents, config=_core.stream_config(call),
+                )  # fmt: skip
+                async for chunk in _atranslated_iter(chunks):
+                    for event in acc.feed(chunk):
+                        yield event
+                break
+            except NanoBananaError as exc:
+                wait = _core.stream_retry(acc, exc, self.retry, attempt, started)
+                if wait is None:
+                    break
+                await self.retry.asleep(wait)
+        outcome["result"] = acc.result(request, call)
+
     def session(
         self,
         *,
@@ -432,3 +553,33 @@ class AsyncNanoBanana(_ClientBase):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _translated_iter(chunks: Iterable[_T]) -> Iterator[_T]:
+    """Iterates, translating errors raised mid-stream (a cut body, a reset) at the boundary."""
+    iterator = iter(chunks)
+    while True:
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:
+            ours = _core.translate_error(exc)
+            if ours is None:
+                raise
+            raise ours from exc
+        yield chunk
+
+
+async def _atranslated_iter(chunks: AsyncIterator[_T]) -> AsyncIterator[_T]:
+    while True:
+        try:
+            chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            return
+        except Exception as exc:
+            ours = _core.translate_error(exc)
+            if ours is None:
+                raise
+            raise ours from exc
+        yield chunk

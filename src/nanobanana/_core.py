@@ -6,8 +6,10 @@ and the CLI) build with `call_args`, send with `google-genai`, and finish with `
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
@@ -28,7 +30,8 @@ from ._errors import (
 )
 from ._registry import MODELS, user_stacklevel
 from ._request import GenaiCall, GenerationRequest
-from ._result import InvalidResponseError, Result
+from ._result import GeneratedImage, InvalidResponseError, Result
+from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -40,6 +43,7 @@ __all__ = [
     "parse",
     "parse_body",
     "require_image",
+    "stream_retry",
     "translate_error",
 ]
 
@@ -126,6 +130,112 @@ def finish(
             stacklevel=user_stacklevel(),
         )
     return result
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One part of a streamed answer, as it arrives: thought text or image, or a final part."""
+
+    thought: bool
+    text: str | None = None
+    image: GeneratedImage | None = None
+
+
+class StreamAccumulator:
+    """Collects stream chunks into one response body, for the one parser.
+
+    Images arrive whole, one per chunk; usage changes between chunks and the last one counts.
+    """
+
+    def __init__(self) -> None:
+        self.parts: list[Any] = []
+        self.candidate: dict[str, Any] = {}
+        self.top: dict[str, Any] = {}
+        self.cut_by: NanoBananaError | None = None
+
+    def feed(self, chunk: types.GenerateContentResponse) -> list[StreamEvent]:
+        """Adds one chunk; returns its parts as events."""
+        body = chunk.model_dump(by_alias=True, exclude_none=True, mode="python")
+        candidates = body.get("candidates") or []
+        candidate = candidates[0] if candidates and isinstance(candidates[0], dict) else {}
+        new = (candidate.get("content") or {}).get("parts") or []
+        self.parts.extend(new)
+        for key in ("finishReason", "finishMessage"):
+            if candidate.get(key) is not None:
+                self.candidate[key] = candidate[key]
+        for key in ("usageMetadata", "modelVersion", "responseId", "promptFeedback"):
+            if body.get(key) is not None:
+                self.top[key] = body[key]
+        events = []
+        for part in new:
+            one = Result.from_body({"candidates": [{"content": {"parts": [part]}}]})
+            for item in one.thoughts:
+                events.append(
+                    StreamEvent(True, *((item, None) if isinstance(item, str) else (None, item)))
+                )
+            for final in one.parts:
+                events.append(
+                    StreamEvent(
+                        False,
+                        *(
+                            (None, final)
+                            if isinstance(final, GeneratedImage)
+                            else (final.text, None)
+                        ),
+                    )
+                )
+        return events
+
+    def has_final_image(self) -> bool:
+        return any(
+            isinstance(p, dict)
+            and not p.get("thought")
+            and (p.get("inlineData") or p.get("inline_data"))
+            for p in self.parts
+        )
+
+    def result(self, request: GenerationRequest, call: GenaiCall) -> Result:
+        """The whole answer, parsed once; a stream cut after its images keeps them, noted."""
+        body = {
+            "candidates": [{"content": {"role": "model", "parts": self.parts}, **self.candidate}],
+            **self.top,
+        }
+        result = Result.from_body(body, request=request, reference_sha256=call.reference_sha256)
+        if self.cut_by is not None:
+            note = f"the stream was cut before it finished ({self.cut_by}); all parts received kept"
+            result = dataclasses.replace(result, problems=(*result.problems, note))
+        return require_image(result)
+
+
+def stream_retry(
+    acc: StreamAccumulator,
+    error: NanoBananaError,
+    policy: RetryPolicy,
+    attempt: int,
+    started: float,
+) -> float | None:
+    """After a stream broke: seconds to wait before trying again, or ``None`` to stop.
+
+    A stream that already brought a final image stops and keeps it: trying again would pay
+    twice. Otherwise it is retried like any call, or the error is raised.
+    """
+    if acc.has_final_image():
+        acc.cut_by = error
+        return None
+    wait = policy.next_delay(error, attempt, policy.clock() - started)
+    if wait is None:
+        raise error
+    policy.log_retry(error, attempt, wait)
+    return wait
+
+
+def stream_config(call: GenaiCall) -> types.GenerateContentConfig:
+    """The call's config for a stream.
+
+    google-genai refuses raw HTTP bodies on streams, so streams are parsed from its objects,
+    which lose ``finishMessage``.
+    """
+    return call.config.model_copy(update={"should_return_http_response": None})
 
 
 #: Typical thinking tokens per image request, for estimates (billed at the text rate).

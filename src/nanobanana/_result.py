@@ -462,7 +462,8 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
+    """Text of a field; an enum from a google-genai object gives its value (``STOP``)."""
+    return None if value is None else str(getattr(value, "value", value))
 
 
 def _sniffed(data: bytes) -> str:

@@ -101,6 +101,24 @@ class RetryPolicy:
         backoff = min(self.max_delay, self.initial_delay * 2 ** (attempt - 1))
         return float(backoff * (1 - self.jitter * self.rng.random()))
 
+    def next_delay(self, error: BaseException, attempt: int, elapsed: float) -> float | None:
+        """Seconds to wait before the next attempt, or ``None`` to give up and raise.
+
+        The one decision behind every retry loop (tenacity's, and the stream's).
+        """
+        if not self.is_retryable(error) or attempt >= self.max_attempts:
+            return None
+        wait = self.delay(error, attempt)
+        if self.deadline is not None and elapsed + wait > self.deadline:
+            return None
+        return wait
+
+    def log_retry(self, error: BaseException, attempt: int, wait: float) -> None:
+        logger.info(
+            "attempt %d of %d failed (%s); retrying in %.1fs",
+            attempt, self.max_attempts, _describe(error), wait,
+        )  # fmt: skip
+
     def tenacity_kwargs(
         self,
         *,
@@ -114,35 +132,27 @@ class RetryPolicy:
         import tenacity
 
         start = self.clock()
-        planned: dict[int, float] = {}
+        planned: dict[int, float | None] = {}
 
-        def wait_for(state: tenacity.RetryCallState) -> float:
+        def decision(state: tenacity.RetryCallState) -> float | None:
             n = state.attempt_number
             if n not in planned:
                 exc = state.outcome.exception() if state.outcome else None
-                planned[n] = self.delay(exc, n) if exc is not None else 0.0
+                planned[n] = None if exc is None else self.next_delay(exc, n, self.clock() - start)
             return planned[n]
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            if state.attempt_number >= self.max_attempts:
-                return True
-            if self.deadline is None:
-                return False
-            return self.clock() - start + wait_for(state) > self.deadline
 
         def log(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            logger.info(
-                "attempt %d of %d failed (%s); retrying in %.1fs",
-                state.attempt_number, self.max_attempts, _describe(exc), wait_for(state),
-            )  # fmt: skip
-            if on_retry is not None and exc is not None:
-                on_retry(exc, wait_for(state))
+            wait = decision(state) or 0.0
+            if exc is not None:
+                self.log_retry(exc, state.attempt_number, wait)
+                if on_retry is not None:
+                    on_retry(exc, wait)
 
         return {
             "retry": tenacity.retry_if_exception(self.is_retryable),
-            "stop": stop,
-            "wait": wait_for,
+            "stop": lambda state: decision(state) is None,
+            "wait": lambda state: decision(state) or 0.0,
             "sleep": self.asleep if is_async else self.sleep,
             "before_sleep": log,
             "reraise": True,

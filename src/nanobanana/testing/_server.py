@@ -681,7 +681,9 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self.wfile.write(reply.data)
             return
-        cut = len(reply.chunks) // 2 if truncate else None
+        cut = None
+        if truncate:  # the chunk at this fraction of the stream is cut in half
+            cut = min(len(reply.chunks) - 1, int(len(reply.chunks) * fault.params["fraction"]))  # type: ignore[union-attr]
         for i, chunk in enumerate(reply.chunks):
             if i == cut:
                 self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk[: len(chunk) // 2])
