@@ -201,7 +201,7 @@ class BatchJob(_JobCore):
     @property
     def status(self) -> str:
         """The job's state now (``JOB_STATE_PENDING``, ``..._RUNNING``, ``..._SUCCEEDED``, ...)."""
-        self._update(self._client._translated(self._client._genai.batches.get, name=self.name))
+        self._update(self._client._retrying(self._client._genai.batches.get, name=self.name))
         return self.state
 
     def wait(self, *, timeout: float | None = None) -> BatchJob:
@@ -230,7 +230,7 @@ class BatchJob(_JobCore):
         lines = None
         assert self._job is not None and self._job.dest is not None
         if self._job.dest.file_name:
-            data = self._client._translated(
+            data = self._client._retrying(
                 self._client._genai.files.download, file=self._job.dest.file_name
             )
             lines = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
@@ -238,7 +238,7 @@ class BatchJob(_JobCore):
 
     def cancel(self) -> None:
         """Asks the API to cancel the job."""
-        self._client._translated(self._client._genai.batches.cancel, name=self.name)
+        self._client._retrying(self._client._genai.batches.cancel, name=self.name)
 
 
 class Batches:
@@ -270,12 +270,12 @@ class Batches:
         src: Any = inline
         if jsonl is not None:
             upload = types.UploadFileConfig(mime_type="jsonl", display_name=display_name)
-            src = self._client._translated(
+            src = self._client._retrying(
                 genai.files.upload, file=io.BytesIO(jsonl), config=upload
             ).name
         config = types.CreateBatchJobConfig(display_name=display_name) if display_name else None
-        job = self._client._translated(
-            genai.batches.create, model=checked[0].model, src=src, config=config
+        job = self._client._retrying(
+            genai.batches.create, idempotent=False, model=checked[0].model, src=src, config=config
         )
         handle = BatchJob(self._client, str(job.name), keyed, Path(out_dir) if out_dir else None)
         handle._update(job)
@@ -304,7 +304,7 @@ class AsyncBatchJob(_JobCore):
     async def status(self) -> str:
         """The job's state now."""
         self._update(
-            await self._client._translated(self._client._genai.aio.batches.get, name=self.name)
+            await self._client._retrying(self._client._genai.aio.batches.get, name=self.name)
         )
         return self.state
 
@@ -330,7 +330,7 @@ class AsyncBatchJob(_JobCore):
         lines = None
         assert self._job is not None and self._job.dest is not None
         if self._job.dest.file_name:
-            data = await self._client._translated(
+            data = await self._client._retrying(
                 self._client._genai.aio.files.download, file=self._job.dest.file_name
             )
             lines = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
@@ -338,7 +338,7 @@ class AsyncBatchJob(_JobCore):
             yield result
 
     async def cancel(self) -> None:
-        await self._client._translated(self._client._genai.aio.batches.cancel, name=self.name)
+        await self._client._retrying(self._client._genai.aio.batches.cancel, name=self.name)
 
 
 class AsyncBatches:
@@ -367,13 +367,13 @@ class AsyncBatches:
         if jsonl is not None:
             upload = types.UploadFileConfig(mime_type="jsonl", display_name=display_name)
             src = (
-                await self._client._translated(
+                await self._client._retrying(
                     genai.files.upload, file=io.BytesIO(jsonl), config=upload
                 )
             ).name
         config = types.CreateBatchJobConfig(display_name=display_name) if display_name else None
-        job = await self._client._translated(
-            genai.batches.create, model=checked[0].model, src=src, config=config
+        job = await self._client._retrying(
+            genai.batches.create, idempotent=False, model=checked[0].model, src=src, config=config
         )
         handle = AsyncBatchJob(
             self._client, str(job.name), keyed, Path(out_dir) if out_dir else None

@@ -332,19 +332,36 @@ class NanoBanana(_ClientBase):
         report: RunReport = run_in_thread(run)
         return report
 
-    def _generate_call(self, call: GenaiCall, request: GenerationRequest) -> Result:
+    def _generate_call(
+        self,
+        call: GenaiCall,
+        request: GenerationRequest,
+        on_retry: Callable[[BaseException, float], None] | None = None,
+    ) -> Result:
         """The one send path: retries around the call, then parse."""
+        response = self._retrying(
+            self._genai.models.generate_content,
+            model=call.model, contents=call.contents, config=call.config, on_retry=on_retry,
+        )  # fmt: skip
+        return _core.finish(response, request, call)
+
+    def _retrying(
+        self,
+        fn: Callable[..., _T],
+        /,
+        *,
+        on_retry: Callable[[BaseException, float], None] | None = None,
+        idempotent: bool = True,
+        **kwargs: Any,
+    ) -> _T:
+        """Calls google-genai under the retry policy, with errors translated to ours."""
         import tenacity
 
-        for attempt in tenacity.Retrying(**self.retry.tenacity_kwargs()):
+        policy = self.retry.tenacity_kwargs(on_retry=on_retry, idempotent=idempotent)
+        for attempt in tenacity.Retrying(**policy):
             with attempt:
-                response = self._translated(
-                    self._genai.models.generate_content,
-                    model=call.model,
-                    contents=call.contents,
-                    config=call.config,
-                )
-        return _core.finish(response, request, call)
+                return self._translated(fn, **kwargs)
+        raise AssertionError("unreachable: tenacity raises the last error")  # pragma: no cover
 
     def _upload(self, image: ImageBytes) -> str:
         """Uploads image bytes to the Files API; returns the file's URI."""
@@ -353,7 +370,7 @@ class NanoBanana(_ClientBase):
         from google.genai import types
 
         config = types.UploadFileConfig(mime_type=image.mime_type)
-        uploaded = self._translated(
+        uploaded = self._retrying(
             self._genai.files.upload, file=io.BytesIO(image.data), config=config
         )
         return str(uploaded.uri)
@@ -510,18 +527,28 @@ class AsyncNanoBanana(_ClientBase):
         request: GenerationRequest,
         on_retry: Callable[[BaseException, float], None] | None = None,
     ) -> Result:
+        response = await self._retrying(
+            self._genai.aio.models.generate_content,
+            model=call.model, contents=call.contents, config=call.config, on_retry=on_retry,
+        )  # fmt: skip
+        return _core.finish(response, request, call)
+
+    async def _retrying(
+        self,
+        fn: Callable[..., Awaitable[_T]],
+        /,
+        *,
+        on_retry: Callable[[BaseException, float], None] | None = None,
+        idempotent: bool = True,
+        **kwargs: Any,
+    ) -> _T:
         import tenacity
 
-        kwargs = self.retry.tenacity_kwargs(is_async=True, on_retry=on_retry)
-        async for attempt in tenacity.AsyncRetrying(**kwargs):
+        policy = self.retry.tenacity_kwargs(is_async=True, on_retry=on_retry, idempotent=idempotent)
+        async for attempt in tenacity.AsyncRetrying(**policy):
             with attempt:
-                response = await self._translated(
-                    self._genai.aio.models.generate_content,
-                    model=call.model,
-                    contents=call.contents,
-                    config=call.config,
-                )
-        return _core.finish(response, request, call)
+                return await self._translated(fn, **kwargs)
+        raise AssertionError("unreachable: tenacity raises the last error")  # pragma: no cover
 
     async def _upload(self, image: ImageBytes) -> str:
         import io
@@ -529,7 +556,7 @@ class AsyncNanoBanana(_ClientBase):
         from google.genai import types
 
         config = types.UploadFileConfig(mime_type=image.mime_type)
-        uploaded = await self._translated(
+        uploaded = await self._retrying(
             self._genai.aio.files.upload, file=io.BytesIO(image.data), config=config
         )
         return str(uploaded.uri)

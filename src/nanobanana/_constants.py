@@ -17,6 +17,14 @@ MAX_INLINE_IMAGE_BYTES = 7 * 1000 * 1000
 MAX_REQUEST_BYTES = 20 * 1000 * 1000
 REQUEST_HEADROOM_BYTES = 256 * 1000
 
+#: A reference file larger than this is refused before it is read: phone photos are 3-12 MB,
+#: and anything sent is shrunk to 7 MB anyway.
+MAX_REFERENCE_FILE_BYTES = 50 * 1000 * 1000
+
+#: Nano Banana Pro takes 65,536 input tokens (Google's model page; not in FACTS). At about 4
+#: characters a token, a prompt longer than this cannot fit, whatever else is sent.
+MAX_PROMPT_CHARS = 65_536 * 4
+
 #: Quality used when a reference image must be re-encoded to fit.
 REENCODE_JPEG_QUALITY = 88
 

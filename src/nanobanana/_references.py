@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._constants import (
     MAX_INLINE_IMAGE_BYTES,
+    MAX_REFERENCE_FILE_BYTES,
     MAX_REQUEST_BYTES,
     REENCODE_JPEG_QUALITY,
     REQUEST_HEADROOM_BYTES,
@@ -65,6 +66,8 @@ def load_image(source: Any, label: str) -> ImageBytes:
         path = Path(source)
         label = str(path)
         try:
+            if path.is_file() and path.stat().st_size > MAX_REFERENCE_FILE_BYTES:
+                raise InvalidReferenceError(_too_big(path.stat().st_size), source=label)
             data = path.read_bytes()
         except IsADirectoryError:
             raise InvalidReferenceError("is a directory, not an image file", source=label) from None
@@ -95,10 +98,19 @@ def load_image(source: Any, label: str) -> ImageBytes:
     return check_image(data, label)
 
 
+def _too_big(size: int) -> str:
+    return (
+        f"is {size / 1e6:.0f} MB; references up to {MAX_REFERENCE_FILE_BYTES // 1_000_000} MB "
+        "are taken (and shrunk to fit the API's 7 MB per image): export a smaller copy"
+    )
+
+
 def check_image(data: bytes, label: str) -> ImageBytes:
     """Checks that ``data`` is a complete image of a type the API takes."""
     if not data:
         raise InvalidReferenceError("is empty (0 bytes)", source=label)
+    if len(data) > MAX_REFERENCE_FILE_BYTES:
+        raise InvalidReferenceError(_too_big(len(data)), source=label)
     info = sniff(data)
     if info is None:
         raise InvalidReferenceError(
@@ -169,7 +181,10 @@ def _shrink(image: ImageBytes, max_bytes: int) -> ImageBytes:
         pil.draft(
             "RGB", (max(1, math.ceil(pil.width * scale)), max(1, math.ceil(pil.height * scale)))
         )
-    pil.load()  # the decode happens here, once
+    try:
+        pil.load()  # the decode happens here, once
+    except (OSError, ValueError) as exc:
+        raise InvalidReferenceError(f"cannot be decoded ({exc})", source=image.label) from exc
     if pil.getexif().get(0x0112, 1) != 1:  # only rotate (a full copy) when EXIF asks
         pil = ImageOps.exif_transpose(pil)
     for attempt in range(6):
@@ -202,6 +217,11 @@ def _open(image: ImageBytes) -> Image.Image:
         pil = Image.open(io.BytesIO(image.data))
         if pil.format != "JPEG":  # a JPEG decodes later, after draft() has set the scale
             pil.load()
+    except Image.DecompressionBombError as exc:
+        raise InvalidReferenceError(
+            f"has too many pixels to decode safely ({exc}); send a smaller image",
+            source=image.label,
+        ) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidReferenceError(f"cannot be decoded ({exc})", source=image.label) from exc
     return pil

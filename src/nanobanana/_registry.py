@@ -7,6 +7,7 @@ needs no release; known retired ids map to their replacement with a `Deprecation
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -85,6 +86,7 @@ def user_stacklevel() -> int:
     return level
 
 
+_MODEL_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}", re.IGNORECASE)
 _OURS = frozenset({"nanobanana", "pydantic", "pydantic_core"})
 
 
@@ -102,9 +104,11 @@ def resolve_model(model: str | None) -> tuple[str, ModelInfo | None]:
     if model is None:
         model = DEFAULT_MODEL
     model_id = model.strip().removeprefix("models/")
-    if not model_id:
+    if not _MODEL_ID.fullmatch(model_id):
+        # Unknown ids pass through (new models need no release); malformed ones never would.
         raise InvalidRequestError(
-            f"model must be a model id such as {DEFAULT_MODEL!r}, got {model!r}"
+            f"model must be a model id such as {DEFAULT_MODEL!r} (letters, digits, '.', '-', "
+            f"'_'), got {model!r}"
         )
     if model_id in RETIRED_MODELS:
         replacement = RETIRED_MODELS[model_id]

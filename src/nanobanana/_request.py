@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from ._constants import DEFAULT_MODEL
+from ._constants import DEFAULT_MODEL, MAX_PROMPT_CHARS
 from ._errors import InvalidRequestError, NanoBananaError
 from ._references import ImageBytes, fit_to_budget, load_image
 from ._registry import MODELS, ModelInfo, resolve_model
@@ -285,6 +285,12 @@ class GenerationRequest(BaseModel):
             )
         if not value.strip():
             raise InvalidRequestError("prompt must not be empty or only whitespace")
+        if len(value) > MAX_PROMPT_CHARS:
+            raise InvalidRequestError(
+                f"prompt is {len(value):,} characters; the model takes about "
+                f"{MAX_PROMPT_CHARS:,} (65,536 tokens). Shorten it, or move reference material "
+                "into images"
+            )
         return value
 
     @field_validator("model", mode="before")

@@ -101,12 +101,18 @@ class RetryPolicy:
         backoff = min(self.max_delay, self.initial_delay * 2 ** (attempt - 1))
         return float(backoff * (1 - self.jitter * self.rng.random()))
 
-    def next_delay(self, error: BaseException, attempt: int, elapsed: float) -> float | None:
+    def next_delay(
+        self, error: BaseException, attempt: int, elapsed: float, *, idempotent: bool = True
+    ) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` to give up and raise.
 
-        The one decision behind every retry loop (tenacity's, and the stream's).
+        The one decision behind every retry loop (tenacity's, and the stream's). A call that is
+        not ``idempotent`` (creating a batch job) is not retried after a dropped connection:
+        the server may have done it already.
         """
         if not self.is_retryable(error) or attempt >= self.max_attempts:
+            return None
+        if not idempotent and isinstance(error, APIConnectionError):
             return None
         wait = self.delay(error, attempt)
         if self.deadline is not None and elapsed + wait > self.deadline:
@@ -124,6 +130,7 @@ class RetryPolicy:
         *,
         is_async: bool = False,
         on_retry: Callable[[BaseException, float], None] | None = None,
+        idempotent: bool = True,
     ) -> dict[str, Any]:
         """Arguments for ``tenacity.Retrying`` / ``AsyncRetrying``, for one call.
 
@@ -138,7 +145,11 @@ class RetryPolicy:
             n = state.attempt_number
             if n not in planned:
                 exc = state.outcome.exception() if state.outcome else None
-                planned[n] = None if exc is None else self.next_delay(exc, n, self.clock() - start)
+                planned[n] = (
+                    None
+                    if exc is None
+                    else self.next_delay(exc, n, self.clock() - start, idempotent=idempotent)
+                )
             return planned[n]
 
         def log(state: tenacity.RetryCallState) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from . import _wire as wire
@@ -132,7 +132,9 @@ class FakeGemini:
         self.record = record
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
-        self._faults: collections.deque[Fault] = collections.deque()
+        self._faults: dict[str, collections.deque[Fault]] = collections.defaultdict(
+            collections.deque
+        )
         self._window: collections.deque[tuple[float, int]] = collections.deque()
         self._files: dict[str, _File] = {}
         self._uploads: dict[str, str] = {}
@@ -194,10 +196,14 @@ class FakeGemini:
 
     # -- scripting -------------------------------------------------------------------------
 
-    def push(self, *faults: Fault) -> None:
-        """Queues faults: each replaces the answer to one generate request, in order."""
+    def push(self, *faults: Fault, scope: Literal["generate", "batch"] = "generate") -> None:
+        """Queues faults: each replaces the answer to one request, in order.
+
+        ``scope="generate"`` (the default) hits generateContent and streamGenerateContent;
+        ``scope="batch"`` the Batch API's endpoints (create, get, list, cancel).
+        """
         with self._lock:
-            self._faults.extend(faults)
+            self._faults[scope].extend(faults)
 
     def fail_next_batch(self, message: str = "The batch job failed.") -> None:
         """Makes the next batch job created end in ``BATCH_STATE_FAILED``."""
@@ -217,9 +223,26 @@ class FakeGemini:
         )
         return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
-    def _next_fault(self) -> Fault | None:
+    def _next_fault(self, scope: str = "generate") -> Fault | None:
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            queue = self._faults[scope]
+            return queue.popleft() if queue else None
+
+    def _take_fault(self, scope: str, model: str) -> Fault | None:
+        """Applies the next fault that answers instead of the endpoint; returns the rest."""
+        fault = self._next_fault(scope)
+        if fault is None:
+            return None
+        if fault.kind == "rate_limit":
+            p = fault.params
+            raise wire.rate_limited(model, p["quota"], p["limit"], p["retry_delay"])
+        if fault.kind == "error":
+            raise wire.ApiError(
+                fault.code, fault.status, fault.message, fault.params.get("details")
+            )
+        if fault.kind == "slow":
+            self.sleep(fault.params["seconds"])
+        return fault
 
     def _admit(self, model: str, images: int, arrived: float) -> None:
         """Enforces requests and images per minute over a sliding 60 s window.
@@ -254,22 +277,12 @@ class FakeGemini:
         """Answers one generate request; raises `ApiError` for an error answer."""
         if model in wire.RETIRED_MODELS or model not in wire.IMAGE_MODELS:
             raise wire.model_not_found(model, "v1beta")
-        fault = self._next_fault()
-        if fault is not None and fault.kind == "rate_limit":
-            raise wire.rate_limited(
-                model, fault.params["quota"], fault.params["limit"], fault.params["retry_delay"]
-            )
-        if fault is not None and fault.kind == "error":
-            raise wire.ApiError(
-                fault.code, fault.status, fault.message, fault.params.get("details")
-            )
+        fault = self._take_fault("generate", model)
         p = plan(body, model, self._file_bytes)
         self._admit(
             model, p.n_images if p.with_image else 0, self.clock() if arrived is None else arrived
         )
-        delay = self._latency_for(p.size) + (
-            fault.params["seconds"] if fault and fault.kind == "slow" else 0
-        )
+        delay = self._latency_for(p.size)
         if delay:
             self.sleep(delay)
         answer = respond(
@@ -575,7 +588,8 @@ class _Handler(BaseHTTPRequestHandler):
         if (m := _GENERATE.match(path)) and method == "POST":
             _, model, verb = m.groups()
             if verb == "batchGenerateContent":
-                return _json(200, em.batch_json(em.create_batch(model, body)))
+                fault = em._take_fault("batch", model)
+                return _json(200, em.batch_json(em.create_batch(model, body)), fault)
             answer, fault = em.generate(model, body, self.arrived)
             if verb == "streamGenerateContent":
                 return _stream(answer, fault)
@@ -587,8 +601,11 @@ class _Handler(BaseHTTPRequestHandler):
         if (m := _FILES.match(path)) and method in ("GET", "DELETE"):
             version, name, download = m.groups()
             return self._files(method, version, name, download, query)
-        if (m := _BATCHES.match(path)) and (reply := self._batches(method, *m.groups())):
-            return reply
+        if m := _BATCHES.match(path):
+            fault = em._take_fault("batch", "")
+            if reply := self._batches(method, *m.groups()):
+                reply.fault = fault
+                return reply
         raise wire.ApiError(404, "NOT_FOUND", f"Method not found: {method} {path}")
 
     def _files(
