@@ -41,6 +41,13 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session
+def faults(session: nox.Session) -> None:
+    """The long hardening profile; rewrites docs/reliability.md."""
+    _install(session, "dev")
+    session.run("python", "-m", "tests.hardening.report")
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     _install(session, "dev")
     session.run("python", "-m", "benchmarks", *session.posargs)

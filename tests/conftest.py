@@ -7,7 +7,8 @@ import pytest
 from google import genai
 from google.genai import types
 
-from nanobanana.testing import FakeGemini, sample_photo
+from nanobanana import RetryPolicy
+from nanobanana.testing import FakeGemini, ManualClock, sample_photo
 
 
 @pytest.fixture(autouse=True)
@@ -38,3 +39,15 @@ def photo(width: int = 1600, height: int = 1200, seed: int = 0, **kw) -> bytes:
 def phone_photo() -> bytes:
     """A 12 MP phone photo (3-6 MB JPEG) held upright (EXIF orientation 6)."""
     return photo(4032, 3024, seed=7, orientation=6)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock that moves only when slept on: retries take no real time."""
+    return ManualClock()
+
+
+@pytest.fixture
+def policy(clock: ManualClock) -> RetryPolicy:
+    """The default retry policy on the manual clock, without jitter (waits are exact)."""
+    return RetryPolicy(clock=clock, sleep=clock.sleep, asleep=clock.asleep, jitter=0)

@@ -26,18 +26,8 @@ from nanobanana import (
     SafetyBlockedError,
     ServerError,
 )
-from nanobanana.testing import FakeGemini, Fault, ManualClock
+from nanobanana.testing import FakeGemini, Fault
 from tests.conftest import photo
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def policy(clock: ManualClock) -> RetryPolicy:
-    return RetryPolicy(clock=clock, sleep=clock.sleep, asleep=clock.asleep, jitter=0)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _core
 from ._constants import MAX_REQUEST_BYTES
-from ._errors import NanoBananaError
+from ._errors import APIConnectionError, NanoBananaError
 from ._many import (
     MANIFEST_NAME,
     Manifest,
@@ -179,6 +179,15 @@ def _result(
         return exc
 
 
+def _unsure_created(exc: APIConnectionError) -> APIConnectionError:
+    """Creating a job is not retried after a dropped connection: say how to check."""
+    return type(exc)(
+        f"{exc}; the batch job may have been created anyway (it is not retried, so that it is "
+        "never created and paid for twice): look for it with nb.batch.list() before submitting "
+        "again"
+    )
+
+
 def _empty() -> types.GenerateContentResponse:
     from google.genai import types
 
@@ -274,9 +283,16 @@ class Batches:
                 genai.files.upload, file=io.BytesIO(jsonl), config=upload
             ).name
         config = types.CreateBatchJobConfig(display_name=display_name) if display_name else None
-        job = self._client._retrying(
-            genai.batches.create, idempotent=False, model=checked[0].model, src=src, config=config
-        )
+        try:
+            job = self._client._retrying(
+                genai.batches.create,
+                idempotent=False,
+                model=checked[0].model,
+                src=src,
+                config=config,
+            )
+        except APIConnectionError as exc:
+            raise _unsure_created(exc) from exc
         handle = BatchJob(self._client, str(job.name), keyed, Path(out_dir) if out_dir else None)
         handle._update(job)
         return handle
@@ -286,6 +302,15 @@ class Batches:
         handle = BatchJob(self._client, name, {}, Path(out_dir) if out_dir else None)
         handle.status  # noqa: B018 (fetches the state)
         return handle
+
+    def list(self) -> list[BatchJob]:
+        """Every batch job of this key, newest state first as the API lists them."""
+        jobs = []
+        for job in self._client._retrying(self._client._genai.batches.list):
+            handle = BatchJob(self._client, str(job.name), {}, None)
+            handle._update(job)
+            jobs.append(handle)
+        return jobs
 
 
 class AsyncBatchJob(_JobCore):
@@ -372,9 +397,16 @@ class AsyncBatches:
                 )
             ).name
         config = types.CreateBatchJobConfig(display_name=display_name) if display_name else None
-        job = await self._client._retrying(
-            genai.batches.create, idempotent=False, model=checked[0].model, src=src, config=config
-        )
+        try:
+            job = await self._client._retrying(
+                genai.batches.create,
+                idempotent=False,
+                model=checked[0].model,
+                src=src,
+                config=config,
+            )
+        except APIConnectionError as exc:
+            raise _unsure_created(exc) from exc
         handle = AsyncBatchJob(
             self._client, str(job.name), keyed, Path(out_dir) if out_dir else None
         )

@@ -11,7 +11,7 @@ import itertools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import _core
 from ._batch import AsyncBatches, Batches
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 __all__ = ["AsyncNanoBanana", "AsyncStream", "NanoBanana", "Stream"]
 
 _T = TypeVar("_T")
+_SessionT = TypeVar("_SessionT")
+_StreamT = TypeVar("_StreamT")
+_BatchesT = TypeVar("_BatchesT")
 
 
 class Stream:
@@ -72,8 +75,15 @@ class AsyncStream:
         return self._outcome["result"]
 
 
-class _ClientBase:
-    """Configuration shared by both shells; reads the environment here, never at import."""
+class _ClientBase(Generic[_SessionT, _StreamT, _BatchesT]):
+    """What both shells share: configuration and the methods that do not await.
+
+    The environment is read here, never at import. The twins name their own types.
+    """
+
+    _session_type: Callable[..., _SessionT]
+    _stream_type: Callable[..., _StreamT]
+    _batches_type: Callable[..., _BatchesT]
 
     def __init__(
         self,
@@ -122,6 +132,50 @@ class _ClientBase:
         )
         self._genai = self._make_genai()
 
+    def session(
+        self,
+        *,
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
+        model: str | None = None,
+        include_thoughts: bool = False,
+    ) -> _SessionT:
+        """Starts a multi-turn edit session; see `Session`."""
+        return self._session_type(
+            self,
+            model=model,
+            aspect_ratio=aspect_ratio,
+            size=size,
+            include_thoughts=include_thoughts,
+        )
+
+    def stream(
+        self,
+        prompt: Any,
+        *,
+        references: Iterable[Any] = (),
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
+        model: str | None = None,
+        include_thoughts: bool = True,
+    ) -> _StreamT:
+        """Generates with streaming: thought text and images as they arrive, then the result.
+
+        Retries like `generate` until a final image has arrived; a stream cut after that keeps
+        what came (``result.problems`` says so) rather than paying twice. Note that
+        google-genai drops ``finishMessage`` on streams.
+        """
+        request = self._request(prompt, references, aspect_ratio, size, model, include_thoughts)
+        call = _core.call_args(request)
+        outcome: dict[str, Result] = {}
+        events = self._stream_events(call, request, outcome)  # type: ignore[attr-defined]
+        return self._stream_type(events, outcome)
+
+    @functools.cached_property
+    def batch(self) -> _BatchesT:
+        """The Batch API: ``nb.batch.submit(requests)`` (half price, results within 24 h)."""
+        return self._batches_type(self)
+
     def _default_request(self, prompt: Any) -> GenerationRequest:
         return self._request(prompt, (), None, None, None, False)
 
@@ -147,7 +201,7 @@ class _ClientBase:
         )
 
 
-class NanoBanana(_ClientBase):
+class NanoBanana(_ClientBase[Session, Stream, Batches]):
     """The client.
 
     Args:
@@ -165,6 +219,10 @@ class NanoBanana(_ClientBase):
         >>> result = nb.generate("A red fox in fresh snow", aspect_ratio="16:9", size="2K")
         >>> result.image.save("fox")  # -> fox.jpg
     """
+
+    _session_type = Session
+    _stream_type = Stream
+    _batches_type = Batches
 
     def generate(
         self,
@@ -200,27 +258,6 @@ class NanoBanana(_ClientBase):
         """Sends a prepared `GenerationRequest`."""
         return self._generate_call(_core.call_args(request), request)
 
-    def stream(
-        self,
-        prompt: Any,
-        *,
-        references: Iterable[Any] = (),
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        model: str | None = None,
-        include_thoughts: bool = True,
-    ) -> Stream:
-        """Generates with streaming: thought text and images as they arrive, then the result.
-
-        Retries like `generate` until a final image has arrived; a stream cut after that keeps
-        what came (``result.problems`` says so) rather than paying twice. Note that
-        google-genai drops ``finishMessage`` on streams.
-        """
-        request = self._request(prompt, references, aspect_ratio, size, model, include_thoughts)
-        call = _core.call_args(request)
-        outcome: dict[str, Result] = {}
-        return Stream(self._stream_events(call, request, outcome), outcome)
-
     def _stream_events(
         self, call: GenaiCall, request: GenerationRequest, outcome: dict[str, Result]
     ) -> Iterator[_core.StreamEvent]:
@@ -242,23 +279,6 @@ class NanoBanana(_ClientBase):
                 self.retry.sleep(wait)
         outcome["result"] = acc.result(request, call)
 
-    def session(
-        self,
-        *,
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        model: str | None = None,
-        include_thoughts: bool = False,
-    ) -> Session:
-        """Starts a multi-turn edit session; see `Session`."""
-        return Session(
-            self,
-            model=model,
-            aspect_ratio=aspect_ratio,
-            size=size,
-            include_thoughts=include_thoughts,
-        )
-
     def edit(
         self,
         image: Any,
@@ -275,11 +295,6 @@ class NanoBanana(_ClientBase):
         """
         session = self.session(aspect_ratio=aspect_ratio, size=size)
         return session.send(instruction, references=[image, *references])
-
-    @functools.cached_property
-    def batch(self) -> Batches:
-        """The Batch API: ``nb.batch.submit(requests)`` (half price, results within 24 h)."""
-        return Batches(self)
 
     def generate_many(
         self,
@@ -396,13 +411,17 @@ class NanoBanana(_ClientBase):
         self.close()
 
 
-class AsyncNanoBanana(_ClientBase):
+class AsyncNanoBanana(_ClientBase[AsyncSession, AsyncStream, AsyncBatches]):
     """The async twin of `NanoBanana`: the same arguments, awaitable methods.
 
     Example:
         >>> async with AsyncNanoBanana() as nb:
         ...     result = await nb.generate("A red fox in fresh snow")
     """
+
+    _session_type = AsyncSession
+    _stream_type = AsyncStream
+    _batches_type = AsyncBatches
 
     async def generate(
         self,
@@ -430,22 +449,6 @@ class AsyncNanoBanana(_ClientBase):
         )
         return await self._generate_call(call, request)
 
-    def stream(
-        self,
-        prompt: Any,
-        *,
-        references: Iterable[Any] = (),
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        model: str | None = None,
-        include_thoughts: bool = True,
-    ) -> AsyncStream:
-        """Generates with streaming; see `NanoBanana.stream`."""
-        request = self._request(prompt, references, aspect_ratio, size, model, include_thoughts)
-        call = _core.call_args(request)
-        outcome: dict[str, Result] = {}
-        return AsyncStream(self._stream_events(call, request, outcome), outcome)
-
     async def _stream_events(
         self, call: GenaiCall, request: GenerationRequest, outcome: dict[str, Result]
     ) -> AsyncIterator[_core.StreamEvent]:
@@ -468,23 +471,6 @@ class AsyncNanoBanana(_ClientBase):
                 await self.retry.asleep(wait)
         outcome["result"] = acc.result(request, call)
 
-    def session(
-        self,
-        *,
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        model: str | None = None,
-        include_thoughts: bool = False,
-    ) -> AsyncSession:
-        """Starts a multi-turn edit session; see `AsyncSession`."""
-        return AsyncSession(
-            self,
-            model=model,
-            aspect_ratio=aspect_ratio,
-            size=size,
-            include_thoughts=include_thoughts,
-        )
-
     async def edit(
         self,
         image: Any,
@@ -497,11 +483,6 @@ class AsyncNanoBanana(_ClientBase):
         """Edits an existing image; see `NanoBanana.edit`."""
         session = self.session(aspect_ratio=aspect_ratio, size=size)
         return await session.send(instruction, references=[image, *references])
-
-    @functools.cached_property
-    def batch(self) -> AsyncBatches:
-        """The Batch API; see `NanoBanana.batch`."""
-        return AsyncBatches(self)
 
     async def generate_many(
         self,

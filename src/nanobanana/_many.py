@@ -245,6 +245,8 @@ async def run_many(
     _check_run_options(concurrency, rpm, ipm, max_cost)
     clock = client.retry.clock
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".*.part"):  # a killed run's half-written temporary files
+        stale.unlink(missing_ok=True)
     manifest = Manifest(out_dir / MANIFEST_NAME)
     report = RunReport(out_dir)
     limiter = RateLimiter(rpm, ipm, clock)

@@ -227,9 +227,10 @@ class Usage:
         meta = meta or {}
 
         def modality(key: str, name: str) -> int:
+            details = meta.get(key)
             return sum(
                 _int(d.get("tokenCount", d.get("token_count")))
-                for d in meta.get(key) or []
+                for d in (details if isinstance(details, list) else [])
                 if isinstance(d, Mapping) and str(d.get("modality", "")).upper().endswith(name)
             )
 
