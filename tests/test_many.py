@@ -11,13 +11,13 @@ import pytest
 
 from nanobanana import (
     AsyncNanoBanana,
+    BatchJobError,
     CharacterSheet,
     GenerationRequest,
     InvalidRequestError,
     NanoBanana,
     RetryPolicy,
 )
-from nanobanana._batch import BatchJobError
 from nanobanana._many import Manifest
 from nanobanana.testing import FakeGemini, Fault
 

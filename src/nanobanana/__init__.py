@@ -23,10 +23,13 @@ _EXPORTS = {
     "APIError": "._errors",
     "APITimeoutError": "._errors",
     "AspectRatio": "._request",
+    "AsyncBatchJob": "._batch",
     "AsyncNanoBanana": "._client",
     "AsyncSession": "._multiturn",
     "AsyncStream": "._client",
     "BadRequestError": "._errors",
+    "BatchJob": "._batch",
+    "BatchJobError": "._errors",
     "CharacterFromPhoto": ".prompts",
     "CharacterSheet": ".prompts",
     "GeneratedImage": "._result",
@@ -35,7 +38,7 @@ _EXPORTS = {
     "ImageSize": "._request",
     "InvalidReferenceError": "._errors",
     "InvalidRequestError": "._errors",
-    "InvalidResponseError": "._result",
+    "InvalidResponseError": "._errors",
     "LintIssue": ".prompts",
     "MissingAPIKeyError": "._errors",
     "MissingImagesWarning": "._core",
@@ -51,6 +54,7 @@ _EXPORTS = {
     "Reference": "._request",
     "Result": "._result",
     "RetryPolicy": "._retry",
+    "RunReport": "._many",
     "SafetyBlockedError": "._errors",
     "ServerError": "._errors",
     "Session": "._multiturn",
@@ -84,6 +88,8 @@ def __dir__() -> list[str]:
 
 
 if _TYPE_CHECKING:
+    from ._batch import AsyncBatchJob as AsyncBatchJob
+    from ._batch import BatchJob as BatchJob
     from ._client import AsyncNanoBanana as AsyncNanoBanana
     from ._client import AsyncStream as AsyncStream
     from ._client import NanoBanana as NanoBanana
@@ -94,9 +100,11 @@ if _TYPE_CHECKING:
     from ._errors import APIError as APIError
     from ._errors import APITimeoutError as APITimeoutError
     from ._errors import BadRequestError as BadRequestError
+    from ._errors import BatchJobError as BatchJobError
     from ._errors import GenerationError as GenerationError
     from ._errors import InvalidReferenceError as InvalidReferenceError
     from ._errors import InvalidRequestError as InvalidRequestError
+    from ._errors import InvalidResponseError as InvalidResponseError
     from ._errors import MissingAPIKeyError as MissingAPIKeyError
     from ._errors import NanoBananaError as NanoBananaError
     from ._errors import NoImageError as NoImageError
@@ -106,6 +114,7 @@ if _TYPE_CHECKING:
     from ._errors import RateLimitError as RateLimitError
     from ._errors import SafetyBlockedError as SafetyBlockedError
     from ._errors import ServerError as ServerError
+    from ._many import RunReport as RunReport
     from ._multiturn import AsyncSession as AsyncSession
     from ._multiturn import Session as Session
     from ._multiturn import SessionTooLargeError as SessionTooLargeError
@@ -115,7 +124,6 @@ if _TYPE_CHECKING:
     from ._request import ImageSize as ImageSize
     from ._request import Reference as Reference
     from ._result import GeneratedImage as GeneratedImage
-    from ._result import InvalidResponseError as InvalidResponseError
     from ._result import Result as Result
     from ._result import TextPart as TextPart
     from ._result import Usage as Usage

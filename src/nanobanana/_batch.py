@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _core
 from ._constants import MAX_REQUEST_BYTES
-from ._errors import APIConnectionError, NanoBananaError
+from ._errors import APIConnectionError, BatchJobError, NanoBananaError
 from ._many import (
     MANIFEST_NAME,
     Manifest,
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from ._client import AsyncNanoBanana, NanoBanana
 
-__all__ = ["AsyncBatchJob", "AsyncBatches", "BatchJob", "BatchJobError", "Batches"]
+__all__ = ["AsyncBatchJob", "AsyncBatches", "BatchJob", "Batches"]
 
 TERMINAL = frozenset(
     {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
@@ -43,14 +43,6 @@ TERMINAL = frozenset(
 #: Inline jobs are limited to about 20 MB in all; past that, a JSONL file.
 INLINE_LIMIT = MAX_REQUEST_BYTES
 _POLL_START, _POLL_MAX = 5.0, 60.0
-
-
-class BatchJobError(NanoBananaError):
-    """A batch job ended without results (failed, cancelled or expired), or was not ready."""
-
-    def __init__(self, message: str, *, job: str, state: str) -> None:
-        super().__init__(message)
-        self.job, self.state = job, state
 
 
 def _rest(call: GenaiCall) -> dict[str, Any]:

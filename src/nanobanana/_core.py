@@ -19,6 +19,7 @@ from ._errors import (
     APIError,
     APITimeoutError,
     BadRequestError,
+    InvalidResponseError,
     NanoBananaError,
     NoImageError,
     NotFoundError,
@@ -30,7 +31,7 @@ from ._errors import (
 )
 from ._registry import MODELS, user_stacklevel
 from ._request import GenaiCall, GenerationRequest
-from ._result import GeneratedImage, InvalidResponseError, Result
+from ._result import GeneratedImage, Result
 from ._retry import RetryPolicy
 
 if TYPE_CHECKING:

@@ -12,6 +12,8 @@ NanoBananaError
 │   └── ServerError (5xx)
 ├── APIConnectionError: the connection dropped or the body was cut off
 │   └── APITimeoutError: no answer within the timeout
+├── InvalidResponseError: the response body could not be read at all
+├── BatchJobError (.job, .state): a batch job ended without results
 └── GenerationError (.result): the call succeeded but no final image came back
     ├── SafetyBlockedError: a safety filter or prompt block (.reason, .message)
     └── NoImageError: the model answered without an image
@@ -33,9 +35,11 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "BadRequestError",
+    "BatchJobError",
     "GenerationError",
     "InvalidReferenceError",
     "InvalidRequestError",
+    "InvalidResponseError",
     "MissingAPIKeyError",
     "NanoBananaError",
     "NoImageError",
@@ -154,6 +158,18 @@ class APIConnectionError(NanoBananaError):
 
 class APITimeoutError(APIConnectionError):
     """No complete answer within the timeout. Retried while the deadline allows."""
+
+
+class InvalidResponseError(NanoBananaError):
+    """The response body cannot be read at all (not JSON, or not the shape of a response)."""
+
+
+class BatchJobError(NanoBananaError):
+    """A batch job ended without results (failed, cancelled or expired), or was not ready."""
+
+    def __init__(self, message: str, *, job: str, state: str) -> None:
+        super().__init__(message)
+        self.job, self.state = job, state
 
 
 class GenerationError(NanoBananaError):

@@ -22,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._errors import InvalidRequestError, NanoBananaError, NoImageError
+from ._errors import InvalidRequestError, InvalidResponseError, NoImageError
 from ._imageinfo import sniff
 from ._registry import MODELS
 
@@ -30,15 +30,11 @@ if TYPE_CHECKING:
     from google.genai import types
     from PIL import Image
 
-__all__ = ["FinalPart", "GeneratedImage", "InvalidResponseError", "Result", "TextPart", "Usage"]
+__all__ = ["FinalPart", "GeneratedImage", "Result", "TextPart", "Usage"]
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 _FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 _MIME_OF_FORMAT = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-
-
-class InvalidResponseError(NanoBananaError):
-    """The response body cannot be read at all (not JSON, or not the shape of a response)."""
 
 
 @dataclass(frozen=True, eq=False)
