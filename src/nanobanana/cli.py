@@ -15,11 +15,13 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
 
-if TYPE_CHECKING:
+# Not typing.TYPE_CHECKING: importing typing costs the --help path ~2 ms.
+_TYPE_CHECKING = False
+if _TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from . import GenerationRequest, NanoBanana, Result
 
@@ -363,8 +365,105 @@ def _emulator(args: argparse.Namespace) -> int:
 # -- parser ----------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _args_generate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("prompt", help="what to draw, described in sentences")
+    p.set_defaults(run=_generate)
+
+
+def _args_sheet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("character", help='who the sheet is of, e.g. "a small robot gardener"')
+    p.add_argument(
+        "--feature",
+        action="append",
+        default=[],
+        help="a distinctive feature every view keeps (repeatable)",
+    )
+    p.add_argument(
+        "--view",
+        action="append",
+        default=[],
+        help="one view, one image (repeatable; default: 3 views)",
+    )
+    p.add_argument("--art-style", help='drawing style (default: "clean digital illustration")')
+    p.set_defaults(run=_sheet)
+
+
+def _args_edit(p: argparse.ArgumentParser) -> None:
+    p.add_argument("image", nargs="?", help="an image to start from")
+    p.add_argument("--session", metavar="FILE", help="resume from, and save to, this session file")
+    p.add_argument("--aspect", metavar="RATIO", help="aspect ratio of the results")
+    p.add_argument("--size", help="1K, 2K or 4K")
+    p.add_argument(
+        "-o", "--out", default=".", metavar="DIR", help="folder for the images (default: .)"
+    )
+    p.set_defaults(run=_edit)
+
+
+def _args_batch(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "requests", help='JSONL: one prompt string or {"prompt": ..., "aspect_ratio": ...} per line'
+    )
+    p.add_argument(
+        "-o", "--out", required=True, metavar="DIR", help="folder for images and the manifest"
+    )
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default: 4)")
+    p.add_argument("--rpm", type=int, help="your requests-per-minute quota")
+    p.add_argument("--ipm", type=int, help="your images-per-minute quota")
+    p.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="USD",
+        help="stop starting requests past this estimated spend",
+    )
+    p.add_argument(
+        "--batch-api", action="store_true", help="use the Gemini Batch API (half price, slower)"
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check every request and estimate the cost; send nothing",
+    )
+    p.add_argument("--gallery", action="store_true", help="write an HTML contact sheet when done")
+    p.set_defaults(run=_batch)
+
+
+def _args_gallery(p: argparse.ArgumentParser) -> None:
+    p.add_argument("folder", help="a folder with a manifest.jsonl")
+    p.add_argument(
+        "--output", metavar="FILE", help="where to write it (default: FOLDER/index.html)"
+    )
+    p.set_defaults(run=_gallery, json=False)
+
+
+def _args_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--out", default="out", help="folder to write images to (default: out)")
+    p.set_defaults(run=_demo, json=False, model=None, emulator=True)
+
+
+def _args_emulator(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks one)")
+    p.set_defaults(run=_emulator, json=False)
+
+
+_COMMANDS: list[tuple[str, str, tuple[str, ...], Callable[[argparse.ArgumentParser], None]]] = [
+    ("generate", "generate an image from a prompt", ("common", "image"), _args_generate),
+    ("sheet", "a character sheet: several consistent views", ("common", "image"), _args_sheet),
+    ("edit", "edit in turns: one instruction per line on stdin", ("common",), _args_edit),
+    ("batch", "run a JSONL file of requests (resumable)", ("common",), _args_batch),
+    ("gallery", "write an HTML contact sheet of a run folder", (), _args_gallery),
+    ("demo", "generate sample images offline, on the embedded emulator", (), _args_demo),
+    ("emulator", "serve the Gemini API emulator on loopback", (), _args_emulator),
+]
+
+
+def _shared_options() -> dict[str, argparse.ArgumentParser]:
+    """The option groups several commands share."""
+    shared = {
+        "common": argparse.ArgumentParser(add_help=False),
+        "image": argparse.ArgumentParser(add_help=False),
+    }
+    common, image = shared["common"], shared["image"]
     common.add_argument(
         "--emulator",
         action="store_true",
@@ -374,7 +473,6 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="print results as JSON, for scripts")
     common.add_argument("-v", "--verbose", action="store_true", help="log each attempt and retry")
 
-    image = argparse.ArgumentParser(add_help=False)
     image.add_argument(
         "-r",
         "--ref",
@@ -421,7 +519,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write an HTML contact sheet (index.html) of the folder",
     )
+    return shared
 
+
+def build_parser(wanted: str | None = "*") -> argparse.ArgumentParser:
+    """The command-line parser.
+
+    With ``wanted``, only that command's options are built, so ``--help`` stays fast;
+    ``"*"`` builds every command (the docs do).
+    """
     parser = argparse.ArgumentParser(
         prog="nanobanana",
         description="Generate and edit images with Nano Banana Pro (gemini-3-pro-image).",
@@ -430,87 +536,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = commands.add_parser(
-        "generate", parents=[common, image], help="generate an image from a prompt"
-    )
-    p.add_argument("prompt", help="what to draw, described in sentences")
-    p.set_defaults(run=_generate)
-
-    p = commands.add_parser(
-        "sheet", parents=[common, image], help="a character sheet: several consistent views"
-    )
-    p.add_argument("character", help='who the sheet is of, e.g. "a small robot gardener"')
-    p.add_argument(
-        "--feature",
-        action="append",
-        default=[],
-        help="a distinctive feature every view keeps (repeatable)",
-    )
-    p.add_argument(
-        "--view",
-        action="append",
-        default=[],
-        help="one view, one image (repeatable; default: 3 views)",
-    )
-    p.add_argument("--art-style", help='drawing style (default: "clean digital illustration")')
-    p.set_defaults(run=_sheet)
-
-    p = commands.add_parser(
-        "edit", parents=[common], help="edit in turns: one instruction per line on stdin"
-    )
-    p.add_argument("image", nargs="?", help="an image to start from")
-    p.add_argument("--session", metavar="FILE", help="resume from, and save to, this session file")
-    p.add_argument("--aspect", metavar="RATIO", help="aspect ratio of the results")
-    p.add_argument("--size", help="1K, 2K or 4K")
-    p.add_argument(
-        "-o", "--out", default=".", metavar="DIR", help="folder for the images (default: .)"
-    )
-    p.set_defaults(run=_edit)
-
-    p = commands.add_parser(
-        "batch", parents=[common], help="run a JSONL file of requests (resumable)"
-    )
-    p.add_argument(
-        "requests", help='JSONL: one prompt string or {"prompt": ..., "aspect_ratio": ...} per line'
-    )
-    p.add_argument(
-        "-o", "--out", required=True, metavar="DIR", help="folder for images and the manifest"
-    )
-    p.add_argument("--concurrency", type=int, default=4, help="requests in flight (default: 4)")
-    p.add_argument("--rpm", type=int, help="your requests-per-minute quota")
-    p.add_argument("--ipm", type=int, help="your images-per-minute quota")
-    p.add_argument(
-        "--max-cost",
-        type=float,
-        metavar="USD",
-        help="stop starting requests past this estimated spend",
-    )
-    p.add_argument(
-        "--batch-api", action="store_true", help="use the Gemini Batch API (half price, slower)"
-    )
-    p.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="check every request and estimate the cost; send nothing",
-    )
-    p.add_argument("--gallery", action="store_true", help="write an HTML contact sheet when done")
-    p.set_defaults(run=_batch)
-
-    p = commands.add_parser("gallery", help="write an HTML contact sheet of a run folder")
-    p.add_argument("folder", help="a folder with a manifest.jsonl")
-    p.add_argument(
-        "--output", metavar="FILE", help="where to write it (default: FOLDER/index.html)"
-    )
-    p.set_defaults(run=_gallery, json=False)
-
-    p = commands.add_parser("demo", help="generate sample images offline, on the embedded emulator")
-    p.add_argument("-o", "--out", default="out", help="folder to write images to (default: out)")
-    p.set_defaults(run=_demo, json=False, model=None, emulator=True)
-
-    p = commands.add_parser("emulator", help="serve the Gemini API emulator on loopback")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks one)")
-    p.set_defaults(run=_emulator, json=False)
+    shared: dict[str, argparse.ArgumentParser] = {}
+    for name, help_text, parents, add_arguments in _COMMANDS:
+        if wanted != "*" and name != wanted:
+            commands.add_parser(name, help=help_text)  # listed in --help; its options not built
+            continue
+        shared = shared or _shared_options()
+        sub = commands.add_parser(name, parents=[shared[k] for k in parents], help=help_text)
+        add_arguments(sub)
     return parser
 
 
@@ -533,7 +566,9 @@ def _exit_code(exc: BaseException) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    wanted = next((a for a in argv if a in {c[0] for c in _COMMANDS}), None)
+    args = build_parser(wanted).parse_args(argv)
     if getattr(args, "verbose", False):
         import logging
 
