@@ -138,21 +138,18 @@ class SessionCore:
     # -- building a turn (sans-IO but for reading reference files) -----------------------
 
     def _request(
-        self,
-        prompt: Any,
-        references: Iterable[Any],
-        aspect_ratio: Any,
-        size: Any,
-        default_model: str,
+        self, prompt: Any, references: Iterable[Any], aspect_ratio: Any, size: Any
     ) -> GenerationRequest:
-        return GenerationRequest(
+        """The turn's request, built by the client; the session's settings fill the gaps."""
+        request: GenerationRequest = self._client._request(
             prompt,
-            references=tuple(references),
-            aspect_ratio=aspect_ratio if aspect_ratio is not None else self.aspect_ratio,
-            size=size if size is not None else self.size,
-            model=self.model or default_model,
-            include_thoughts=self.include_thoughts,
+            references,
+            aspect_ratio if aspect_ratio is not None else self.aspect_ratio,
+            size if size is not None else self.size,
+            self.model,
+            self.include_thoughts,
         )
+        return request
 
     def _history_bytes(self) -> int:
         return sum(_turn_wire_size(t, self._uploads) for t in self.turns)
@@ -446,7 +443,7 @@ class Session(SessionCore):
             GenerationError: No final image (the turn is not kept).
             APIError: The API refused, after any retries.
         """
-        request = self._request(prompt, references, aspect_ratio, size, self._client.model)
+        request = self._request(prompt, references, aspect_ratio, size)
         images, kinds = self._prepare(request)
         for image in self._offload_plan(images, request.prompt):
             self._remember_upload(image, self._client._upload(image))
@@ -476,7 +473,7 @@ class AsyncSession(SessionCore):
         """Sends the next turn; see `Session.send`."""
         import asyncio
 
-        request = self._request(prompt, references, aspect_ratio, size, self._client.model)
+        request = self._request(prompt, references, aspect_ratio, size)
         images, kinds = await asyncio.to_thread(self._prepare, request)
         for image in self._offload_plan(images, request.prompt):
             self._remember_upload(image, await self._client._upload(image))

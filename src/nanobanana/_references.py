@@ -149,7 +149,7 @@ def fit_to_budget(images: Sequence[ImageBytes], *, text_bytes: int = 0) -> list[
     remaining, left = budget, len(images)
     for i in sorted(range(len(images)), key=lambda i: len(images[i].data)):
         share = min(remaining // left, per_image_cap)
-        if wire_size(len(images[i].data)) <= share and i not in targets:
+        if wire_size(len(images[i].data)) <= share:
             remaining -= wire_size(len(images[i].data))
             left -= 1
         else:
