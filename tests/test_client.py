@@ -312,7 +312,9 @@ def test_from_response_gives_plain_finish_reasons(genai_client) -> None:
 
 class TestStream:
     def test_events_arrive_in_order_then_the_result(self, generate_stream) -> None:
-        events, result = generate_stream(prompt="Generate 2 images: a fox", aspect_ratio="1:1")
+        events, result = generate_stream(
+            prompt="Generate 2 images: a fox", aspect_ratio="1:1", include_thoughts=True
+        )
         kinds = [
             ("thought" if e.thought else "final", "image" if e.image else "text") for e in events
         ]

@@ -171,7 +171,7 @@ class TestBatch:
                               out_dir=tmp_path)  # fmt: skip
         assert job.status == "JOB_STATE_PENDING"
         clock.advance(12)
-        assert job.status == "JOB_STATE_RUNNING"
+        assert job.refresh() == "JOB_STATE_RUNNING" == job.status
         results = list(job.wait().results())
         assert [len(r.images) for r in results] == [1, 1, 3]
         assert results[0].batch and results[0].cost == pytest.approx(
@@ -188,13 +188,23 @@ class TestBatch:
         results = list(job.wait().results())
         assert len(results) == 3 and all(r.images for r in results)
 
-    def test_errors_inside_a_job_are_collected(self, nb, tmp_path) -> None:
+    def test_each_request_runs_on_its_own_model(self, server, nb, tmp_path) -> None:
         job = nb.batch.submit(
-            ["a fox", GenerationRequest("a cat", model="gemini-3.1-flash-image")], out_dir=tmp_path
+            ["a fox", GenerationRequest("a cat", model="gemini-3.1-flash-image"), "an owl"],
+            out_dir=tmp_path,
         )
+        created = sorted(
+            r.model for r in server.requests if r.path.endswith(":batchGenerateContent")
+        )
+        assert created == ["gemini-3-pro-image", "gemini-3.1-flash-image"]  # one API job per model
+        assert len(job.names) == 2 and job.name == ",".join(job.names)
         results = list(job.wait().results())
-        assert len(results) == 2  # both models are served
+        by_prompt = {r.request.prompt: r.model_version for r in results}
+        assert by_prompt == {"a fox": "gemini-3-pro-image", "an owl": "gemini-3-pro-image",
+                             "a cat": "gemini-3.1-flash-image"}  # fmt: skip
         assert job.errors == []
+        again = nb.batch.get(job.name)  # the joined name finds every API job again
+        assert again.refresh() == "JOB_STATE_SUCCEEDED" and len(list(again.results())) == 3
 
     def test_failed_job(self, server, nb) -> None:
         server.fail_next_batch("the batch failed")

@@ -24,18 +24,21 @@ _EXPORTS = {
     "APITimeoutError": "._errors",
     "AspectRatio": "._request",
     "AsyncBatchJob": "._batch",
+    "AsyncBatches": "._batch",
     "AsyncNanoBanana": "._client",
     "AsyncSession": "._multiturn",
-    "AsyncStream": "._client",
+    "AsyncStream": "._stream",
     "BadRequestError": "._errors",
     "BatchJob": "._batch",
+    "Batches": "._batch",
     "BatchJobError": "._errors",
     "CharacterFromPhoto": ".prompts",
     "CharacterSheet": ".prompts",
-    "GeneratedImage": "._result",
+    "GeneratedImage": "._image",
     "GenerationError": "._errors",
     "GenerationRequest": "._request",
     "ImageSize": "._request",
+    "ImageSource": "._types",
     "InvalidReferenceError": "._errors",
     "InvalidRequestError": "._errors",
     "InvalidResponseError": "._errors",
@@ -49,24 +52,26 @@ _EXPORTS = {
     "PermissionDeniedError": "._errors",
     "ProductShot": ".prompts",
     "Prompt": ".prompts",
+    "PromptLike": "._types",
     "QuotaExhaustedError": "._errors",
     "RateLimitError": "._errors",
     "Reference": "._request",
+    "ReferenceLike": "._types",
     "Result": "._result",
     "RetryPolicy": "._retry",
     "RunReport": "._many",
     "SafetyBlockedError": "._errors",
     "ServerError": "._errors",
     "Session": "._multiturn",
-    "SessionTooLargeError": "._multiturn",
+    "SessionTooLargeError": "._errors",
     "StickerSet": ".prompts",
     "Storyboard": ".prompts",
-    "Stream": "._client",
+    "Stream": "._stream",
     "StreamEvent": "._core",
     "StyleTransfer": ".prompts",
     "Template": ".prompts",
     "TextPart": "._result",
-    "Turn": "._multiturn",
+    "Turn": "._session_file",
     "Usage": "._result",
     "lint": ".prompts",
 }
@@ -88,12 +93,12 @@ def __dir__() -> list[str]:
 
 
 if _TYPE_CHECKING:
+    from ._batch import AsyncBatches as AsyncBatches
     from ._batch import AsyncBatchJob as AsyncBatchJob
+    from ._batch import Batches as Batches
     from ._batch import BatchJob as BatchJob
     from ._client import AsyncNanoBanana as AsyncNanoBanana
-    from ._client import AsyncStream as AsyncStream
     from ._client import NanoBanana as NanoBanana
-    from ._client import Stream as Stream
     from ._core import MissingImagesWarning as MissingImagesWarning
     from ._core import StreamEvent as StreamEvent
     from ._errors import APIConnectionError as APIConnectionError
@@ -114,20 +119,25 @@ if _TYPE_CHECKING:
     from ._errors import RateLimitError as RateLimitError
     from ._errors import SafetyBlockedError as SafetyBlockedError
     from ._errors import ServerError as ServerError
+    from ._errors import SessionTooLargeError as SessionTooLargeError
+    from ._image import GeneratedImage as GeneratedImage
     from ._many import RunReport as RunReport
     from ._multiturn import AsyncSession as AsyncSession
     from ._multiturn import Session as Session
-    from ._multiturn import SessionTooLargeError as SessionTooLargeError
-    from ._multiturn import Turn as Turn
     from ._request import AspectRatio as AspectRatio
     from ._request import GenerationRequest as GenerationRequest
     from ._request import ImageSize as ImageSize
     from ._request import Reference as Reference
-    from ._result import GeneratedImage as GeneratedImage
     from ._result import Result as Result
     from ._result import TextPart as TextPart
     from ._result import Usage as Usage
     from ._retry import RetryPolicy as RetryPolicy
+    from ._session_file import Turn as Turn
+    from ._stream import AsyncStream as AsyncStream
+    from ._stream import Stream as Stream
+    from ._types import ImageSource as ImageSource
+    from ._types import PromptLike as PromptLike
+    from ._types import ReferenceLike as ReferenceLike
     from .prompts import CharacterFromPhoto as CharacterFromPhoto
     from .prompts import CharacterSheet as CharacterSheet
     from .prompts import LintIssue as LintIssue

@@ -1,51 +1,65 @@
 """The Gemini Batch API: runs larger than one machine should drive, at half the price.
 
-``nb.batch.submit(requests)`` builds one job: inline when the requests are small, otherwise a
-JSONL file through the Files API. ``job.wait()`` polls with backoff; ``job.results()`` yields
-the same `Result` objects as ``generate`` (costed at the batch rate) and, given an
-``out_dir``, saves them through the same manifest as ``generate_many``.
+``nb.batch.submit(requests)`` makes one `BatchJob`, which holds one API job per model (an API
+job runs on one model); each is inline when its requests and expected answers are small,
+otherwise a JSONL file through the Files API. ``job.wait()`` polls with backoff;
+``job.results()`` yields the same `Result` objects as ``generate`` (costed at the batch rate)
+and, given an ``out_dir``, saves them through the same manifest as ``generate_many``.
 
-`_JobCore` decides (sources, states, parsing); `BatchJob` and `AsyncBatchJob` only call.
+Submitting, refreshing, waiting and reading results are `_core`-style flows written once
+here; `BatchJob` and `AsyncBatchJob` only run them on their transport.
 """
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import _core
 from ._constants import MAX_REQUEST_BYTES
-from ._errors import APIConnectionError, BatchJobError, NanoBananaError
-from ._many import (
+from ._core import Flow, Op, Sleep, attempt
+from ._errors import (
+    APIConnectionError,
+    NanoBananaError,
+    api_error,
+    batch_state_error,
+)
+from ._manifest import (
     MANIFEST_NAME,
     Manifest,
-    as_requests,
     entry_head,
     failure_entry,
     request_key,
     success_entry,
 )
-from ._request import GenaiCall, GenerationRequest
+from ._request import GenerationRequest
 from ._result import Result
+from ._retry import RetryPolicy
+from ._transport import AsyncTransport, SyncTransport
+from ._types import PromptLike
 
 if TYPE_CHECKING:
     from google.genai import types
-
-    from ._client import AsyncNanoBanana, NanoBanana
 
 __all__ = ["AsyncBatchJob", "AsyncBatches", "BatchJob", "Batches"]
 
 TERMINAL = frozenset(
     {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
 )
-#: Inline jobs are limited to about 20 MB in all; past that, a JSONL file.
+#: Inline jobs are limited to about 20 MB each way; past that, a JSONL file.
 INLINE_LIMIT = MAX_REQUEST_BYTES
+#: Bytes one answer image is expected to take in an inline reply (base64, with its thought
+#: signature of up to 3 MB): answers, not requests, decide how large an inline job gets.
+_ANSWER_BYTES = {"512": 1_000_000, "1K": 3_000_000, "2K": 5_000_000, "4K": 12_000_000}
 _POLL_START, _POLL_MAX = 5.0, 60.0
+_T = TypeVar("_T", SyncTransport, AsyncTransport)
+Keyed = dict[str, tuple[int, GenerationRequest]]
 
 
-def _rest(call: GenaiCall) -> dict[str, Any]:
+def _rest(call: _core.Call) -> dict[str, Any]:
     """A built call as the REST request object (camelCase, base64): what a JSONL line holds."""
     config = call.config.model_dump(mode="json", by_alias=True, exclude_none=True)
     for key in ("httpOptions", "shouldReturnHttpResponse"):
@@ -54,156 +68,231 @@ def _rest(call: GenaiCall) -> dict[str, Any]:
     return {"contents": contents, "generationConfig": config}
 
 
-class _JobCore:
-    """What a job knows and decides, whichever shell drives it."""
+def _expected_answer_bytes(request: GenerationRequest) -> int:
+    size = request.size.value if request.size else "1K"
+    return request.expected_images * _ANSWER_BYTES.get(size, _ANSWER_BYTES["4K"])
+
+
+def prepare(requests: Sequence[GenerationRequest]) -> tuple[Keyed, list[tuple[str, Any]]]:
+    """Reads every reference and builds each model's job source: inline requests or JSONL.
+
+    The one disk and CPU step of a submit (the async twin runs it in a worker thread).
+    """
+    from google.genai import types
+
+    keyed: Keyed = {}
+    by_model: dict[str, list[tuple[str, _core.Call]]] = {}
+    for index, request in enumerate(requests):
+        key = request_key(request)
+        keyed[key] = (index, request)
+        call = _core.build(request, request.prepare_references())
+        by_model.setdefault(request.model, []).append((key, call))
+    sources: list[tuple[str, Any]] = []
+    for model, calls in by_model.items():
+        lines = [json.dumps({"key": key, "request": _rest(call)}) for key, call in calls]
+        answers = sum(_expected_answer_bytes(call.request) for _, call in calls)
+        if sum(map(len, lines)) < INLINE_LIMIT and answers < INLINE_LIMIT:
+            inline = [
+                types.InlinedRequest(contents=c.contents, config=c.config, metadata={"key": k})
+                for k, c in calls
+            ]
+            sources.append((model, inline))
+        else:
+            sources.append((model, ("\n".join(lines) + "\n").encode()))
+    return keyed, sources
+
+
+def submit_flow(
+    sources: Sequence[tuple[str, Any]], display_name: str | None, policy: RetryPolicy
+) -> Flow:
+    """Uploads JSONL sources and creates one API job per model; returns the jobs."""
+    from google.genai import types
+
+    config = types.CreateBatchJobConfig(display_name=display_name) if display_name else None
+    jobs = []
+    for model, src in sources:
+        if isinstance(src, bytes):
+            upload = types.UploadFileConfig(mime_type="jsonl", display_name=display_name)
+            file = yield from attempt(
+                Op("files.upload", {"file": io.BytesIO(src), "config": upload}), policy
+            )
+            src = file.name
+        create = Op("batches.create", {"model": model, "src": src, "config": config}, False)
+        try:
+            jobs.append((yield from attempt(create, policy)))
+        except APIConnectionError as exc:
+            raise type(exc)(
+                f"{exc}; the batch job may have been created anyway (it is not retried, so "
+                "that it is never created and paid for twice): look for it with "
+                "nb.batch.list() before submitting again"
+            ) from exc
+    return jobs
+
+
+class _JobCore(Generic[_T]):
+    """What a job knows and decides, whichever transport drives it."""
 
     def __init__(
-        self, name: str, requests: dict[str, tuple[int, GenerationRequest]], out_dir: Path | None
+        self, transport: _T, names: Sequence[str], requests: Keyed, out_dir: Path | None
     ) -> None:
-        self.name = name
+        self._transport: _T = transport
+        self.names = tuple(names)
         self.requests = requests
         self.out_dir = out_dir
-        self.state = "JOB_STATE_PENDING"
         self.errors: list[dict[str, Any]] = []
         """Manifest entries of requests that failed inside the job."""
-        self._job: types.BatchJob | None = None
+        self._jobs: dict[str, types.BatchJob] = {}
+
+    @property
+    def name(self) -> str:
+        """The API job's name (names joined by commas when the requests span models)."""
+        return ",".join(self.names)
+
+    @property
+    def status(self) -> str:
+        """The last known state (``JOB_STATE_PENDING``, ``..._RUNNING``, ``..._SUCCEEDED``, ...).
+
+        ``refresh()`` asks the API again. With one job per model: the least advanced state,
+        or the first failure once all have ended.
+        """
+        states = [_state(j) for j in self._jobs.values()] or ["JOB_STATE_PENDING"]
+        waiting = [s for s in states if s not in TERMINAL]
+        if waiting:
+            return "JOB_STATE_RUNNING" if "JOB_STATE_RUNNING" in waiting else waiting[0]
+        return next((s for s in states if s != "JOB_STATE_SUCCEEDED"), "JOB_STATE_SUCCEEDED")
+
+    @property
+    def state(self) -> str:
+        """Alias of `status`."""
+        return self.status
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name} {self.state} {len(self.requests)} requests>"
+        return f"<{type(self).__name__} {self.name} {self.status} {len(self.requests)} requests>"
 
-    @staticmethod
-    def _build(
-        requests: Sequence[GenerationRequest],
-    ) -> tuple[dict[str, tuple[int, GenerationRequest]], list[Any] | None, bytes | None]:
-        """Keys, and either inline requests or the JSONL file's bytes."""
-        from google.genai import types
+    def _update(self, jobs: Iterable[types.BatchJob]) -> None:
+        for job in jobs:
+            self._jobs[str(job.name)] = job
 
-        calls = [(request_key(r), r.to_genai()) for r in requests]
-        keyed = {key: (i, r) for i, ((key, _), r) in enumerate(zip(calls, requests, strict=True))}
-        lines = [json.dumps({"key": key, "request": _rest(call)}) for key, call in calls]
-        if sum(len(line) for line in lines) < INLINE_LIMIT:
-            inline = [
-                types.InlinedRequest(
-                    contents=call.contents, config=call.config, metadata={"key": key}
-                )
-                for key, call in calls
-            ]
-            return keyed, inline, None
-        return keyed, None, ("\n".join(lines) + "\n").encode()
+    def _refresh_flow(self) -> Flow:
+        jobs = []
+        for name in self.names:
+            jobs.append(
+                (yield from attempt(Op("batches.get", {"name": name}), self._transport.policy))
+            )
+        self._update(jobs)
+        return self.status
 
-    def _update(self, job: types.BatchJob) -> None:
-        self._job = job
-        self.state = job.state.name if job.state is not None else "JOB_STATE_UNSPECIFIED"
+    def _wait_flow(self, timeout: float | None) -> Flow:
+        policy = self._transport.policy
+        start, interval = policy.clock(), _POLL_START
+        while (yield from self._refresh_flow()) not in TERMINAL:
+            waited = policy.clock() - start
+            if timeout is not None and waited + interval > timeout:
+                error = batch_state_error(self.name, self.status, waited=timeout)
+                assert error is not None
+                raise error
+            yield Sleep(interval)
+            interval = min(_POLL_MAX, interval * 1.5)
+        self._check_done()
+        return self
 
     def _check_done(self) -> None:
-        if self.state != "JOB_STATE_SUCCEEDED":
-            raise BatchJobError(
-                f"batch job {self.name} is {self.state}, not JOB_STATE_SUCCEEDED: no results"
-                + (" (yet: call wait() first)" if self.state not in TERMINAL else ""),
-                job=self.name,
-                state=self.state,
-            )
+        if self.status not in TERMINAL or not any(
+            _state(j) == "JOB_STATE_SUCCEEDED" for j in self._jobs.values()
+        ):
+            error = batch_state_error(self.name, self.status)
+            if error is not None:
+                raise error
 
-    def _outcomes(
-        self, lines: Iterable[dict[str, Any]] | None
-    ) -> Iterator[tuple[str, Result | NanoBananaError]]:
-        """Each request's result or error, from inline responses or the results file's lines."""
-        if lines is None:
-            assert self._job is not None and self._job.dest is not None
-            for n, item in enumerate(self._job.dest.inlined_responses or []):
-                key = (item.metadata or {}).get("key") or self._key_at(n)
-                request = self.requests.get(key, (n, None))[1]
-                if item.error is not None:
-                    yield (
-                        key,
-                        _core._api_error(item.error.code or 0, None, item.error.message or "", {}),
-                    )
-                else:
-                    response = item.response or _empty()
-                    yield key, _result(Result.from_response, response, request=request)
-            return
-        for n, line in enumerate(lines):
-            key = line.get("key") or self._key_at(n)
-            request = self.requests.get(key, (n, None))[1]
-            if "error" in line:
-                error = line["error"]
-                yield (
-                    key,
-                    _core._api_error(
-                        int(error.get("code") or 0),
-                        error.get("status"),
-                        str(error.get("message")),
-                        {"error": error},
-                    ),
+    def _results_flow(self) -> Flow:
+        """Emits each result; records failures (and saves, with an ``out_dir``)."""
+        self._check_done()
+        manifest = Manifest(self.out_dir / MANIFEST_NAME) if self.out_dir else None
+        if self.out_dir:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        for job in self._jobs.values():
+            outcomes: Iterable[tuple[str, Result | NanoBananaError]]
+            if _state(job) != "JOB_STATE_SUCCEEDED":
+                failed = batch_state_error(str(job.name), _state(job))
+                outcomes = [(k, failed) for k, (_, r) in self.requests.items()
+                            if r.model == _model_of(job) and failed is not None]  # fmt: skip
+            elif job.dest is not None and job.dest.file_name:
+                download = Op("files.download", {"file": job.dest.file_name})
+                data = yield from attempt(download, self._transport.policy)
+                outcomes = self._outcomes(
+                    json.loads(line) for line in data.splitlines() if line.strip()
                 )
             else:
-                yield key, _result(Result.from_body, line.get("response"), request=request)
+                responses = job.dest.inlined_responses if job.dest is not None else None
+                outcomes = self._outcomes(_inline_lines(responses or []))
+            for key, outcome in outcomes:
+                result = self._record(manifest, key, outcome)
+                if result is not None:
+                    yield _core.Emit(result)
+
+    def _outcomes(
+        self, lines: Iterable[dict[str, Any]]
+    ) -> Iterator[tuple[str, Result | NanoBananaError]]:
+        """Each request's result or error, from a results file's lines (or inline answers)."""
+        for n, line in enumerate(lines):
+            key = str(line.get("key") or self._key_at(n))
+            request = self.requests.get(key, (n, None))[1]
+            if "error" in line:
+                error = line["error"] if isinstance(line["error"], dict) else {}
+                yield key, api_error(int(error.get("code") or 0), error.get("status"),
+                                     str(error.get("message")), {"error": error})  # fmt: skip
+                continue
+            try:
+                body = line.get("response")
+                yield key, _core.finish(_core.parse(body, request=request, batch=True))
+            except NanoBananaError as exc:
+                yield key, exc
 
     def _key_at(self, n: int) -> str:
         return next((k for k, (i, _) in self.requests.items() if i == n), str(n))
 
-    def _record(self, outcomes: Iterable[tuple[str, Result | NanoBananaError]]) -> Iterator[Result]:
-        """Yields the results; with an ``out_dir``, saves them through the run manifest."""
-        manifest = Manifest(self.out_dir / MANIFEST_NAME) if self.out_dir else None
-        if self.out_dir:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-        for key, outcome in outcomes:
-            index, request = self.requests.get(key, (-1, None))
-            head = entry_head(request, key, index)
-            if isinstance(outcome, NanoBananaError):
-                entry = failure_entry(head, outcome)
-                self.errors.append(entry)
-                if manifest:
-                    manifest.append(entry)
-                continue
-            if manifest and self.out_dir and not manifest.is_done(key):
-                manifest.append(success_entry(head, outcome, self.out_dir))
-            yield outcome
+    def _record(
+        self, manifest: Manifest | None, key: str, outcome: Result | NanoBananaError
+    ) -> Result | None:
+        index, request = self.requests.get(key, (-1, None))
+        head = entry_head(request, key, index)
+        if isinstance(outcome, NanoBananaError):
+            entry = failure_entry(head, outcome)
+            self.errors.append(entry)
+            if manifest:
+                manifest.append(entry)
+            return None
+        if manifest and self.out_dir and not manifest.is_done(key):
+            manifest.append(success_entry(head, outcome, self.out_dir))
+        return outcome
 
 
-def _result(
-    parse: Any, payload: Any, *, request: GenerationRequest | None
-) -> Result | NanoBananaError:
-    """A batch response, costed at the batch rate, or the error it amounts to."""
-    try:
-        return _core.require_image(parse(payload, request=request, batch=True))
-    except NanoBananaError as exc:
-        return exc
+def _state(job: types.BatchJob) -> str:
+    return job.state.name if job.state is not None else "JOB_STATE_UNSPECIFIED"
 
 
-def _unsure_created(exc: APIConnectionError) -> APIConnectionError:
-    """Creating a job is not retried after a dropped connection: say how to check."""
-    return type(exc)(
-        f"{exc}; the batch job may have been created anyway (it is not retried, so that it is "
-        "never created and paid for twice): look for it with nb.batch.list() before submitting "
-        "again"
-    )
+def _model_of(job: types.BatchJob) -> str:
+    return str(job.model or "").removeprefix("models/")
 
 
-def _empty() -> types.GenerateContentResponse:
-    from google.genai import types
+def _inline_lines(responses: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    """Inline answers as results-file lines, for the one parser."""
+    for item in responses:
+        line: dict[str, Any] = {"key": (item.metadata or {}).get("key")}
+        if item.error is not None:
+            line["error"] = {"code": item.error.code, "message": item.error.message}
+        else:
+            line["response"] = item.response or {}
+        yield line
 
-    return types.GenerateContentResponse()
 
+class BatchJob(_JobCore[SyncTransport]):
+    """A submitted batch job. `status` is the last known state; `refresh` asks the API again."""
 
-class BatchJob(_JobCore):
-    """A submitted batch job. `status` asks the API; `wait` polls; `results` yields `Result`s."""
-
-    def __init__(
-        self,
-        client: NanoBanana,
-        name: str,
-        requests: dict[str, tuple[int, GenerationRequest]],
-        out_dir: Path | None,
-    ) -> None:
-        super().__init__(name, requests, out_dir)
-        self._client = client
-
-    @property
-    def status(self) -> str:
-        """The job's state now (``JOB_STATE_PENDING``, ``..._RUNNING``, ``..._SUCCEEDED``, ...)."""
-        self._update(self._client._retrying(self._client._genai.batches.get, name=self.name))
-        return self.state
+    def refresh(self) -> str:
+        """Asks the API for the job's state now, and returns it."""
+        status: str = self._transport.run(self._refresh_flow())
+        return status
 
     def wait(self, *, timeout: float | None = None) -> BatchJob:
         """Polls (5 s, growing to 60 s) until the job ends; returns it when it succeeded.
@@ -211,201 +300,136 @@ class BatchJob(_JobCore):
         Raises:
             BatchJobError: It failed, was cancelled or expired, or ``timeout`` passed.
         """
-        retry = self._client.retry
-        start, interval = retry.clock(), _POLL_START
-        while self.status not in TERMINAL:
-            if timeout is not None and retry.clock() - start + interval > timeout:
-                raise BatchJobError(
-                    f"batch job {self.name} still {self.state} after {timeout:g} s",
-                    job=self.name,
-                    state=self.state,
-                )
-            retry.sleep(interval)
-            interval = min(_POLL_MAX, interval * 1.5)
-        self._check_done()
+        self._transport.run(self._wait_flow(timeout))
         return self
 
     def results(self) -> Iterator[Result]:
         """The results, in order; failures go to `errors` (and the manifest), not raised."""
-        self._check_done()
-        lines = None
-        assert self._job is not None and self._job.dest is not None
-        if self._job.dest.file_name:
-            data = self._client._retrying(
-                self._client._genai.files.download, file=self._job.dest.file_name
-            )
-            lines = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
-        yield from self._record(self._outcomes(lines))
+        yield from self._transport.events(self._results_flow(), [])
 
     def cancel(self) -> None:
         """Asks the API to cancel the job."""
-        self._client._retrying(self._client._genai.batches.cancel, name=self.name)
+        for name in self.names:
+            self._transport.run(
+                attempt(Op("batches.cancel", {"name": name}), self._transport.policy)
+            )
 
 
-class Batches:
+class AsyncBatchJob(_JobCore[AsyncTransport]):
+    """The async twin of `BatchJob`."""
+
+    async def refresh(self) -> str:
+        """Asks the API for the job's state now, and returns it."""
+        status: str = await self._transport.run(self._refresh_flow())
+        return status
+
+    async def wait(self, *, timeout: float | None = None) -> AsyncBatchJob:
+        """Polls until the job ends; see `BatchJob.wait`."""
+        await self._transport.run(self._wait_flow(timeout))
+        return self
+
+    async def results(self) -> AsyncIterator[Result]:
+        """The results, in order; see `BatchJob.results`."""
+        async for result in self._transport.events(self._results_flow(), []):
+            yield result
+
+    async def cancel(self) -> None:
+        """Asks the API to cancel the job."""
+        for name in self.names:
+            await self._transport.run(
+                attempt(Op("batches.cancel", {"name": name}), self._transport.policy)
+            )
+
+
+class _BatchesCore(Generic[_T]):
+    def __init__(self, transport: _T, make: Callable[[Any], GenerationRequest]) -> None:
+        self._transport: _T = transport
+        self._make = make
+
+    def _checked(
+        self, requests: Iterable[GenerationRequest | PromptLike]
+    ) -> list[GenerationRequest]:
+        from ._many import as_requests
+
+        return as_requests(requests, self._make)
+
+    def _list_flow(self) -> Flow:
+        pager = yield from attempt(Op("batches.list"), self._transport.policy)
+        return pager
+
+
+class Batches(_BatchesCore[SyncTransport]):
     """``nb.batch``: submit and find Batch API jobs."""
-
-    def __init__(self, client: NanoBanana) -> None:
-        self._client = client
 
     def submit(
         self,
-        requests: Iterable[Any],
+        requests: Iterable[GenerationRequest | PromptLike],
         *,
         display_name: str | None = None,
         out_dir: str | Path | None = None,
     ) -> BatchJob:
         """Submits one batch job for these requests (prompts, templates or `GenerationRequest`s).
 
+        Requests for several models become one API job per model behind the one `BatchJob`.
+
         Example:
             >>> job = nb.batch.submit([f"A {c} bicycle" for c in colours], out_dir="bikes")
             >>> for result in job.wait().results(): ...
         """
-        import io
-
-        from google.genai import types
-
-        checked = as_requests(requests, self._client._default_request)
-        keyed, inline, jsonl = _JobCore._build(checked)
-        genai = self._client._genai
-        src: Any = inline
-        if jsonl is not None:
-            upload = types.UploadFileConfig(mime_type="jsonl", display_name=display_name)
-            src = self._client._retrying(
-                genai.files.upload, file=io.BytesIO(jsonl), config=upload
-            ).name
-        config = types.CreateBatchJobConfig(display_name=display_name) if display_name else None
-        try:
-            job = self._client._retrying(
-                genai.batches.create,
-                idempotent=False,
-                model=checked[0].model,
-                src=src,
-                config=config,
-            )
-        except APIConnectionError as exc:
-            raise _unsure_created(exc) from exc
-        handle = BatchJob(self._client, str(job.name), keyed, Path(out_dir) if out_dir else None)
-        handle._update(job)
+        keyed, sources = self._transport.offload(prepare, self._checked(requests))
+        jobs = self._transport.run(submit_flow(sources, display_name, self._transport.policy))
+        handle = BatchJob(self._transport, [str(j.name) for j in jobs], keyed, _path(out_dir))
+        handle._update(jobs)
         return handle
 
     def get(self, name: str, *, out_dir: str | Path | None = None) -> BatchJob:
         """A job by name (its requests unknown here: results carry no request)."""
-        handle = BatchJob(self._client, name, {}, Path(out_dir) if out_dir else None)
-        handle.status  # noqa: B018 (fetches the state)
+        handle = BatchJob(self._transport, name.split(","), {}, _path(out_dir))
+        handle.refresh()
         return handle
 
     def list(self) -> list[BatchJob]:
-        """Every batch job of this key, newest state first as the API lists them."""
+        """Every batch job of this key, as the API lists them."""
         jobs = []
-        for job in self._client._retrying(self._client._genai.batches.list):
-            handle = BatchJob(self._client, str(job.name), {}, None)
-            handle._update(job)
+        for job in self._transport.run(self._list_flow()):
+            handle = BatchJob(self._transport, [str(job.name)], {}, None)
+            handle._update([job])
             jobs.append(handle)
         return jobs
 
 
-class AsyncBatchJob(_JobCore):
-    """The async twin of `BatchJob`."""
-
-    def __init__(
-        self,
-        client: AsyncNanoBanana,
-        name: str,
-        requests: dict[str, tuple[int, GenerationRequest]],
-        out_dir: Path | None,
-    ) -> None:
-        super().__init__(name, requests, out_dir)
-        self._client = client
-
-    async def status(self) -> str:
-        """The job's state now."""
-        self._update(
-            await self._client._retrying(self._client._genai.aio.batches.get, name=self.name)
-        )
-        return self.state
-
-    async def wait(self, *, timeout: float | None = None) -> AsyncBatchJob:
-        """Polls until the job ends; see `BatchJob.wait`."""
-        retry = self._client.retry
-        start, interval = retry.clock(), _POLL_START
-        while await self.status() not in TERMINAL:
-            if timeout is not None and retry.clock() - start + interval > timeout:
-                raise BatchJobError(
-                    f"batch job {self.name} still {self.state} after {timeout:g} s",
-                    job=self.name,
-                    state=self.state,
-                )
-            await retry.asleep(interval)
-            interval = min(_POLL_MAX, interval * 1.5)
-        self._check_done()
-        return self
-
-    async def results(self) -> AsyncIterator[Result]:
-        """The results, in order; see `BatchJob.results`."""
-        self._check_done()
-        lines = None
-        assert self._job is not None and self._job.dest is not None
-        if self._job.dest.file_name:
-            data = await self._client._retrying(
-                self._client._genai.aio.files.download, file=self._job.dest.file_name
-            )
-            lines = [json.loads(line) for line in data.decode().splitlines() if line.strip()]
-        for result in self._record(self._outcomes(lines)):
-            yield result
-
-    async def cancel(self) -> None:
-        await self._client._retrying(self._client._genai.aio.batches.cancel, name=self.name)
-
-
-class AsyncBatches:
+class AsyncBatches(_BatchesCore[AsyncTransport]):
     """``nb.batch`` on `AsyncNanoBanana`."""
-
-    def __init__(self, client: AsyncNanoBanana) -> None:
-        self._client = client
 
     async def submit(
         self,
-        requests: Iterable[Any],
+        requests: Iterable[GenerationRequest | PromptLike],
         *,
         display_name: str | None = None,
         out_dir: str | Path | None = None,
     ) -> AsyncBatchJob:
         """Submits one batch job; see `Batches.submit`."""
-        import asyncio
-        import io
-
-        from google.genai import types
-
-        checked = as_requests(requests, self._client._default_request)
-        keyed, inline, jsonl = await asyncio.to_thread(_JobCore._build, checked)
-        genai = self._client._genai.aio
-        src: Any = inline
-        if jsonl is not None:
-            upload = types.UploadFileConfig(mime_type="jsonl", display_name=display_name)
-            src = (
-                await self._client._retrying(
-                    genai.files.upload, file=io.BytesIO(jsonl), config=upload
-                )
-            ).name
-        config = types.CreateBatchJobConfig(display_name=display_name) if display_name else None
-        try:
-            job = await self._client._retrying(
-                genai.batches.create,
-                idempotent=False,
-                model=checked[0].model,
-                src=src,
-                config=config,
-            )
-        except APIConnectionError as exc:
-            raise _unsure_created(exc) from exc
-        handle = AsyncBatchJob(
-            self._client, str(job.name), keyed, Path(out_dir) if out_dir else None
-        )
-        handle._update(job)
+        keyed, sources = await self._transport.offload(prepare, self._checked(requests))
+        jobs = await self._transport.run(submit_flow(sources, display_name, self._transport.policy))
+        handle = AsyncBatchJob(self._transport, [str(j.name) for j in jobs], keyed, _path(out_dir))
+        handle._update(jobs)
         return handle
 
     async def get(self, name: str, *, out_dir: str | Path | None = None) -> AsyncBatchJob:
-        handle = AsyncBatchJob(self._client, name, {}, Path(out_dir) if out_dir else None)
-        await handle.status()
+        """A job by name; see `Batches.get`."""
+        handle = AsyncBatchJob(self._transport, name.split(","), {}, _path(out_dir))
+        await handle.refresh()
         return handle
+
+    async def list(self) -> list[AsyncBatchJob]:
+        """Every batch job of this key; see `Batches.list`."""
+        jobs = []
+        async for job in await self._transport.run(self._list_flow()):
+            handle = AsyncBatchJob(self._transport, [str(job.name)], {}, None)
+            handle._update([job])
+            jobs.append(handle)
+        return jobs
+
+
+def _path(out_dir: str | Path | None) -> Path | None:
+    return Path(out_dir) if out_dir else None

@@ -1,89 +1,57 @@
-"""`NanoBanana` and `AsyncNanoBanana`: thin shells over `_core`.
+"""`NanoBanana` and `AsyncNanoBanana`: thin facades over `_core`, driven by `_transport`.
 
-A method is build, call, parse. The sync shell calls ``genai.Client``; the async one awaits
-``client.aio`` (google-genai's one API client with two faces); nothing else differs.
+A method is prepare, build, run: read the references (the async twin in a worker thread),
+`_core.build` the call, and run a `_core` flow on the client's transport. The sync twin's
+transport calls ``genai.Client``; the async one's awaits ``client.aio`` (google-genai's one
+API client with two faces); nothing else differs.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from . import _core
 from ._batch import AsyncBatches, Batches
 from ._constants import API_KEY_ENV_VARS, DEFAULT_MODEL, DEFAULT_TIMEOUT
-from ._errors import MissingAPIKeyError, NanoBananaError
+from ._errors import MissingAPIKeyError
 from ._many import RunReport
 from ._multiturn import AsyncSession, Session
-from ._references import ImageBytes
-from ._request import AspectRatio, GenaiCall, GenerationRequest, ImageSize
+from ._request import AspectRatio, GenerationRequest, ImageSize, Reference
 from ._result import Result
 from ._retry import RetryPolicy
+from ._stream import AsyncStream, Stream
+from ._transport import AsyncTransport, SyncTransport
+from ._types import ImageSource, PromptLike, ReferenceLike
 
 if TYPE_CHECKING:
     from google import genai
 
-__all__ = ["AsyncNanoBanana", "AsyncStream", "NanoBanana", "Stream"]
-
-_T = TypeVar("_T")
-_SessionT = TypeVar("_SessionT")
-_StreamT = TypeVar("_StreamT")
-_BatchesT = TypeVar("_BatchesT")
+__all__ = ["AsyncNanoBanana", "NanoBanana"]
 
 
-class Stream:
-    """A streamed generation: iterate for `StreamEvent`s as they arrive, then `final()`.
+class _Secret:
+    """Holds the API key out of sight: no repr, no ``vars()`` entry on the client."""
 
-    Example:
-        >>> stream = nb.stream("A red fox in snow", include_thoughts=True)
-        >>> for event in stream:
-        ...     show(event.image or event.text)   # thought images arrive first
-        >>> stream.final().image.save("fox")
-    """
+    __slots__ = ("_value",)
 
-    def __init__(self, events: Iterator[_core.StreamEvent], outcome: dict[str, Result]) -> None:
-        self._events, self._outcome = events, outcome
+    def __init__(self, value: str | None) -> None:
+        self._value = value
 
-    def __iter__(self) -> Iterator[_core.StreamEvent]:
-        return self._events
+    def get(self) -> str | None:
+        return self._value
 
-    def final(self) -> Result:
-        """The whole result (reading what is left of the stream first)."""
-        for _ in self._events:
-            pass
-        return self._outcome["result"]
+    def __repr__(self) -> str:
+        return "_Secret('***')"
 
 
-class AsyncStream:
-    """The async twin of `Stream`: ``async for event in stream``, then ``await stream.final()``."""
+class _ClientBase:
+    """What both twins share: configuration, read from the environment here (never at import)."""
 
-    def __init__(
-        self, events: AsyncIterator[_core.StreamEvent], outcome: dict[str, Result]
-    ) -> None:
-        self._events, self._outcome = events, outcome
-
-    def __aiter__(self) -> AsyncIterator[_core.StreamEvent]:
-        return self._events
-
-    async def final(self) -> Result:
-        async for _ in self._events:
-            pass
-        return self._outcome["result"]
-
-
-class _ClientBase(Generic[_SessionT, _StreamT, _BatchesT]):
-    """What both shells share: configuration and the methods that do not await.
-
-    The environment is read here, never at import. The twins name their own types.
-    """
-
-    _session_type: Callable[..., _SessionT]
-    _stream_type: Callable[..., _StreamT]
-    _batches_type: Callable[..., _BatchesT]
+    _transport_type: Callable[[genai.Client, RetryPolicy], Any]
 
     def __init__(
         self,
@@ -98,18 +66,26 @@ class _ClientBase(Generic[_SessionT, _StreamT, _BatchesT]):
         location: str | None = None,
         genai_client: genai.Client | None = None,
     ) -> None:
-        from google import genai
-        from google.genai import types
-
         self.model = model
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
-        # How to make another google-genai client like ours: a private event loop (the sync
-        # generate_many) needs a client of its own, since aio.aclose() ends a client for good.
-        self._make_genai: Callable[[], genai.Client] | None = None
-        if genai_client is not None:
-            self._genai = genai_client
-            return
+        self._fresh_genai: Callable[[], genai.Client] | None = None
+        if genai_client is None:
+            genai_client = self._own_genai(api_key, base_url, vertexai, project, location)
+        self._genai = genai_client
+        self._transport = self._transport_type(genai_client, self.retry)
+
+    def _own_genai(
+        self,
+        api_key: str | None,
+        base_url: str | None,
+        vertexai: bool,
+        project: str | None,
+        location: str | None,
+    ) -> genai.Client:
+        from google import genai
+        from google.genai import types
+
         if not vertexai:
             api_key = api_key or next(
                 (os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), None
@@ -121,71 +97,22 @@ class _ClientBase(Generic[_SessionT, _StreamT, _BatchesT]):
                     "the emulator: `with FakeGemini() as s: NanoBanana(api_key='test', "
                     "base_url=s.url)`"
                 )
-        http_options = types.HttpOptions(base_url=base_url, timeout=int(timeout * 1000))
-        self._make_genai = functools.partial(
-            genai.Client,
-            api_key=None if vertexai else api_key,
-            vertexai=vertexai or None,
-            project=project,
-            location=location,
-            http_options=http_options,
+        http_options = types.HttpOptions(base_url=base_url, timeout=int(self.timeout * 1000))
+        secret = _Secret(None if vertexai else api_key)
+        # How to make another google-genai client like ours: a private event loop (the sync
+        # generate_many) needs one of its own, since aio.aclose() ends a client for good.
+        self._fresh_genai = functools.partial(
+            _make_genai, genai.Client, secret, vertexai, project, location, http_options
         )
-        self._genai = self._make_genai()
-
-    def session(
-        self,
-        *,
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        model: str | None = None,
-        include_thoughts: bool = False,
-    ) -> _SessionT:
-        """Starts a multi-turn edit session; see `Session`."""
-        return self._session_type(
-            self,
-            model=model,
-            aspect_ratio=aspect_ratio,
-            size=size,
-            include_thoughts=include_thoughts,
-        )
-
-    def stream(
-        self,
-        prompt: Any,
-        *,
-        references: Iterable[Any] = (),
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        model: str | None = None,
-        include_thoughts: bool = True,
-    ) -> _StreamT:
-        """Generates with streaming: thought text and images as they arrive, then the result.
-
-        Retries like `generate` until a final image has arrived; a stream cut after that keeps
-        what came (``result.problems`` says so) rather than paying twice. Note that
-        google-genai drops ``finishMessage`` on streams.
-        """
-        request = self._request(prompt, references, aspect_ratio, size, model, include_thoughts)
-        call = _core.call_args(request)
-        outcome: dict[str, Result] = {}
-        events = self._stream_events(call, request, outcome)  # type: ignore[attr-defined]
-        return self._stream_type(events, outcome)
-
-    @functools.cached_property
-    def batch(self) -> _BatchesT:
-        """The Batch API: ``nb.batch.submit(requests)`` (half price, results within 24 h)."""
-        return self._batches_type(self)
-
-    def _default_request(self, prompt: Any) -> GenerationRequest:
-        return self._request(prompt, (), None, None, None, False)
+        return self._fresh_genai()
 
     def __repr__(self) -> str:  # never the key
         return f"{type(self).__name__}(model={self.model!r}, timeout={self.timeout})"
 
     def _request(
         self,
-        prompt: Any,
-        references: Iterable[Any],
+        prompt: PromptLike,
+        references: Iterable[ReferenceLike] | ReferenceLike | None,
         aspect_ratio: AspectRatio | str | None,
         size: ImageSize | str | None,
         model: str | None,
@@ -193,15 +120,32 @@ class _ClientBase(Generic[_SessionT, _StreamT, _BatchesT]):
     ) -> GenerationRequest:
         return GenerationRequest(
             prompt,
-            references=tuple(references),
+            references=references,
             aspect_ratio=aspect_ratio,
             size=size,
             model=model or self.model,
             include_thoughts=include_thoughts,
         )
 
+    def _default_request(self, prompt: Any) -> GenerationRequest:
+        return self._request(prompt, (), None, None, None, False)
 
-class NanoBanana(_ClientBase[Session, Stream, Batches]):
+
+def _make_genai(
+    client: Any, secret: _Secret, vertexai: bool, project: str | None, location: str | None,
+    http_options: Any,
+) -> genai.Client:  # fmt: skip
+    made: genai.Client = client(
+        api_key=secret.get(),
+        vertexai=vertexai or None,
+        project=project,
+        location=location,
+        http_options=http_options,
+    )
+    return made
+
+
+class NanoBanana(_ClientBase):
     """The client.
 
     Args:
@@ -220,15 +164,14 @@ class NanoBanana(_ClientBase[Session, Stream, Batches]):
         >>> result.image.save("fox")  # -> fox.jpg
     """
 
-    _session_type = Session
-    _stream_type = Stream
-    _batches_type = Batches
+    _transport_type = SyncTransport
+    _transport: SyncTransport
 
     def generate(
         self,
-        prompt: Any,
+        prompt: PromptLike,
         *,
-        references: Iterable[Any] = (),
+        references: Iterable[ReferenceLike] | ReferenceLike | None = (),
         aspect_ratio: AspectRatio | str | None = None,
         size: ImageSize | str | None = None,
         model: str | None = None,
@@ -256,49 +199,71 @@ class NanoBanana(_ClientBase[Session, Stream, Batches]):
 
     def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
-        return self._generate_call(_core.call_args(request), request)
+        images = self._transport.offload(request.prepare_references)
+        call = _core.build(request, images)
+        result: Result = self._transport.run(_core.generate_flow(call, self.retry))
+        return result
 
-    def _stream_events(
-        self, call: GenaiCall, request: GenerationRequest, outcome: dict[str, Result]
-    ) -> Iterator[_core.StreamEvent]:
-        started = self.retry.clock()
-        for attempt in itertools.count(1):
-            acc = _core.StreamAccumulator()
-            try:
-                chunks = self._translated(
-                    self._genai.models.generate_content_stream,
-                    model=call.model, contents=call.contents, config=_core.stream_config(call),
-                )  # fmt: skip
-                for chunk in _translated_iter(chunks):
-                    yield from acc.feed(chunk)
-                break
-            except NanoBananaError as exc:
-                wait = _core.stream_retry(acc, exc, self.retry, attempt, started)
-                if wait is None:
-                    break
-                self.retry.sleep(wait)
-        outcome["result"] = acc.result(request, call)
+    def stream(
+        self,
+        prompt: PromptLike,
+        *,
+        references: Iterable[ReferenceLike] | ReferenceLike | None = (),
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
+        model: str | None = None,
+        include_thoughts: bool = False,
+    ) -> Stream:
+        """Generates with streaming: thought text and images as they arrive, then the result.
+
+        Retries like `generate` until a final image has arrived; a stream cut after that keeps
+        what came (``result.problems`` says so) rather than paying twice. Note that
+        google-genai drops ``finishMessage`` on streams.
+        """
+        request = self._request(prompt, references, aspect_ratio, size, model, include_thoughts)
+        outcome: list[Result] = []
+
+        def events() -> Iterator[_core.StreamEvent]:
+            call = _core.build(request, self._transport.offload(request.prepare_references))
+            yield from self._transport.events(_core.stream_flow(call, self.retry), outcome)
+
+        return Stream(events(), outcome)
+
+    def session(
+        self,
+        *,
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
+        model: str | None = None,
+        include_thoughts: bool = False,
+    ) -> Session:
+        """Starts a multi-turn edit session; see `Session`."""
+        return Session(
+            self._transport, model=model or self.model, aspect_ratio=aspect_ratio, size=size,
+            include_thoughts=include_thoughts,
+        )  # fmt: skip
 
     def edit(
         self,
-        image: Any,
-        instruction: Any,
+        image: ImageSource,
+        instruction: PromptLike,
         *,
-        references: Iterable[Any] = (),
+        references: Iterable[ReferenceLike] | ReferenceLike | None = (),
         aspect_ratio: AspectRatio | str | None = None,
         size: ImageSize | str | None = None,
+        model: str | None = None,
     ) -> Result:
         """Edits an existing image (a path, bytes, a `PIL.Image` or a `GeneratedImage`).
 
         Example:
             >>> nb.edit("photo.jpg", "Remove the background").image.save("cutout")
         """
-        session = self.session(aspect_ratio=aspect_ratio, size=size)
-        return session.send(instruction, references=[image, *references])
+        session = self.session(aspect_ratio=aspect_ratio, size=size, model=model)
+        return session.send(instruction, references=[image, *_as_list(references)])
 
     def generate_many(
         self,
-        requests: Iterable[Any],
+        requests: Iterable[GenerationRequest | PromptLike],
         *,
         out_dir: str | os.PathLike[str],
         concurrency: int = 4,
@@ -329,80 +294,30 @@ class NanoBanana(_ClientBase[Session, Stream, Batches]):
         from ._many import as_requests, run_in_thread, run_many
 
         checked = as_requests(requests, self._default_request)
-        own = self._make_genai() if self._make_genai else self._genai
-        twin = AsyncNanoBanana(
-            genai_client=own, model=self.model, retry=self.retry, timeout=self.timeout
-        )
+        own = self._fresh_genai() if self._fresh_genai else self._genai
+        transport = AsyncTransport(own, self.retry)
 
         async def run() -> RunReport:
             try:
                 return await run_many(
-                    twin, checked, out_dir=Path(out_dir), concurrency=concurrency, rpm=rpm,
+                    transport, checked, out_dir=Path(out_dir), concurrency=concurrency, rpm=rpm,
                     ipm=ipm, max_cost=max_cost, progress=progress,
                 )  # fmt: skip
             finally:
                 if own is not self._genai:
-                    await twin.aclose()  # its pool lives on this loop, which ends here
+                    await transport.close()  # its pool lives on this loop, which ends here
 
         report: RunReport = run_in_thread(run)
         return report
 
-    def _generate_call(
-        self,
-        call: GenaiCall,
-        request: GenerationRequest,
-        on_retry: Callable[[BaseException, float], None] | None = None,
-    ) -> Result:
-        """The one send path: retries around the call, then parse."""
-        response = self._retrying(
-            self._genai.models.generate_content,
-            model=call.model, contents=call.contents, config=call.config, on_retry=on_retry,
-        )  # fmt: skip
-        return _core.finish(response, request, call)
-
-    def _retrying(
-        self,
-        fn: Callable[..., _T],
-        /,
-        *,
-        on_retry: Callable[[BaseException, float], None] | None = None,
-        idempotent: bool = True,
-        **kwargs: Any,
-    ) -> _T:
-        """Calls google-genai under the retry policy, with errors translated to ours."""
-        import tenacity
-
-        policy = self.retry.tenacity_kwargs(on_retry=on_retry, idempotent=idempotent)
-        for attempt in tenacity.Retrying(**policy):
-            with attempt:
-                return self._translated(fn, **kwargs)
-        raise AssertionError("unreachable: tenacity raises the last error")  # pragma: no cover
-
-    def _upload(self, image: ImageBytes) -> str:
-        """Uploads image bytes to the Files API; returns the file's URI."""
-        import io
-
-        from google.genai import types
-
-        config = types.UploadFileConfig(mime_type=image.mime_type)
-        uploaded = self._retrying(
-            self._genai.files.upload, file=io.BytesIO(image.data), config=config
-        )
-        return str(uploaded.uri)
-
-    @staticmethod
-    def _translated(fn: Callable[..., _T], /, **kwargs: Any) -> _T:
-        try:
-            return fn(**kwargs)
-        except Exception as exc:
-            ours = _core.translate_error(exc)
-            if ours is None:
-                raise
-            raise ours from exc
+    @functools.cached_property
+    def batch(self) -> Batches:
+        """The Batch API: ``nb.batch.submit(requests)`` (half price, results within 24 h)."""
+        return Batches(self._transport, self._default_request)
 
     def close(self) -> None:
         """Closes the connections."""
-        self._genai.close()
+        self._transport.close()
 
     def __enter__(self) -> NanoBanana:
         return self
@@ -411,7 +326,7 @@ class NanoBanana(_ClientBase[Session, Stream, Batches]):
         self.close()
 
 
-class AsyncNanoBanana(_ClientBase[AsyncSession, AsyncStream, AsyncBatches]):
+class AsyncNanoBanana(_ClientBase):
     """The async twin of `NanoBanana`: the same arguments, awaitable methods.
 
     Example:
@@ -419,15 +334,14 @@ class AsyncNanoBanana(_ClientBase[AsyncSession, AsyncStream, AsyncBatches]):
         ...     result = await nb.generate("A red fox in fresh snow")
     """
 
-    _session_type = AsyncSession
-    _stream_type = AsyncStream
-    _batches_type = AsyncBatches
+    _transport_type = AsyncTransport
+    _transport: AsyncTransport
 
     async def generate(
         self,
-        prompt: Any,
+        prompt: PromptLike,
         *,
-        references: Iterable[Any] = (),
+        references: Iterable[ReferenceLike] | ReferenceLike | None = (),
         aspect_ratio: AspectRatio | str | None = None,
         size: ImageSize | str | None = None,
         model: str | None = None,
@@ -439,54 +353,64 @@ class AsyncNanoBanana(_ClientBase[AsyncSession, AsyncStream, AsyncBatches]):
 
     async def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
-        import asyncio
+        images = await self._transport.offload(request.prepare_references)
+        call = _core.build(request, images)
+        result: Result = await self._transport.run(_core.generate_flow(call, self.retry))
+        return result
 
-        # Reading and fitting reference photos is disk and CPU work: keep it off the loop.
-        call = (
-            await asyncio.to_thread(_core.call_args, request)
-            if request.references
-            else _core.call_args(request)
-        )
-        return await self._generate_call(call, request)
+    def stream(
+        self,
+        prompt: PromptLike,
+        *,
+        references: Iterable[ReferenceLike] | ReferenceLike | None = (),
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
+        model: str | None = None,
+        include_thoughts: bool = False,
+    ) -> AsyncStream:
+        """Generates with streaming; see `NanoBanana.stream`."""
+        request = self._request(prompt, references, aspect_ratio, size, model, include_thoughts)
+        outcome: list[Result] = []
 
-    async def _stream_events(
-        self, call: GenaiCall, request: GenerationRequest, outcome: dict[str, Result]
-    ) -> AsyncIterator[_core.StreamEvent]:
-        started = self.retry.clock()
-        for attempt in itertools.count(1):
-            acc = _core.StreamAccumulator()
-            try:
-                chunks = await self._translated(
-                    self._genai.aio.models.generate_content_stream,
-                    model=call.model, contents=call.contents, config=_core.stream_config(call),
-                )  # fmt: skip
-                async for chunk in _atranslated_iter(chunks):
-                    for event in acc.feed(chunk):
-                        yield event
-                break
-            except NanoBananaError as exc:
-                wait = _core.stream_retry(acc, exc, self.retry, attempt, started)
-                if wait is None:
-                    break
-                await self.retry.asleep(wait)
-        outcome["result"] = acc.result(request, call)
+        async def events() -> AsyncIterator[_core.StreamEvent]:
+            images = await self._transport.offload(request.prepare_references)
+            flow = _core.stream_flow(_core.build(request, images), self.retry)
+            async for event in self._transport.events(flow, outcome):
+                yield event
+
+        return AsyncStream(events(), outcome)
+
+    def session(
+        self,
+        *,
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
+        model: str | None = None,
+        include_thoughts: bool = False,
+    ) -> AsyncSession:
+        """Starts a multi-turn edit session; see `AsyncSession`."""
+        return AsyncSession(
+            self._transport, model=model or self.model, aspect_ratio=aspect_ratio, size=size,
+            include_thoughts=include_thoughts,
+        )  # fmt: skip
 
     async def edit(
         self,
-        image: Any,
-        instruction: Any,
+        image: ImageSource,
+        instruction: PromptLike,
         *,
-        references: Iterable[Any] = (),
+        references: Iterable[ReferenceLike] | ReferenceLike | None = (),
         aspect_ratio: AspectRatio | str | None = None,
         size: ImageSize | str | None = None,
+        model: str | None = None,
     ) -> Result:
         """Edits an existing image; see `NanoBanana.edit`."""
-        session = self.session(aspect_ratio=aspect_ratio, size=size)
-        return await session.send(instruction, references=[image, *references])
+        session = self.session(aspect_ratio=aspect_ratio, size=size, model=model)
+        return await session.send(instruction, references=[image, *_as_list(references)])
 
     async def generate_many(
         self,
-        requests: Iterable[Any],
+        requests: Iterable[GenerationRequest | PromptLike],
         *,
         out_dir: str | os.PathLike[str],
         concurrency: int = 4,
@@ -499,62 +423,18 @@ class AsyncNanoBanana(_ClientBase[AsyncSession, AsyncStream, AsyncBatches]):
         from ._many import as_requests, run_many
 
         checked = as_requests(requests, self._default_request)
-        return await run_many(self, checked, out_dir=Path(out_dir), concurrency=concurrency,
-                              rpm=rpm, ipm=ipm, max_cost=max_cost, progress=progress)  # fmt: skip
+        return await run_many(self._transport, checked, out_dir=Path(out_dir),
+                              concurrency=concurrency, rpm=rpm, ipm=ipm, max_cost=max_cost,
+                              progress=progress)  # fmt: skip
 
-    async def _generate_call(
-        self,
-        call: GenaiCall,
-        request: GenerationRequest,
-        on_retry: Callable[[BaseException, float], None] | None = None,
-    ) -> Result:
-        response = await self._retrying(
-            self._genai.aio.models.generate_content,
-            model=call.model, contents=call.contents, config=call.config, on_retry=on_retry,
-        )  # fmt: skip
-        return _core.finish(response, request, call)
-
-    async def _retrying(
-        self,
-        fn: Callable[..., Awaitable[_T]],
-        /,
-        *,
-        on_retry: Callable[[BaseException, float], None] | None = None,
-        idempotent: bool = True,
-        **kwargs: Any,
-    ) -> _T:
-        import tenacity
-
-        policy = self.retry.tenacity_kwargs(is_async=True, on_retry=on_retry, idempotent=idempotent)
-        async for attempt in tenacity.AsyncRetrying(**policy):
-            with attempt:
-                return await self._translated(fn, **kwargs)
-        raise AssertionError("unreachable: tenacity raises the last error")  # pragma: no cover
-
-    async def _upload(self, image: ImageBytes) -> str:
-        import io
-
-        from google.genai import types
-
-        config = types.UploadFileConfig(mime_type=image.mime_type)
-        uploaded = await self._retrying(
-            self._genai.aio.files.upload, file=io.BytesIO(image.data), config=config
-        )
-        return str(uploaded.uri)
-
-    @staticmethod
-    async def _translated(fn: Callable[..., Awaitable[_T]], /, **kwargs: Any) -> _T:
-        try:
-            return await fn(**kwargs)
-        except Exception as exc:
-            ours = _core.translate_error(exc)
-            if ours is None:
-                raise
-            raise ours from exc
+    @functools.cached_property
+    def batch(self) -> AsyncBatches:
+        """The Batch API; see `NanoBanana.batch`."""
+        return AsyncBatches(self._transport, self._default_request)
 
     async def aclose(self) -> None:
         """Closes the connections."""
-        await self._genai.aio.aclose()
+        await self._transport.close()
 
     async def __aenter__(self) -> AsyncNanoBanana:
         return self
@@ -563,31 +443,12 @@ class AsyncNanoBanana(_ClientBase[AsyncSession, AsyncStream, AsyncBatches]):
         await self.aclose()
 
 
-def _translated_iter(chunks: Iterable[_T]) -> Iterator[_T]:
-    """Iterates, translating errors raised mid-stream (a cut body, a reset) at the boundary."""
-    iterator = iter(chunks)
-    while True:
-        try:
-            chunk = next(iterator)
-        except StopIteration:
-            return
-        except Exception as exc:
-            ours = _core.translate_error(exc)
-            if ours is None:
-                raise
-            raise ours from exc
-        yield chunk
-
-
-async def _atranslated_iter(chunks: AsyncIterator[_T]) -> AsyncIterator[_T]:
-    while True:
-        try:
-            chunk = await chunks.__anext__()
-        except StopAsyncIteration:
-            return
-        except Exception as exc:
-            ours = _core.translate_error(exc)
-            if ours is None:
-                raise
-            raise ours from exc
-        yield chunk
+def _as_list(references: Iterable[ReferenceLike] | ReferenceLike | None) -> list[Any]:
+    """One reference or many, as a list: ``"photo.jpg"`` is one reference, not 9."""
+    if references is None:
+        return []
+    if isinstance(references, str | bytes | bytearray | memoryview | Reference | os.PathLike):
+        return [references]
+    if isinstance(references, Iterable) and not hasattr(references, "read"):
+        return list(references)
+    return [references]

@@ -1,51 +1,59 @@
-"""Sans-IO core shared by every client: request -> call arguments, response -> `Result`.
+"""Sans-IO core: every call is built here, every answer parsed here, every flow decided here.
 
-Nothing here sends, awaits or sleeps. The sync and async clients (and later sessions, batches
-and the CLI) build with `call_args`, send with `google-genai`, and finish with `finish`.
+Nothing here sends, reads a file, awaits or sleeps. A shell prepares the references (the one
+disk and CPU step, `_references`), `build`s a `Call` from the prepared bytes, and runs a flow:
+a generator that yields what to do (`Op`: one google-genai call; `Sleep`; `Next`: one chunk of
+an open stream; `Emit`: an event for the caller) and receives what happened, or the error it
+raised, translated. Two drivers in `_transport` perform the steps, one blocking, one awaiting,
+as httpx runs its ``Auth.auth_flow`` generators. So the retry loop, the stream's retry, uploads
+and the batch flows exist once, whichever twin runs them.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
+import itertools
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 
 from ._errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    BadRequestError,
     InvalidResponseError,
     NanoBananaError,
     NoImageError,
-    NotFoundError,
-    PermissionDeniedError,
-    QuotaExhaustedError,
-    RateLimitError,
     SafetyBlockedError,
-    ServerError,
 )
+from ._image import GeneratedImage
 from ._registry import MODELS, user_stacklevel
-from ._request import GenaiCall, GenerationRequest
-from ._result import GeneratedImage, Result
+from ._request import GenerationRequest
+from ._result import FinalPart, Result, TextPart
 from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
     from google.genai import types
 
+    from ._references import ImageBytes
+
 __all__ = [
-    "call_args",
+    "END",
+    "Call",
+    "Emit",
+    "MissingImagesWarning",
+    "Next",
+    "Op",
+    "Sleep",
+    "StreamEvent",
+    "attempt",
+    "build",
     "estimate_cost",
     "finish",
-    "parse",
+    "generate_flow",
     "parse_body",
     "require_image",
-    "stream_retry",
-    "translate_error",
+    "stream_flow",
+    "upload_flow",
 ]
 
 #: Finish reasons that mean a safety system stopped the image.
@@ -63,32 +71,141 @@ SAFETY_REASONS = frozenset(
 )
 
 
-def call_args(request: GenerationRequest) -> GenaiCall:
-    """The `google-genai` call for a request, asking for the raw HTTP body as well.
+class MissingImagesWarning(UserWarning):
+    """Fewer final images came back than the prompt asked for; all that came are kept."""
 
-    `google-genai` drops ``finishMessage`` (the reason text users need) when it converts a
-    response; with ``should_return_http_response`` we parse the body ourselves, once.
+
+# -- steps a driver performs ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Op:
+    """One google-genai call: ``method`` is a path on the client (``"models.generate_content"``).
+
+    The sync driver calls it on ``genai.Client``, the async one awaits it on ``client.aio``.
     """
-    call = request.to_genai()
-    config = call.config.model_copy(update={"should_return_http_response": True})
-    return call._replace(config=config)
+
+    method: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    idempotent: bool = True
+    """False for what must never be done twice (creating a batch job): not retried after a
+    dropped connection, since the server may have done it already."""
 
 
-def parse(
-    response: types.GenerateContentResponse,
-    request: GenerationRequest | None,
-    call: GenaiCall | None = None,
-) -> Result:
-    """Parses what `generate_content` returned for `call_args`."""
-    http = response.sdk_http_response
-    if http is None or http.body is None:
-        return Result.from_response(response, request=request)
-    return parse_body(http.body, request, call)
+@dataclass(frozen=True)
+class Sleep:
+    """Wait this many seconds (with the policy's sleep, so tests inject a clock)."""
+
+    seconds: float
 
 
-def parse_body(
-    text: str | bytes, request: GenerationRequest | None = None, call: GenaiCall | None = None
-) -> Result:
+@dataclass(frozen=True)
+class Next:
+    """Read the next chunk of an open stream; the driver sends back the chunk, or `END`."""
+
+    stream: Any
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Hand this to the caller as it arrives (a stream's events, a batch's results)."""
+
+    value: Any
+
+
+END: Any = object()
+"""What a driver sends back for `Next` when the stream has ended."""
+
+Step = Op | Sleep | Next | Emit
+Flow = Generator[Step, Any, Any]
+
+
+# -- building -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """A request ready to send: the arguments of ``models.generate_content``."""
+
+    request: GenerationRequest
+    model: str
+    contents: list[types.Content]
+    config: types.GenerateContentConfig
+    reference_sha256: tuple[str, ...] = ()
+    """Digests of the reference bytes as sent (after any fitting), for provenance."""
+
+    def kwargs(self, *, raw_body: bool = True) -> dict[str, Any]:
+        """``model=, contents=, config=``, asking for the raw HTTP body unless told not to.
+
+        google-genai drops ``finishMessage`` (the reason text users need) when it converts a
+        response; with ``should_return_http_response`` we parse the body ourselves, once.
+        Streams cannot have it (google-genai refuses), so they lose ``finishMessage``.
+        """
+        config = self.config.model_copy(update={"should_return_http_response": raw_body or None})
+        return {"model": self.model, "contents": self.contents, "config": config}
+
+
+def user_content(prompt: str, parts: Sequence[types.Part]) -> types.Content:
+    """A user turn: the prompt, then the reference parts."""
+    from google.genai import types
+
+    return types.Content(role="user", parts=[types.Part(text=prompt), *parts])
+
+
+def inline_parts(images: Sequence[ImageBytes]) -> list[types.Part]:
+    """Prepared reference bytes as inline parts."""
+    from google.genai import types
+
+    return [
+        types.Part(inline_data=types.Blob(data=image.data, mime_type=image.mime_type))
+        for image in images
+    ]
+
+
+def model_content(parts: Sequence[FinalPart]) -> types.Content:
+    """An earlier answer, sent back with every thought signature byte for byte."""
+    from google.genai import types
+
+    out = []
+    for p in parts:
+        if isinstance(p, TextPart):
+            out.append(types.Part(text=p.text, thought_signature=p.thought_signature))
+        else:
+            blob = types.Blob(data=p.data, mime_type=p.mime_type)
+            out.append(types.Part(inline_data=blob, thought_signature=p.thought_signature))
+    return types.Content(role="model", parts=out)
+
+
+def build(
+    request: GenerationRequest,
+    images: Sequence[ImageBytes],
+    *,
+    history: Sequence[types.Content] = (),
+    parts: Sequence[types.Part] | None = None,
+) -> Call:
+    """The call for a request whose references are prepared: plain, or a session's next turn.
+
+    Args:
+        request: What to ask.
+        images: Its references, read and fitted (`_references`).
+        history: Earlier turns (`user_content` / `model_content`), oldest first.
+        parts: The references as parts, when some are Files API uploads (a session's); by
+            default every image goes inline.
+    """
+    import hashlib
+
+    contents = [
+        *history,
+        user_content(request.prompt, inline_parts(images) if parts is None else parts),
+    ]
+    digests = tuple(hashlib.sha256(image.data).hexdigest() for image in images)
+    return Call(request, request.model, contents, request.generation_config(), digests)
+
+
+# -- parsing ----------------------------------------------------------------------------------
+
+
+def parse_body(text: str | bytes, call: Call | None = None, *, batch: bool = False) -> Result:
     """Parses a response body as sent on the wire.
 
     Raises:
@@ -99,8 +216,32 @@ def parse_body(
         body = pydantic_core.from_json(text)
     except ValueError as exc:
         raise InvalidResponseError(f"the response body is not JSON ({exc})") from exc
+    return parse(body, call, batch=batch)
+
+
+def parse(
+    body: Any,
+    call: Call | None = None,
+    *,
+    request: GenerationRequest | None = None,
+    batch: bool = False,
+    problems: tuple[str, ...] = (),
+) -> Result:
+    """Parses a loaded body: a dict as sent, or a google-genai response object.
+
+    The one parse path from body to `Result`: plain calls, stream chunks gathered, session
+    turns and batch lines all come here.
+    """
+    if not isinstance(body, dict) and hasattr(body, "model_dump"):
+        http = getattr(body, "sdk_http_response", None)
+        if http is not None and http.body is not None:
+            return parse_body(http.body, call, batch=batch)
+        body = body.model_dump(by_alias=True, exclude_none=True, mode="python")
+    request = call.request if call is not None else request
     digests = call.reference_sha256 if call is not None else ()
-    return Result.from_body(body, request=request, reference_sha256=digests)
+    return Result.from_body(
+        body, request=request, batch=batch, reference_sha256=digests, problems=problems
+    )
 
 
 def require_image(result: Result) -> Result:
@@ -117,20 +258,68 @@ def require_image(result: Result) -> Result:
     )
 
 
-def finish(
-    response: types.GenerateContentResponse, request: GenerationRequest, call: GenaiCall
-) -> Result:
-    """Parse, then insist on a final image, and say when fewer came than were asked for."""
-    result = require_image(parse(response, request, call))
+def finish(result: Result) -> Result:
+    """Insists on a final image, and says when fewer came than were asked for."""
+    result = require_image(result)
     if result.missing:
         warnings.warn(
-            f"asked for {request.expected_images} images but {len(result.images)} came back; "
-            f"the {len(result.images)} received are kept in the result (result.missing == "
-            f"{result.missing})",
+            f"asked for {result.missing + len(result.images)} images but "
+            f"{len(result.images)} came back; the {len(result.images)} received are kept in "
+            f"the result (result.missing == {result.missing})",
             MissingImagesWarning,
             stacklevel=user_stacklevel(),
         )
     return result
+
+
+# -- flows ------------------------------------------------------------------------------------
+
+
+def attempt(
+    op: Op, policy: RetryPolicy, *, on_retry: Callable[[BaseException, float], None] | None = None
+) -> Flow:
+    """Performs ``op`` under the retry policy; returns what it returned.
+
+    ``on_retry(error, wait)`` hears of each retry (a run's rate limiter slows down on 429).
+    """
+    started = policy.clock()
+    for n in itertools.count(1):
+        try:
+            return (yield op)
+        except NanoBananaError as error:
+            wait = policy.next_delay(error, n, policy.clock() - started, idempotent=op.idempotent)
+            if wait is None:
+                raise
+            policy.log_retry(error, n, wait)
+            if on_retry is not None:
+                on_retry(error, wait)
+            yield Sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def generate_flow(
+    call: Call,
+    policy: RetryPolicy,
+    *,
+    on_retry: Callable[[BaseException, float], None] | None = None,
+) -> Flow:
+    """One generation: the call under the retry policy, parsed, with a final image."""
+    response = yield from attempt(
+        Op("models.generate_content", call.kwargs()), policy, on_retry=on_retry
+    )
+    return finish(parse(response, call))
+
+
+def upload_flow(image: ImageBytes, policy: RetryPolicy) -> Flow:
+    """Uploads image bytes to the Files API; returns the file's URI."""
+    import io
+
+    from google.genai import types
+
+    config = types.UploadFileConfig(mime_type=image.mime_type)
+    op = Op("files.upload", {"file": io.BytesIO(image.data), "config": config})
+    uploaded = yield from attempt(op, policy)
+    return str(uploaded.uri)
 
 
 @dataclass(frozen=True)
@@ -152,39 +341,30 @@ class StreamAccumulator:
         self.parts: list[Any] = []
         self.candidate: dict[str, Any] = {}
         self.top: dict[str, Any] = {}
-        self.cut_by: NanoBananaError | None = None
 
-    def feed(self, chunk: types.GenerateContentResponse) -> list[StreamEvent]:
-        """Adds one chunk; returns its parts as events."""
+    def feed(self, chunk: Any) -> list[StreamEvent]:
+        """Adds one chunk (a google-genai response object); returns its parts as events."""
         body = chunk.model_dump(by_alias=True, exclude_none=True, mode="python")
         candidates = body.get("candidates") or []
         candidate = candidates[0] if candidates and isinstance(candidates[0], dict) else {}
         new = (candidate.get("content") or {}).get("parts") or []
         self.parts.extend(new)
-        for key in ("finishReason", "finishMessage"):
-            if candidate.get(key) is not None:
-                self.candidate[key] = candidate[key]
+        for key, value in candidate.items():
+            if key not in ("content", "index") and value is not None:
+                self.candidate[key] = value
         for key in ("usageMetadata", "modelVersion", "responseId", "promptFeedback"):
             if body.get(key) is not None:
                 self.top[key] = body[key]
-        events = []
-        for part in new:
-            one = Result.from_body({"candidates": [{"content": {"parts": [part]}}]})
-            for item in one.thoughts:
-                events.append(
-                    StreamEvent(True, *((item, None) if isinstance(item, str) else (None, item)))
-                )
-            for final in one.parts:
-                events.append(
-                    StreamEvent(
-                        False,
-                        *(
-                            (None, final)
-                            if isinstance(final, GeneratedImage)
-                            else (final.text, None)
-                        ),
-                    )
-                )
+        one = Result.from_body({"candidates": [{"content": {"parts": new}}]})
+        events = [
+            StreamEvent(True, None, t) if isinstance(t, GeneratedImage) else StreamEvent(True, t)
+            for t in one.thoughts
+        ]
+        for part in one.parts:
+            if isinstance(part, GeneratedImage):
+                events.append(StreamEvent(False, image=part))
+            else:
+                events.append(StreamEvent(False, text=part.text))
         return events
 
     def has_final_image(self) -> bool:
@@ -195,49 +375,48 @@ class StreamAccumulator:
             for p in self.parts
         )
 
-    def result(self, request: GenerationRequest, call: GenaiCall) -> Result:
+    def result(self, call: Call, cut_by: NanoBananaError | None = None) -> Result:
         """The whole answer, parsed once; a stream cut after its images keeps them, noted."""
         body = {
             "candidates": [{"content": {"role": "model", "parts": self.parts}, **self.candidate}],
             **self.top,
         }
-        result = Result.from_body(body, request=request, reference_sha256=call.reference_sha256)
-        if self.cut_by is not None:
-            note = f"the stream was cut before it finished ({self.cut_by}); all parts received kept"
-            result = dataclasses.replace(result, problems=(*result.problems, note))
-        return require_image(result)
+        note = (
+            (f"the stream was cut before it finished ({cut_by}); all parts received kept",)
+            if cut_by is not None
+            else ()
+        )
+        return finish(parse(body, call, problems=note))
 
 
-def stream_retry(
-    acc: StreamAccumulator,
-    error: NanoBananaError,
-    policy: RetryPolicy,
-    attempt: int,
-    started: float,
-) -> float | None:
-    """After a stream broke: seconds to wait before trying again, or ``None`` to stop.
+def stream_flow(call: Call, policy: RetryPolicy) -> Flow:
+    """A streamed generation: emits `StreamEvent`s as they arrive; returns the `Result`.
 
-    A stream that already brought a final image stops and keeps it: trying again would pay
-    twice. Otherwise it is retried like any call, or the error is raised.
+    Retried like any call until a final image has arrived; a stream cut after that stops and
+    keeps what came rather than paying twice.
     """
-    if acc.has_final_image():
-        acc.cut_by = error
-        return None
-    wait = policy.next_delay(error, attempt, policy.clock() - started)
-    if wait is None:
-        raise error
-    policy.log_retry(error, attempt, wait)
-    return wait
+    started = policy.clock()
+    for n in itertools.count(1):
+        acc = StreamAccumulator()
+        try:
+            stream = yield Op("models.generate_content_stream", call.kwargs(raw_body=False))
+            while (chunk := (yield Next(stream))) is not END:
+                for event in acc.feed(chunk):
+                    yield Emit(event)
+        except NanoBananaError as error:
+            if acc.has_final_image():
+                return acc.result(call, cut_by=error)
+            wait = policy.next_delay(error, n, policy.clock() - started)
+            if wait is None:
+                raise
+            policy.log_retry(error, n, wait)
+            yield Sleep(wait)
+            continue
+        return acc.result(call)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def stream_config(call: GenaiCall) -> types.GenerateContentConfig:
-    """The call's config for a stream.
-
-    google-genai refuses raw HTTP bodies on streams, so streams are parsed from its objects,
-    which lose ``finishMessage``.
-    """
-    return call.config.model_copy(update={"should_return_http_response": None})
-
+# -- cost -------------------------------------------------------------------------------------
 
 #: Typical thinking tokens per image request, for estimates (billed at the text rate).
 ESTIMATED_THINKING_TOKENS = 400
@@ -261,67 +440,3 @@ def estimate_cost(request: GenerationRequest, *, batch: bool = False) -> float |
         + ESTIMATED_THINKING_TOKENS * price.text_output_per_mtok
     ) / 1e6
     return usd * (price.batch_discount if batch else 1.0)
-
-
-class MissingImagesWarning(UserWarning):
-    """Fewer final images came back than the prompt asked for; all that came are kept."""
-
-
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*s\s*$")
-
-
-def _retry_delay(details: list[dict[str, Any]]) -> float | None:
-    for detail in details:
-        if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
-            match = _DURATION.match(str(detail.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
-    return None
-
-
-def _quota(details: list[dict[str, Any]], message: str) -> tuple[str | None, bool]:
-    """The quota that ran out, and whether it cannot recover by retrying (per day, or 0)."""
-    for detail in details:
-        if str(detail.get("@type", "")).endswith("google.rpc.QuotaFailure"):
-            for violation in detail.get("violations") or []:
-                quota_id = str(violation.get("quotaId") or violation.get("quotaMetric") or "")
-                hopeless = "PerDay" in quota_id or str(violation.get("quotaValue")) == "0"
-                return quota_id or None, hopeless
-    return None, "limit: 0" in message
-
-
-def translate_error(exc: BaseException) -> NanoBananaError | None:
-    """Maps a `google-genai` or transport error to ours; ``None`` when it is neither."""
-    from google.genai import errors
-
-    if isinstance(exc, NanoBananaError):
-        return exc
-    if isinstance(exc, errors.APIError):
-        return _api_error(exc.code, exc.status, exc.message or "", exc.details)
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    module = type(exc).__module__.split(".")[0]
-    if module in ("httpx", "httpx2", "httpcore", "aiohttp") or isinstance(exc, ConnectionError):
-        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        if names & {"TimeoutException", "ServerTimeoutError", "TimeoutError"}:
-            return APITimeoutError(f"no complete answer within the timeout ({text})")
-        return APIConnectionError(f"the connection failed ({text})")
-    return None
-
-
-def _api_error(code: int, status: str | None, message: str, raw: Any) -> APIError:
-    error = raw.get("error", raw) if isinstance(raw, dict) else {}
-    details = [d for d in (error.get("details") or []) if isinstance(d, dict)]
-    kwargs: dict[str, Any] = {"code": code, "status": status, "details": details}
-    if code == 429:
-        quota, hopeless = _quota(details, message)
-        if hopeless:
-            return QuotaExhaustedError(
-                f"{message} [quota {quota or 'unknown'} will not recover by retrying: it is "
-                "per day, or 0 for this project; check your plan and billing]",
-                quota=quota, **kwargs,
-            )  # fmt: skip
-        return RateLimitError(message, retry_delay=_retry_delay(details), quota=quota, **kwargs)
-    cls = {400: BadRequestError, 403: PermissionDeniedError, 404: NotFoundError}.get(code)
-    if cls is None:
-        cls = ServerError if code >= 500 else APIError
-    return cls(message, **kwargs)

@@ -4,7 +4,8 @@
 NanoBananaError
 ├── InvalidRequestError (also a ValueError): nothing was sent
 │   ├── InvalidReferenceError: a reference image is unreadable or of the wrong type
-│   └── MissingAPIKeyError: no key given and none in the environment
+│   ├── MissingAPIKeyError: no key given and none in the environment
+│   └── SessionTooLargeError: the next turn of a session would not fit one request
 ├── APIError: the API answered with an error (.code, .status, .message, .details)
 │   ├── BadRequestError (400), PermissionDeniedError (403), NotFoundError (404)
 │   ├── RateLimitError (429, will recover): .retry_delay, .quota
@@ -19,12 +20,16 @@ NanoBananaError
     └── NoImageError: the model answered without an image
 ```
 
-`google-genai` and transport errors are translated at one boundary (`translate_error`) with
-`raise ... from exc`, so the original stays reachable as `__cause__`.
+`google-genai`, httpx and builtin transport errors are translated at one boundary,
+`translating()`, with ``raise ... from exc``, so the original stays reachable as `__cause__`;
+batch job states map through `batch_state_error`.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -49,6 +54,11 @@ __all__ = [
     "RateLimitError",
     "SafetyBlockedError",
     "ServerError",
+    "SessionTooLargeError",
+    "api_error",
+    "batch_state_error",
+    "map_error",
+    "translating",
 ]
 
 
@@ -81,6 +91,10 @@ class InvalidReferenceError(InvalidRequestError):
 
 class MissingAPIKeyError(InvalidRequestError):
     """No API key was given and none was found in the environment."""
+
+
+class SessionTooLargeError(InvalidRequestError):
+    """The next turn would exceed the request size limit even with references offloaded."""
 
 
 class APIError(NanoBananaError):
@@ -200,3 +214,130 @@ class SafetyBlockedError(GenerationError):
 
 class NoImageError(GenerationError):
     """The model answered with text only (e.g. ``NO_IMAGE``, or ``STOP`` with no image)."""
+
+
+# -- the one boundary ------------------------------------------------------------------------
+
+#: Transport errors by class name, for the HTTP stacks google-genai may use (httpx, httpx2,
+#: aiohttp) without importing any of them.
+_TIMEOUT_NAMES = frozenset({"TimeoutException", "ServerTimeoutError", "TimeoutError"})
+_TRANSPORT_NAMES = frozenset(
+    {"TransportError", "HTTPError", "ClientError", "StreamError", "ClientConnectionError"}
+)
+
+
+def map_error(exc: BaseException) -> NanoBananaError | None:
+    """Our error for a `google-genai`, transport or builtin network error; ``None`` otherwise.
+
+    Decided by ``isinstance`` on google-genai's errors and the builtins, and by class names
+    (never module names) for the HTTP stacks, so a bare `TimeoutError` is a timeout too.
+    """
+    from google.genai import errors
+
+    if isinstance(exc, NanoBananaError):
+        return exc
+    if isinstance(exc, errors.APIError):
+        return api_error(exc.code, exc.status, exc.message or "", exc.details)
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, TimeoutError) or names & _TIMEOUT_NAMES:
+        return APITimeoutError(f"no complete answer within the timeout ({text})")
+    if isinstance(exc, ConnectionError) or names & _TRANSPORT_NAMES:
+        return APIConnectionError(f"the connection failed ({text})")
+    return None
+
+
+@contextmanager
+def translating() -> Iterator[None]:
+    """Raises our error for any `google-genai` or transport error inside, ``from`` it.
+
+    Example:
+        >>> with translating():
+        ...     client.models.generate_content(...)
+    """
+    try:
+        yield
+    except Exception as exc:
+        ours = map_error(exc)
+        if ours is None or ours is exc:
+            raise
+        raise ours from exc
+
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*s\s*$")
+_LIMIT_ZERO = re.compile(r"\blimit:\s*0\b")
+
+
+def _retry_delay(details: list[dict[str, Any]]) -> float | None:
+    for detail in details:
+        if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            match = _DURATION.match(str(detail.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    return None
+
+
+def _quota(details: list[dict[str, Any]], message: str) -> tuple[str | None, bool]:
+    """The quota that ran out, and whether it cannot recover by retrying.
+
+    Reads every violation and the message: a per-day quota or a limit of 0 (which the live API
+    states only in the message, ``limit: 0``, with violations in either order) never recovers,
+    whatever the ``RetryInfo`` says.
+    """
+    quotas: list[str] = []
+    hopeless = bool(_LIMIT_ZERO.search(message))
+    for detail in details:
+        if str(detail.get("@type", "")).endswith("google.rpc.QuotaFailure"):
+            for violation in detail.get("violations") or []:
+                if not isinstance(violation, dict):
+                    continue
+                quota_id = str(violation.get("quotaId") or violation.get("quotaMetric") or "")
+                if quota_id:
+                    quotas.append(quota_id)
+                if "PerDay" in quota_id or str(violation.get("quotaValue")) == "0":
+                    hopeless = True
+                    quotas.insert(0, quotas.pop())  # name the one that will not recover
+    return (", ".join(quotas) or None), hopeless
+
+
+def api_error(code: int, status: str | None, message: str, raw: Any) -> APIError:
+    """The typed error for an API error answer (``raw``: the body, or its ``error`` object)."""
+    error = raw.get("error", raw) if isinstance(raw, dict) else {}
+    details = [d for d in (error.get("details") or []) if isinstance(d, dict)]
+    kwargs: dict[str, Any] = {"code": code, "status": status, "details": details}
+    if code == 429:
+        quota, hopeless = _quota(details, message)
+        if hopeless:
+            return QuotaExhaustedError(
+                f"{message} [quota {quota or 'unknown'} will not recover by retrying: it is "
+                "per day, or 0 for this project; check your plan and billing]",
+                quota=quota, **kwargs,
+            )  # fmt: skip
+        return RateLimitError(message, retry_delay=_retry_delay(details), quota=quota, **kwargs)
+    cls = {400: BadRequestError, 403: PermissionDeniedError, 404: NotFoundError}.get(code)
+    if cls is None:
+        cls = ServerError if code >= 500 else APIError
+    return cls(message, **kwargs)
+
+
+#: Batch job states after which no results will come.
+BATCH_FAILED_STATES = frozenset({"JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"})
+
+
+def batch_state_error(job: str, state: str, *, waited: float | None = None) -> BatchJobError | None:
+    """The error for a batch job in ``state`` when its results are wanted; ``None`` if done.
+
+    Args:
+        job: The job's name.
+        state: Its ``JOB_STATE_*``.
+        waited: Seconds waited, when a wait timed out.
+    """
+    if state == "JOB_STATE_SUCCEEDED" and waited is None:
+        return None
+    if waited is not None:
+        message = f"batch job {job} still {state} after {waited:g} s"
+    elif state in BATCH_FAILED_STATES:
+        message = f"batch job {job} is {state}, not JOB_STATE_SUCCEEDED: no results"
+    else:
+        message = f"batch job {job} is {state}, not done yet: call wait() first"
+    return BatchJobError(message, job=job, state=state)

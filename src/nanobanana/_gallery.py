@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import InvalidRequestError
-from ._many import MANIFEST_NAME
-from ._result import _atomic_write
+from ._image import atomic_write as _atomic_write
+from ._manifest import MANIFEST_NAME
 
 __all__ = ["write_gallery"]
 

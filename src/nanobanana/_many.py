@@ -4,10 +4,8 @@ One runner (async). `AsyncNanoBanana.generate_many` awaits it; `NanoBanana.gener
 it on an event loop of its own in a worker thread (which, unlike ``asyncio.run`` on the
 caller's thread, also works inside Jupyter's running loop).
 
-The manifest (``manifest.jsonl`` in ``out_dir``) gets one line per finished request, written
-after its images are saved. A re-run skips every request already done, keyed by a content hash
-of the request, so a crash or Ctrl-C never pays twice for an image; a torn last line (a crash
-mid-write) is dropped and rewritten, never fatal.
+Each finished request is written to the run's manifest (`_manifest`) as soon as its images are
+saved; a re-run skips what is done there.
 """
 
 from __future__ import annotations
@@ -15,100 +13,31 @@ from __future__ import annotations
 import asyncio
 import bisect
 import collections
-import hashlib
-import json
 import math
-import os
-import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import _core
-from ._errors import (
-    APIConnectionError,
-    GenerationError,
-    InvalidRequestError,
-    NanoBananaError,
-    RateLimitError,
-    ServerError,
+from ._errors import InvalidRequestError, NanoBananaError, RateLimitError
+from ._manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    entry_head,
+    failure_entry,
+    request_key,
+    success_entry,
 )
 from ._request import GenerationRequest
-from ._result import Result
+from ._transport import AsyncTransport
 
-if TYPE_CHECKING:
-    from ._client import AsyncNanoBanana
+__all__ = ["RateLimiter", "RunReport", "as_requests", "run_in_thread", "run_many"]
 
-__all__ = ["Manifest", "RateLimiter", "RunReport", "request_key", "run_many"]
-
-MANIFEST_NAME = "manifest.jsonl"
-#: Failures worth another try on the next run; others (blocks, bad requests) would recur.
-_TRANSIENT = (RateLimitError, ServerError, APIConnectionError)
 #: The server counts a request when it arrives, a little after we start it: free a slot late.
 _WINDOW = 61.0
-
-
-def request_key(request: GenerationRequest) -> str:
-    """A content hash of everything that shapes the result: prompt, references, config, model."""
-    digest = hashlib.sha256()
-    for value in (request.prompt, request.model, _v(request.aspect_ratio), _v(request.size),
-                  str(request.include_thoughts)):  # fmt: skip
-        digest.update(value.encode() + b"\0")
-    for ref in request.references:
-        digest.update(ref.kind.encode() + b"\0")
-        digest.update(hashlib.sha256(ref.load(0).data).digest())
-    return digest.hexdigest()[:24]
-
-
-def _v(x: Any) -> str:
-    return str(getattr(x, "value", x))
-
-
-class Manifest:
-    """The JSONL record of a run: one line per finished request."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.entries: dict[str, dict[str, Any]] = {}
-        self.recovered_torn_line = False
-        if path.exists():
-            self._read()
-
-    def _read(self) -> None:
-        raw = self.path.read_bytes()
-        end = raw.rfind(b"\n") + 1
-        if end < len(raw):
-            # A crash mid-write left a torn last line: drop it, so the next append is clean.
-            with open(self.path, "r+b") as handle:
-                handle.truncate(end)
-            self.recovered_torn_line = True
-        for line in raw[:end].splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                self.recovered_torn_line = True
-                continue
-            if isinstance(entry, dict) and "key" in entry:
-                self.entries[entry["key"]] = entry
-
-    def is_done(self, key: str) -> bool:
-        """Finished, or failed in a way that another try would not fix."""
-        entry = self.entries.get(key)
-        return entry is not None and (entry["status"] == "ok" or not entry.get("transient", False))
-
-    def append(self, entry: dict[str, Any]) -> None:
-        """Appends one line with a single write, so lines never interleave."""
-        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
-        self.entries[entry["key"]] = entry
 
 
 class RateLimiter:
@@ -226,12 +155,8 @@ def _in_jupyter() -> bool:
     return type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def _slug(text: str, limit: int = 40) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].rstrip("-") or "image"
-
-
 async def run_many(
-    client: AsyncNanoBanana,
+    transport: AsyncTransport,
     requests: Sequence[GenerationRequest],
     *,
     out_dir: Path,
@@ -243,14 +168,14 @@ async def run_many(
 ) -> RunReport:
     """The runner behind both ``generate_many`` entry points."""
     _check_run_options(concurrency, rpm, ipm, max_cost)
-    clock = client.retry.clock
+    clock = transport.policy.clock
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob(".*.part"):  # a killed run's half-written temporary files
         stale.unlink(missing_ok=True)
     manifest = Manifest(out_dir / MANIFEST_NAME)
     report = RunReport(out_dir)
     limiter = RateLimiter(rpm, ipm, clock)
-    keys = await asyncio.to_thread(lambda: [request_key(r) for r in requests])
+    keys = await transport.offload(lambda: [request_key(r) for r in requests])
     queue: collections.deque[tuple[int, GenerationRequest, str]] = collections.deque()
     for index, (request, key) in enumerate(zip(requests, keys, strict=True)):
         if manifest.is_done(key):
@@ -273,7 +198,7 @@ async def run_many(
             committed += estimate
             in_flight += 1
             try:
-                entry = await _one(client, request, key, index, out_dir, limiter)
+                entry = await _one(transport, request, key, index, out_dir, limiter)
             finally:
                 in_flight -= 1
             committed += entry.get("cost", 0.0) - estimate
@@ -295,71 +220,30 @@ async def run_many(
 
 
 async def _one(
-    client: AsyncNanoBanana,
+    transport: AsyncTransport,
     request: GenerationRequest,
     key: str,
     index: int,
     out_dir: Path,
     limiter: RateLimiter,
 ) -> dict[str, Any]:
+    images = request.expected_images
     try:
-        call = await asyncio.to_thread(_core.call_args, request)
+        call = _core.build(request, await transport.offload(request.prepare_references))
         # Take the quota slot as late as possible: right before the request goes out.
-        while (wait := limiter.wait_time(request.expected_images)) > 0:
-            await client.retry.asleep(wait)
-        limiter.acquire(request.expected_images)
-        images = request.expected_images
-        result = await client._generate_call(
-            call, request, on_retry=lambda error, wait: limiter.on_retry(error, wait, images)
+        while (wait := limiter.wait_time(images)) > 0:
+            await transport.policy.asleep(wait)
+        limiter.acquire(images)
+        flow = _core.generate_flow(
+            call,
+            transport.policy,
+            on_retry=lambda error, wait: limiter.on_retry(error, wait, images),
         )
+        result = await transport.run(flow)
     except NanoBananaError as exc:
         return failure_entry(entry_head(request, key, index), exc)
     limiter.on_success()
-    return await asyncio.to_thread(success_entry, entry_head(request, key, index), result, out_dir)
-
-
-def entry_head(request: GenerationRequest | None, key: str, index: int) -> dict[str, Any]:
-    """The fields every manifest line has (runs and batch jobs write the same lines)."""
-    return {
-        "key": key,
-        "index": index,
-        "prompt": request.prompt if request else None,
-        "model": request.model if request else None,
-        "aspect_ratio": _v(request.aspect_ratio) if request and request.aspect_ratio else None,
-        "size": _v(request.size) if request and request.size else None,
-        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def failure_entry(entry: dict[str, Any], exc: NanoBananaError) -> dict[str, Any]:
-    entry.update(status="failed", error={"type": type(exc).__name__, "message": str(exc)},
-                 transient=isinstance(exc, _TRANSIENT))  # fmt: skip
-    if isinstance(exc, GenerationError):  # billed even without an image
-        entry.update(cost=exc.result.cost or 0.0, response_id=exc.result.response_id)
-    return entry
-
-
-def success_entry(entry: dict[str, Any], result: Result, out_dir: Path) -> dict[str, Any]:
-    """Saves the images (atomically, named by prompt and key), then describes them."""
-    stem = f"{_slug(entry['prompt'] or 'image')}-{entry['key'][:8]}"
-    entry.update(
-        status="ok",
-        images=_save_all(result, out_dir, stem),
-        missing=result.missing,
-        cost=result.cost or 0.0,
-        usage=result.usage.__dict__,
-        response_id=result.response_id,
-        finish_reason=result.finish_reason,
-    )
-    return entry
-
-
-def _save_all(result: Result, out_dir: Path, stem: str) -> list[str]:
-    many = len(result.images) > 1
-    return [
-        image.save(out_dir / (f"{stem}-{k}" if many else stem)).name
-        for k, image in enumerate(result.images, 1)
-    ]
+    return await transport.offload(success_entry, entry_head(request, key, index), result, out_dir)
 
 
 def _check_run_options(

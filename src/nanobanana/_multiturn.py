@@ -11,51 +11,37 @@ twins `Session` and `AsyncSession` only send, upload and await.
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
-import json
 import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from typing_extensions import Self
 
+from . import _core, _session_file
 from ._constants import MAX_REQUEST_BYTES, REQUEST_HEADROOM_BYTES
-from ._errors import InvalidRequestError
+from ._errors import InvalidRequestError, SessionTooLargeError
 from ._references import ImageBytes, fit_to_budget, wire_size
-from ._request import AspectRatio, GenaiCall, GenerationRequest, ImageSize, check_reference_counts
-from ._result import GeneratedImage, Result, TextPart, _atomic_write
+from ._request import AspectRatio, GenerationRequest, ImageSize, check_reference_counts
+from ._result import FinalPart, Result
+from ._session_file import Turn
+from ._transport import AsyncTransport, SyncTransport
+from ._types import PromptLike, ReferenceLike
 
 if TYPE_CHECKING:
     from google.genai import types
 
-    from ._client import AsyncNanoBanana, NanoBanana
 
 __all__ = ["AsyncSession", "Session", "SessionTooLargeError", "Turn"]
 
-SESSION_FORMAT = 1
 #: Files API uploads expire after 48 h; re-upload a little before.
 _UPLOAD_LIFETIME = 46 * 3600
 _PART_OVERHEAD = 64  # JSON around each part
-
-
-class SessionTooLargeError(InvalidRequestError):
-    """The next turn would exceed the request size limit even with references offloaded."""
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One exchange: what was asked, with which references, and what came back."""
-
-    prompt: str
-    references: tuple[ImageBytes, ...]
-    """The reference bytes as sent (after fitting)."""
-    kinds: tuple[str, ...]
-    result: Result
+_T = TypeVar("_T", SyncTransport, AsyncTransport)
 
 
 @dataclass
@@ -65,19 +51,19 @@ class _Upload:
     at: float
 
 
-class SessionCore:
-    """State and decisions shared by `Session` and `AsyncSession`."""
+class SessionCore(Generic[_T]):
+    """State and decisions shared by `Session` and `AsyncSession`; the twins only send."""
 
     def __init__(
         self,
-        client: Any,
+        transport: _T,
         *,
-        model: str | None = None,
+        model: str,
         aspect_ratio: AspectRatio | str | None = None,
         size: ImageSize | str | None = None,
         include_thoughts: bool = False,
     ) -> None:
-        self._client = client
+        self._transport: _T = transport
         self.model = model
         self.aspect_ratio = aspect_ratio
         self.size = size
@@ -86,8 +72,7 @@ class SessionCore:
         self._uploads: dict[str, _Upload] = {}
 
     def __repr__(self) -> str:
-        model = self.model or self._client.model
-        return f"<{type(self).__name__} {len(self.turns)} turns, model={model!r}>"
+        return f"<{type(self).__name__} {len(self.turns)} turns, model={self.model!r}>"
 
     def branch(self) -> Self:
         """An independent copy: try another direction without losing this one."""
@@ -97,11 +82,37 @@ class SessionCore:
         return twin
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], client: Any) -> Self:
-        """Resumes a session saved with `save`, in this or another process."""
-        session = cls(client)
-        session._load_state(path)
+    def load(
+        cls, path: str | os.PathLike[str], client: _Client, *, allow_outside: bool = False
+    ) -> Self:
+        """Resumes a session saved with `save`, in this or another process.
+
+        A session file is untrusted input: its images must lie in its own folder unless
+        ``allow_outside`` is true, and each must match the hash it was saved with.
+        """
+        state = _session_file.load(path, allow_outside=allow_outside)
+        session = client.session(
+            model=state.model, aspect_ratio=state.aspect_ratio, size=state.size,
+            include_thoughts=state.include_thoughts,
+        )  # fmt: skip
+        if not isinstance(session, cls):
+            raise InvalidRequestError(
+                f"{cls.__name__}.load needs a client that makes {cls.__name__}s, got "
+                f"{type(client).__name__}"
+            )
+        session.turns = list(state.turns)
         return session
+
+    def save(self, path: str | os.PathLike[str], *, inline_images: bool = False) -> Path:
+        """Writes the session to JSON; images go beside it by hash, unless ``inline_images``.
+
+        Returns the path written. Resume with ``Session.load(path, client)``.
+        """
+        state = _session_file.SessionState(
+            self.model, _value(self.aspect_ratio), _value(self.size), self.include_thoughts,
+            tuple(self.turns),
+        )  # fmt: skip
+        return _session_file.dump(state, path, inline_images=inline_images)
 
     @property
     def history(self) -> tuple[Turn, ...]:
@@ -135,27 +146,33 @@ class SessionCore:
             raise InvalidRequestError(f"n must be between 1 and {len(self.turns)}, got {n}")
         del self.turns[:n]
 
-    # -- building a turn (sans-IO but for reading reference files) -----------------------
+    # -- deciding a turn --------------------------------------------------------------------
 
     def _request(
-        self, prompt: Any, references: Iterable[Any], aspect_ratio: Any, size: Any
+        self,
+        prompt: PromptLike,
+        references: Iterable[ReferenceLike] | ReferenceLike | None,
+        aspect_ratio: AspectRatio | str | None,
+        size: ImageSize | str | None,
     ) -> GenerationRequest:
-        """The turn's request, built by the client; the session's settings fill the gaps."""
-        request: GenerationRequest = self._client._request(
+        """The turn's request; the session's settings fill the gaps."""
+        return GenerationRequest(
             prompt,
-            references,
-            aspect_ratio if aspect_ratio is not None else self.aspect_ratio,
-            size if size is not None else self.size,
-            self.model,
-            self.include_thoughts,
+            references=references,
+            aspect_ratio=aspect_ratio if aspect_ratio is not None else self.aspect_ratio,
+            size=size if size is not None else self.size,
+            model=self.model,
+            include_thoughts=self.include_thoughts,
         )
-        return request
 
     def _history_bytes(self) -> int:
         return sum(_turn_wire_size(t, self._uploads) for t in self.turns)
 
-    def _prepare(self, request: GenerationRequest) -> tuple[list[ImageBytes], list[str]]:
-        """Fits this turn's references into what the history leaves of the request budget."""
+    def _prepare(self, request: GenerationRequest) -> list[ImageBytes]:
+        """Reads this turn's references and fits them into what the history leaves.
+
+        The one disk and CPU step of a turn: the async twin runs it in a worker thread.
+        """
         kinds = [k for t in self.turns for k in t.kinds] + [r.kind for r in request.references]
         try:
             check_reference_counts(kinds)
@@ -167,10 +184,9 @@ class SessionCore:
         loaded = [ref.load(i) for i, ref in enumerate(request.references)]
         reserved = self._history_bytes() + len(request.prompt.encode())
         try:
-            images = fit_to_budget(loaded, text_bytes=reserved)
+            return fit_to_budget(loaded, text_bytes=reserved)
         except InvalidRequestError:
-            images = loaded  # the history alone is too large: _offload_plan says what to do
-        return images, [r.kind for r in request.references]
+            return loaded  # the history alone is too large: _offload_plan says what to do
 
     def _offload_plan(self, new_images: Sequence[ImageBytes], prompt: str) -> list[ImageBytes]:
         """Reference images to move to the Files API, oldest first, so the request fits.
@@ -204,169 +220,51 @@ class SessionCore:
             )
         return plan
 
-    def _remember_upload(self, image: ImageBytes, uri: str) -> None:
-        self._uploads[_digest(image.data)] = _Upload(uri, image.mime_type, time.time())
+    def _turn_flow(self, request: GenerationRequest, images: list[ImageBytes]) -> _core.Flow:
+        """Uploads what must go through the Files API, then sends every earlier turn and this one.
 
-    def _call(self, request: GenerationRequest, images: Sequence[ImageBytes]) -> GenaiCall:
-        """The full request: every earlier turn, then this one."""
-        from google.genai import types
-
-        contents: list[types.Content] = []
+        The turn is kept only when it succeeded, so a failure leaves the history as it was.
+        """
+        policy = self._transport.policy
+        for image in self._offload_plan(images, request.prompt):
+            uri = yield from _core.upload_flow(image, policy)
+            self._uploads[_digest(image.data)] = _Upload(uri, image.mime_type, time.time())
+        history: list[types.Content] = []
         for turn in self.turns:
-            contents.append(self._user_content(turn.prompt, turn.references))
-            contents.append(
-                types.Content(role="model", parts=[_model_part(p) for p in turn.result.parts])
-            )
-        contents.append(self._user_content(request.prompt, images))
-        config = request.generation_config().model_copy(
-            update={"should_return_http_response": True}
-        )
-        digests = tuple(_digest(i.data) for i in images)
-        return GenaiCall(request.model, contents, config, digests)
+            history.append(_core.user_content(turn.prompt, self._parts(turn.references)))
+            history.append(_core.model_content(turn.result.parts))
+        call = _core.build(request, images, history=history, parts=self._parts(images))
+        result: Result = yield from _core.generate_flow(call, policy)
+        kinds = tuple(r.kind for r in request.references)
+        self.turns.append(Turn(request.prompt, tuple(images), kinds, result))
+        return result
 
-    def _user_content(self, prompt: str, images: Sequence[ImageBytes]) -> types.Content:
+    def _parts(self, images: Sequence[ImageBytes]) -> list[types.Part]:
+        """References as parts: a Files API reference where uploaded, else inline."""
         from google.genai import types
 
-        parts = [types.Part(text=prompt)]
+        parts = []
         for image in images:
             upload = self._uploads.get(_digest(image.data))
-            if upload is not None:
-                parts.append(
-                    types.Part(
-                        file_data=types.FileData(file_uri=upload.uri, mime_type=upload.mime_type)
-                    )
-                )
+            if upload is None:
+                parts += _core.inline_parts([image])
             else:
-                parts.append(
-                    types.Part(inline_data=types.Blob(data=image.data, mime_type=image.mime_type))
-                )
-        return types.Content(role="user", parts=parts)
+                ref = types.FileData(file_uri=upload.uri, mime_type=upload.mime_type)
+                parts.append(types.Part(file_data=ref))
+        return parts
 
-    def _commit(
+
+class _Client(Protocol):
+    """What `Session.load` needs of a client: a way to start a session."""
+
+    def session(
         self,
-        request: GenerationRequest,
-        images: Sequence[ImageBytes],
-        kinds: list[str],
-        result: Result,
-    ) -> None:
-        self.turns.append(Turn(request.prompt, tuple(images), tuple(kinds), result))
-
-    # -- JSON --------------------------------------------------------------------------------
-
-    def save(self, path: str | os.PathLike[str], *, inline_images: bool = False) -> Path:
-        """Writes the session to JSON; images go beside it by hash, unless ``inline_images``.
-
-        Returns the path written. Resume with ``Session.load(path, client)``.
-        """
-        target = Path(path)
-        folder = target.with_name(target.stem + ".images")
-
-        def image_ref(data: bytes, mime: str) -> dict[str, Any]:
-            digest = _digest(data)
-            if inline_images:
-                return {
-                    "sha256": digest,
-                    "mime_type": mime,
-                    "data": base64.b64encode(data).decode(),
-                }
-            ext = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}.get(
-                mime, ".bin"
-            )
-            file = folder / f"{digest[:32]}{ext}"
-            if not file.exists():
-                _atomic_write(file, data)
-            return {
-                "sha256": digest,
-                "mime_type": mime,
-                "path": str(file.relative_to(target.parent)),
-            }
-
-        def part(p: Any) -> dict[str, Any]:
-            sig = base64.b64encode(p.thought_signature).decode() if p.thought_signature else None
-            if isinstance(p, TextPart):
-                return {"text": p.text, "thought_signature": sig}
-            return {"image": image_ref(p.data, p.mime_type), "thought_signature": sig}
-
-        doc = {
-            "format": SESSION_FORMAT,
-            "model": self.model,
-            "aspect_ratio": _value(self.aspect_ratio),
-            "size": _value(self.size),
-            "include_thoughts": self.include_thoughts,
-            "turns": [
-                {
-                    "prompt": t.prompt,
-                    "references": [
-                        {**image_ref(r.data, r.mime_type), "kind": k}
-                        for r, k in zip(t.references, t.kinds, strict=True)
-                    ],
-                    "model_parts": [part(p) for p in t.result.parts],
-                    "finish_reason": t.result.finish_reason,
-                    "model_version": t.result.model_version,
-                    "response_id": t.result.response_id,
-                }
-                for t in self.turns
-            ],
-        }
-        _atomic_write(target, json.dumps(doc, indent=1).encode())
-        return target
-
-    def _load_state(self, path: str | os.PathLike[str]) -> None:
-        source = Path(path)
-        try:
-            doc = json.loads(source.read_text())
-        except (OSError, ValueError) as exc:
-            raise InvalidRequestError(f"{source}: not a saved session ({exc})") from exc
-        if not isinstance(doc, dict) or doc.get("format") != SESSION_FORMAT:
-            raise InvalidRequestError(f"{source}: not a saved session of format {SESSION_FORMAT}")
-
-        def image(ref: dict[str, Any]) -> tuple[bytes, str]:
-            if "data" in ref:
-                data = base64.b64decode(ref["data"])
-            else:
-                file = source.parent / ref["path"]
-                try:
-                    data = file.read_bytes()
-                except OSError as exc:
-                    raise InvalidRequestError(
-                        f"{source}: image {file} is missing ({exc.strerror})"
-                    ) from exc
-            if _digest(data) != ref["sha256"]:
-                raise InvalidRequestError(
-                    f"{source}: image {ref.get('path', '(inline)')} has changed since it was saved"
-                )
-            return data, ref["mime_type"]
-
-        def sig(text: str | None) -> bytes | None:
-            return base64.b64decode(text) if text else None
-
-        self.model = doc.get("model")
-        self.aspect_ratio = doc.get("aspect_ratio")
-        self.size = doc.get("size")
-        self.include_thoughts = bool(doc.get("include_thoughts"))
-        self.turns = []
-        for t in doc["turns"]:
-            refs = tuple(
-                ImageBytes(*image(r), label=r.get("path", "reference")) for r in t["references"]
-            )
-            parts: list[Any] = []
-            for p in t["model_parts"]:
-                if "image" in p:
-                    data, mime = image(p["image"])
-                    parts.append(GeneratedImage(data, mime, sig(p["thought_signature"])))
-                else:
-                    parts.append(TextPart(p["text"], sig(p["thought_signature"])))
-            result = Result(
-                images=tuple(p for p in parts if isinstance(p, GeneratedImage)),
-                text="".join(p.text for p in parts if isinstance(p, TextPart)),
-                parts=tuple(parts),
-                finish_reason=t.get("finish_reason"),
-                model_version=t.get("model_version"),
-                response_id=t.get("response_id"),
-            )
-            self.turns.append(
-                Turn(t["prompt"], refs, tuple(r["kind"] for r in t["references"]), result)
-            )
+        *,
+        aspect_ratio: Any = ...,
+        size: Any = ...,
+        model: Any = ...,
+        include_thoughts: bool = ...,
+    ) -> Any: ...
 
 
 def _value(x: Any) -> Any:
@@ -377,22 +275,11 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _model_part(p: TextPart | GeneratedImage) -> types.Part:
-    from google.genai import types
-
-    if isinstance(p, TextPart):
-        return types.Part(text=p.text, thought_signature=p.thought_signature)
-    return types.Part(
-        inline_data=types.Blob(data=p.data, mime_type=p.mime_type),
-        thought_signature=p.thought_signature,
-    )
-
-
-def _parts_size(parts: Iterable[TextPart | GeneratedImage]) -> int:
+def _parts_size(parts: Iterable[FinalPart]) -> int:
     size = 0
     for p in parts:
         size += _PART_OVERHEAD + wire_size(len(p.thought_signature or b""))
-        size += len(p.text.encode()) if isinstance(p, TextPart) else wire_size(len(p.data))
+        size += wire_size(len(p.data)) if hasattr(p, "data") else len(p.text.encode())
     return size
 
 
@@ -416,7 +303,7 @@ def _turn_wire_size(turn: Turn, uploads: dict[str, _Upload]) -> int:
     )
 
 
-class Session(SessionCore):
+class Session(SessionCore[SyncTransport]):
     """A multi-turn edit: each `send` continues from the images before it.
 
     Example:
@@ -426,15 +313,13 @@ class Session(SessionCore):
         >>> session.save("fox.session.json")  # resume later: Session.load(path, nb)
     """
 
-    _client: NanoBanana
-
     def send(
         self,
-        prompt: Any,
+        prompt: PromptLike,
         *,
-        references: Iterable[Any] = (),
-        aspect_ratio: Any = None,
-        size: Any = None,
+        references: Iterable[ReferenceLike] | ReferenceLike | None = (),
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
     ) -> Result:
         """Sends the next turn; on any error the history is left exactly as it was.
 
@@ -444,15 +329,18 @@ class Session(SessionCore):
             APIError: The API refused, after any retries.
         """
         request = self._request(prompt, references, aspect_ratio, size)
-        images, kinds = self._prepare(request)
-        for image in self._offload_plan(images, request.prompt):
-            self._remember_upload(image, self._client._upload(image))
-        result = self._client._generate_call(self._call(request, images), request)
-        self._commit(request, images, kinds, result)
+        images = self._transport.offload(self._prepare, request)
+        result: Result = self._transport.run(self._turn_flow(request, images))
         return result
 
+    def __enter__(self) -> Session:
+        return self
 
-class AsyncSession(SessionCore):
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+class AsyncSession(SessionCore[AsyncTransport]):
     """The async twin of `Session`.
 
     Example:
@@ -460,25 +348,18 @@ class AsyncSession(SessionCore):
         >>> await session.send("A red fox wearing a green hat")
     """
 
-    _client: AsyncNanoBanana
-
     async def send(
         self,
-        prompt: Any,
+        prompt: PromptLike,
         *,
-        references: Iterable[Any] = (),
-        aspect_ratio: Any = None,
-        size: Any = None,
+        references: Iterable[ReferenceLike] | ReferenceLike | None = (),
+        aspect_ratio: AspectRatio | str | None = None,
+        size: ImageSize | str | None = None,
     ) -> Result:
         """Sends the next turn; see `Session.send`."""
-        import asyncio
-
         request = self._request(prompt, references, aspect_ratio, size)
-        images, kinds = await asyncio.to_thread(self._prepare, request)
-        for image in self._offload_plan(images, request.prompt):
-            self._remember_upload(image, await self._client._upload(image))
-        result = await self._client._generate_call(self._call(request, images), request)
-        self._commit(request, images, kinds, result)
+        images = await self._transport.offload(self._prepare, request)
+        result: Result = await self._transport.run(self._turn_flow(request, images))
         return result
 
     async def __aenter__(self) -> AsyncSession:

@@ -8,196 +8,21 @@ decoded from base64 once and never decoded as pictures or re-encoded unless you 
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import functools
-import hashlib
 import html
-import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from ._errors import InvalidRequestError, InvalidResponseError, NoImageError
-from ._imageinfo import sniff
+from ._errors import InvalidResponseError, NoImageError
+from ._image import GeneratedImage, image_mime, img_tag
 from ._registry import MODELS
 
 if TYPE_CHECKING:
     from google.genai import types
-    from PIL import Image
 
 __all__ = ["FinalPart", "GeneratedImage", "Result", "TextPart", "Usage"]
-
-_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
-_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
-_MIME_OF_FORMAT = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-
-
-@dataclass(frozen=True, eq=False)
-class GeneratedImage:
-    """One image as the API sent it.
-
-    Attributes:
-        data: The bytes as received (the model sends JPEG; older models PNG).
-        mime_type: The MIME type the API gave for them.
-        thought_signature: Sent back unchanged on the next turn of an edit.
-        thought: True for an interim thought image.
-    """
-
-    data: bytes = field(repr=False)
-    mime_type: str
-    thought_signature: bytes | None = field(default=None, repr=False)
-    thought: bool = False
-    metadata: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    """What made it (prompt, model, ratio, size, ...), written by ``save(metadata=True)``."""
-
-    @cached_property
-    def _info(self) -> tuple[int | None, int | None]:
-        info = sniff(self.data)
-        return (info.width, info.height) if info else (None, None)
-
-    @property
-    def width(self) -> int | None:
-        """Pixel width, read from the header without decoding."""
-        return self._info[0]
-
-    @property
-    def height(self) -> int | None:
-        """Pixel height, read from the header without decoding."""
-        return self._info[1]
-
-    @property
-    def sha256(self) -> str:
-        """Hex digest of the bytes."""
-        return hashlib.sha256(self.data).hexdigest()
-
-    def to_pil(self) -> Image.Image:
-        """Decodes the image with Pillow."""
-        import io
-
-        from PIL import Image
-
-        return Image.open(io.BytesIO(self.data))
-
-    def save(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        format: Literal["auto", "original", "jpeg", "png", "webp"] = "auto",
-        metadata: bool = False,
-    ) -> Path:
-        """Writes the image atomically and returns the path written.
-
-        The bytes on disk always match the file's name. When the extension is absent or
-        matches the MIME type, the original bytes are written as they are: no decode, no
-        re-encode. When the extension names another format (``.png`` for the JPEG that Nano
-        Banana Pro sends), the image is converted, or, with ``format="original"``, refused.
-
-        Args:
-            path: Where to write; the extension is added from the MIME type when absent.
-            format: ``"auto"`` follows the extension; ``"original"`` never converts;
-                ``"jpeg"``/``"png"``/``"webp"`` ask for that format.
-            metadata: Also write ``<path>.json`` with what made the image.
-
-        Raises:
-            InvalidRequestError: The extension and ``format`` disagree, or an unknown
-                extension.
-        """
-        target = Path(path)
-        own_ext = _EXTENSIONS.get(self.mime_type, "")
-        wanted = None if format in ("auto", "original") else format.upper()
-        ext = target.suffix.lower()
-        if not ext:
-            target = target.with_name(target.name + (_ext_of(wanted) if wanted else own_ext))
-            ext = target.suffix.lower()
-        if ext not in _FORMATS:
-            raise InvalidRequestError(
-                f"cannot save as {ext!r}: use .jpg, .jpeg, .png or .webp (or no extension)"
-            )
-        fmt = _FORMATS[ext]
-        if wanted and wanted != fmt:
-            raise InvalidRequestError(f"format={format!r} does not match the extension of {target}")
-        if _MIME_OF_FORMAT[fmt] == self.mime_type:
-            data = self.data
-        elif format == "original":
-            raise InvalidRequestError(
-                f"{target.name} names {fmt} but the image is {self.mime_type}; use the "
-                f"{own_ext} extension, or format='auto' to convert"
-            )
-        else:
-            data = self._convert(fmt)
-        _atomic_write(target, data)
-        if metadata:
-            sidecar = {**self.metadata, "mime_type": _MIME_OF_FORMAT[fmt], "sha256": self.sha256,
-                       "width": self.width, "height": self.height}  # fmt: skip
-            _atomic_write(
-                target.with_name(target.name + ".json"), json.dumps(sidecar, indent=2).encode()
-            )
-        return target
-
-    def _convert(self, fmt: str) -> bytes:
-        import io
-
-        image = self.to_pil()
-        if fmt == "JPEG" and image.mode not in ("RGB", "L"):
-            image = image.convert("RGB")
-        buf = io.BytesIO()
-        image.save(buf, fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
-        return buf.getvalue()
-
-    def _repr_jpeg_(self) -> bytes | None:
-        return self.data if self.mime_type == "image/jpeg" else None
-
-    def _repr_png_(self) -> bytes | None:
-        return self.data if self.mime_type == "image/png" else None
-
-    def _repr_html_(self) -> str:
-        return _img_tag(self)
-
-    def __repr__(self) -> str:
-        kind = "thought image" if self.thought else "image"
-        size = f"{self.width}x{self.height}" if self.width else "size unknown"
-        return f"<GeneratedImage {kind} {self.mime_type} {size} {len(self.data) / 1e6:.2f} MB>"
-
-
-def _ext_of(fmt: str) -> str:
-    return {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}[fmt]
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    """Writes to a temporary file beside the target, then renames: never a partial file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a saved image is an ordinary file
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        # The rename is atomic: a killed process leaves the old file or the new one, never half
-        # of one. (No fsync: it would make every save 5x slower for power-loss safety only.)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@functools.cache
-def _umask() -> int:
-    # os.umask can only be read by setting it; do it once.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _img_tag(image: GeneratedImage, width: int = 512) -> str:
-    data = base64.b64encode(image.data).decode("ascii")
-    return (
-        f'<img src="data:{image.mime_type};base64,{data}" style="max-width:{width}px" '
-        f'alt="{image.width}x{image.height} {html.escape(image.mime_type)}"/>'
-    )
 
 
 @dataclass(frozen=True)
@@ -295,7 +120,7 @@ class Result:
     """The final (non-thought) parts in order, with their thought signatures."""
     problems: tuple[str, ...] = ()
     """Parts that could not be read (bad base64, say); everything else is kept."""
-    _body: dict[str, Any] = field(default_factory=dict, repr=False)
+    _body: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def image(self) -> GeneratedImage:
@@ -372,6 +197,7 @@ class Result:
         request: Any = None,
         batch: bool = False,
         reference_sha256: tuple[str, ...] = (),
+        problems: tuple[str, ...] = (),
     ) -> Result:
         """Parses a response body (camelCase JSON as the API sends it, already loaded).
 
@@ -392,23 +218,24 @@ class Result:
         images: list[GeneratedImage] = []
         thoughts: list[Thought] = []
         texts: list[str] = []
-        problems: list[str] = []
+        problems_: list[str] = list(problems)
         final: list[FinalPart] = []
         usage = Usage.from_metadata(_dict(body.get("usageMetadata")))
         meta = _provenance(request, body, usage, reference_sha256)
         for i, part in enumerate(parts):
             if not isinstance(part, dict):
-                problems.append(f"part {i}: not an object")
+                problems_.append(f"part {i}: not an object")
                 continue
             thought = part.get("thought") is True
-            signature = _decode(part, "thoughtSignature", problems, i)
+            signature = _decode(part, "thoughtSignature", problems_, i)
             inline = part.get("inlineData") or part.get("inline_data")
             if isinstance(inline, dict):
-                data = _decode(inline, "data", problems, i)
+                data = _decode(inline, "data", problems_, i)
                 if data is None:
                     continue
-                mime = str(inline.get("mimeType") or inline.get("mime_type") or "")
-                image = GeneratedImage(data, mime or _sniffed(data), signature, thought, meta)
+                declared = inline.get("mimeType") or inline.get("mime_type")
+                mime = image_mime(data, declared if isinstance(declared, str) else None)
+                image = GeneratedImage(data, mime, signature, thought, meta)
                 (thoughts if thought else images).append(image)
                 if not thought:
                     final.append(image)
@@ -417,7 +244,7 @@ class Result:
                 if not thought and (part["text"] or signature):
                     final.append(TextPart(part["text"], signature))
         feedback = _dict(body.get("promptFeedback"))
-        return cls(
+        result = cls(
             images=tuple(images),
             parts=tuple(final),
             text="".join(texts),
@@ -430,9 +257,10 @@ class Result:
             response_id=_str(body.get("responseId")),
             request=request,
             batch=batch,
-            problems=tuple(problems),
-            _body=body,
+            problems=tuple(problems_),
         )
+        object.__setattr__(result, "_body", body)
+        return result
 
     @classmethod
     def from_response(
@@ -447,7 +275,7 @@ class Result:
         return cls.from_body(body, request=request, batch=batch)
 
     def _repr_html_(self) -> str:
-        items = "".join(f"<div>{_img_tag(i)}</div>" for i in self.images)
+        items = "".join(f"<div>{img_tag(i)}</div>" for i in self.images)
         text = f"<p>{html.escape(self.text)}</p>" if self.text else ""
         cost = f"${self.cost:.3f}" if self.cost is not None else "cost unknown"
         caption = f"<small>{html.escape(self.describe_outcome())} · {cost}</small>"
@@ -461,11 +289,6 @@ def _dict(value: Any) -> dict[str, Any]:
 def _str(value: Any) -> str | None:
     """Text of a field; an enum from a google-genai object gives its value (``STOP``)."""
     return None if value is None else str(getattr(value, "value", value))
-
-
-def _sniffed(data: bytes) -> str:
-    info = sniff(data)
-    return info.mime_type if info else "application/octet-stream"
 
 
 def _decode(holder: dict[str, Any], key: str, problems: list[str], index: int) -> bytes | None:

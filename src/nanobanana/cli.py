@@ -123,7 +123,7 @@ def _run_one(args: argparse.Namespace, request: GenerationRequest) -> int:
     from pathlib import Path
 
     from ._errors import GenerationError
-    from ._many import (
+    from ._manifest import (
         MANIFEST_NAME,
         Manifest,
         entry_head,
@@ -327,7 +327,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     from . import GenerationRequest
     from ._gallery import write_gallery
-    from ._many import MANIFEST_NAME, Manifest, request_key
+    from ._manifest import MANIFEST_NAME, Manifest, request_key
 
     out = Path(args.out)
     requests = [

@@ -1,0 +1,130 @@
+"""The two drivers: they perform the steps `_core`'s flows yield, and nothing else.
+
+`SyncTransport` calls ``genai.Client`` and sleeps with the policy's ``sleep``;
+`AsyncTransport` awaits ``client.aio`` and the policy's ``asleep``. Every google-genai call
+goes through `perform`, inside the one error boundary (`translating`), so a flow receives our
+errors only. Sessions, batches and runs hold a transport, never a client's private members.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._core import END, Emit, Flow, Next, Op, Sleep, Step
+from ._errors import NanoBananaError, translating
+from ._retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from google import genai
+
+__all__ = ["AsyncTransport", "SyncTransport"]
+
+_T = TypeVar("_T")
+
+
+def _method(root: Any, path: str) -> Callable[..., Any]:
+    return functools.reduce(getattr, path.split("."), root)  # type: ignore[no-any-return]
+
+
+class SyncTransport:
+    """Performs steps by blocking: ``genai.Client`` calls, and the policy's ``sleep``."""
+
+    def __init__(self, client: genai.Client, policy: RetryPolicy) -> None:
+        self.client, self.policy = client, policy
+
+    def perform(self, step: Step) -> Any:
+        """Does one step; google-genai and transport errors come out as ours."""
+        if isinstance(step, Sleep):
+            return self.policy.sleep(step.seconds)
+        with translating():
+            if isinstance(step, Next):
+                return next(step.stream, END)
+            assert isinstance(step, Op)
+            return _method(self.client, step.method)(**step.kwargs)
+
+    def events(self, flow: Flow, out: list[Any]) -> Iterator[Any]:
+        """Runs a flow, yielding what it emits; its return value is appended to ``out``."""
+        value: Any = None
+        error: NanoBananaError | None = None
+        while True:
+            try:
+                step = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration as stop:
+                out.append(stop.value)
+                return
+            value, error = None, None
+            if isinstance(step, Emit):
+                yield step.value
+                continue
+            try:
+                value = self.perform(step)
+            except NanoBananaError as exc:
+                error = exc
+
+    def run(self, flow: Flow) -> Any:
+        """Runs a flow that emits nothing to its return value."""
+        out: list[Any] = []
+        for _ in self.events(flow, out):
+            raise AssertionError("this flow emits values: iterate events() instead")
+        return out[0]
+
+    def offload(self, fn: Callable[..., _T], /, *args: Any) -> _T:
+        """Disk and CPU work (reading references): done here, since blocking is fine."""
+        return fn(*args)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class AsyncTransport:
+    """Performs steps by awaiting: ``client.aio`` calls, and the policy's ``asleep``."""
+
+    def __init__(self, client: genai.Client, policy: RetryPolicy) -> None:
+        self.client, self.policy = client, policy
+
+    async def perform(self, step: Step) -> Any:
+        """Does one step; see `SyncTransport.perform`."""
+        if isinstance(step, Sleep):
+            return await self.policy.asleep(step.seconds)
+        with translating():
+            if isinstance(step, Next):
+                return await anext(step.stream, END)
+            assert isinstance(step, Op)
+            return await _method(self.client.aio, step.method)(**step.kwargs)
+
+    async def events(self, flow: Flow, out: list[Any]) -> AsyncIterator[Any]:
+        """Runs a flow, yielding what it emits; see `SyncTransport.events`."""
+        value: Any = None
+        error: NanoBananaError | None = None
+        while True:
+            try:
+                step = flow.throw(error) if error is not None else flow.send(value)
+            except StopIteration as stop:
+                out.append(stop.value)
+                return
+            value, error = None, None
+            if isinstance(step, Emit):
+                yield step.value
+                continue
+            try:
+                value = await self.perform(step)
+            except NanoBananaError as exc:
+                error = exc
+
+    async def run(self, flow: Flow) -> Any:
+        """Runs a flow that emits nothing to its return value."""
+        out: list[Any] = []
+        async for _ in self.events(flow, out):
+            raise AssertionError("this flow emits values: iterate events() instead")
+        return out[0]
+
+    async def offload(self, fn: Callable[..., _T], /, *args: Any) -> _T:
+        """Disk and CPU work (reading references) in a worker thread, off the event loop."""
+        import asyncio
+
+        return await asyncio.to_thread(fn, *args)
+
+    async def close(self) -> None:
+        await self.client.aio.aclose()

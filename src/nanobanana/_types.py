@@ -1,0 +1,42 @@
+"""Named types of the public surface: what a prompt and an image source may be."""
+
+from __future__ import annotations
+
+import os
+from typing import IO, TYPE_CHECKING, Protocol, Union, runtime_checkable
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from ._request import Reference
+
+__all__ = ["HasImageBytes", "ImageSource", "PromptLike", "ReferenceLike", "Renderable"]
+
+
+@runtime_checkable
+class Renderable(Protocol):
+    """A prompt template: anything with ``render() -> str`` (`Prompt`, `CharacterSheet`, ...)."""
+
+    def render(self) -> str: ...
+
+
+class HasImageBytes(Protocol):
+    """An image already in memory with its type, such as a `GeneratedImage`."""
+
+    @property
+    def data(self) -> bytes: ...
+
+    @property
+    def mime_type(self) -> str: ...
+
+
+PromptLike = str | Renderable
+"""A prompt: text, or a template of the prompt DSL."""
+
+ImageSource = Union[
+    str, os.PathLike[str], bytes, bytearray, memoryview, IO[bytes], "Image.Image", HasImageBytes
+]
+"""An image: a path, bytes, a binary file object, a ``PIL.Image`` or a `GeneratedImage`."""
+
+ReferenceLike = Union["Reference", ImageSource]
+"""A `Reference`, or a plain image source (which counts as an object reference)."""
