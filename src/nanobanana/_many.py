@@ -31,8 +31,9 @@ from ._manifest import (
     request_key,
     success_entry,
 )
-from ._request import GenerationRequest
+from ._request import GenerationRequest, Reference
 from ._transport import AsyncTransport
+from ._types import PromptLike
 
 __all__ = ["RateLimiter", "RunReport", "as_requests", "run_in_thread", "run_many"]
 
@@ -298,15 +299,32 @@ def run_in_thread(make: Callable[[], Any]) -> Any:
 
 
 def as_requests(
-    items: Iterable[Any], make: Callable[[Any], GenerationRequest]
+    items: Iterable[GenerationRequest | PromptLike], make: Callable[[Any], GenerationRequest]
 ) -> list[GenerationRequest]:
-    """Accepts `GenerationRequest` objects, prompts or templates; all checked before any is sent."""
+    """Accepts `GenerationRequest` objects, prompts or templates; all checked before any is sent.
+
+    A reference given as a file object is read here, once: a run hashes each request (to
+    resume) before it sends it, and a file object cannot be read twice.
+    """
     requests = []
     for i, item in enumerate(items):
         try:
-            requests.append(item if isinstance(item, GenerationRequest) else make(item))
+            request = item if isinstance(item, GenerationRequest) else make(item)
+            requests.append(_read_file_objects(request))
         except InvalidRequestError as exc:
             raise InvalidRequestError(f"request #{i + 1}: {exc}") from None
     if not requests:
         raise InvalidRequestError("generate_many needs at least one request")
     return requests
+
+
+def _read_file_objects(request: GenerationRequest) -> GenerationRequest:
+    if not any(callable(getattr(r.source, "read", None)) for r in request.references):
+        return request
+    references = tuple(
+        Reference(ref.load(i).data, kind=ref.kind)
+        if callable(getattr(ref.source, "read", None))
+        else ref
+        for i, ref in enumerate(request.references)
+    )
+    return request.model_copy(update={"references": references})

@@ -22,6 +22,8 @@ from ._registry import MODELS
 if TYPE_CHECKING:
     from google.genai import types
 
+    from ._request import GenerationRequest
+
 __all__ = ["FinalPart", "GeneratedImage", "Result", "TextPart", "Usage"]
 
 
@@ -114,7 +116,7 @@ class Result:
     usage: Usage = field(default_factory=Usage)
     model_version: str | None = None
     response_id: str | None = None
-    request: Any = field(default=None, repr=False)
+    request: GenerationRequest | None = field(default=None, repr=False)
     batch: bool = False
     parts: tuple[FinalPart, ...] = field(default=(), repr=False)
     """The final (non-thought) parts in order, with their thought signatures."""
@@ -194,7 +196,7 @@ class Result:
         cls,
         body: Any,
         *,
-        request: Any = None,
+        request: GenerationRequest | None = None,
         batch: bool = False,
         reference_sha256: tuple[str, ...] = (),
         problems: tuple[str, ...] = (),
@@ -264,7 +266,11 @@ class Result:
 
     @classmethod
     def from_response(
-        cls, response: types.GenerateContentResponse, *, request: Any = None, batch: bool = False
+        cls,
+        response: types.GenerateContentResponse,
+        *,
+        request: GenerationRequest | None = None,
+        batch: bool = False,
     ) -> Result:
         """Parses any `google-genai` ``GenerateContentResponse``.
 
@@ -327,7 +333,10 @@ def _base64_bytes() -> Any:
 
 
 def _provenance(
-    request: Any, body: dict[str, Any], usage: Usage, references: tuple[str, ...]
+    request: GenerationRequest | None,
+    body: dict[str, Any],
+    usage: Usage,
+    references: tuple[str, ...],
 ) -> dict[str, Any]:
     """What made an image, so a saved file can be traced back (never the API key)."""
     return {

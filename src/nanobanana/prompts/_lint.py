@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from .._errors import InvalidRequestError
+from .._types import PromptLike
 
 __all__ = ["LintIssue", "lint"]
 
@@ -31,7 +31,7 @@ class LintIssue:
         return f"{self.code}: {self.message} {self.suggestion}"
 
 
-def lint(prompt: Any, *, references: Iterable[Any] = ()) -> list[LintIssue]:
+def lint(prompt: PromptLike, *, references: Iterable[object] = ()) -> list[LintIssue]:
     """Checks a prompt (a string or a template) and its references.
 
     Returns a list of issues, empty when there is nothing to say. Nothing is sent.
@@ -43,7 +43,7 @@ def lint(prompt: Any, *, references: Iterable[Any] = ()) -> list[LintIssue]:
         size-in-text
         quality-keywords
     """
-    text = prompt.render() if callable(getattr(prompt, "render", None)) else str(prompt)
+    text = prompt if isinstance(prompt, str) else prompt.render()
     issues: list[LintIssue] = []
     fragments = [f.strip() for f in re.split(r"[,;|\n]", text) if f.strip()]
     short = [f for f in fragments if len(f.split()) <= 3]
