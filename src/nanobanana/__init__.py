@@ -67,7 +67,7 @@ _EXPORTS = {
     "StickerSet": ".prompts",
     "Storyboard": ".prompts",
     "Stream": "._stream",
-    "StreamEvent": "._core",
+    "StreamEvent": "._stream",
     "StyleTransfer": ".prompts",
     "Template": ".prompts",
     "TextPart": "._result",
@@ -100,7 +100,6 @@ if _TYPE_CHECKING:
     from ._client import AsyncNanoBanana as AsyncNanoBanana
     from ._client import NanoBanana as NanoBanana
     from ._core import MissingImagesWarning as MissingImagesWarning
-    from ._core import StreamEvent as StreamEvent
     from ._errors import APIConnectionError as APIConnectionError
     from ._errors import APIError as APIError
     from ._errors import APITimeoutError as APITimeoutError
@@ -135,6 +134,7 @@ if _TYPE_CHECKING:
     from ._session_file import Turn as Turn
     from ._stream import AsyncStream as AsyncStream
     from ._stream import Stream as Stream
+    from ._stream import StreamEvent as StreamEvent
     from ._types import ImageSource as ImageSource
     from ._types import PromptLike as PromptLike
     from ._types import ReferenceLike as ReferenceLike

@@ -14,38 +14,25 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import Unpack
+
 from . import _core
+from ._auth import genai_factory
 from ._batch import AsyncBatches, Batches
-from ._constants import API_KEY_ENV_VARS, DEFAULT_MODEL, DEFAULT_TIMEOUT
-from ._errors import MissingAPIKeyError
+from ._constants import DEFAULT_MODEL, DEFAULT_TIMEOUT
 from ._many import RunReport
 from ._multiturn import AsyncSession, Session
-from ._request import AspectRatio, GenerationRequest, ImageSize, Reference
+from ._request import GenerationRequest, Reference
 from ._result import Result
 from ._retry import RetryPolicy
-from ._stream import AsyncStream, Stream
+from ._stream import AsyncStream, Stream, StreamEvent, stream_flow
 from ._transport import AsyncTransport, SyncTransport
-from ._types import ImageSource, PromptLike, ReferenceLike
+from ._types import ImageSource, PromptLike, ReferenceLike, RequestOptions
 
 if TYPE_CHECKING:
     from google import genai
 
 __all__ = ["AsyncNanoBanana", "NanoBanana"]
-
-
-class _Secret:
-    """Holds the API key out of sight: no repr, no ``vars()`` entry on the client."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str | None) -> None:
-        self._value = value
-
-    def get(self) -> str | None:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "_Secret('***')"
 
 
 class _ClientBase:
@@ -69,42 +56,17 @@ class _ClientBase:
         self.model = model
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
-        self._fresh_genai: Callable[[], genai.Client] | None = None
-        if genai_client is None:
-            genai_client = self._own_genai(api_key, base_url, vertexai, project, location)
-        self._genai = genai_client
-        self._transport = self._transport_type(genai_client, self.retry)
-
-    def _own_genai(
-        self,
-        api_key: str | None,
-        base_url: str | None,
-        vertexai: bool,
-        project: str | None,
-        location: str | None,
-    ) -> genai.Client:
-        from google import genai
-        from google.genai import types
-
-        if not vertexai:
-            api_key = api_key or next(
-                (os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), None
-            )
-            if not api_key:
-                raise MissingAPIKeyError(
-                    "no API key: pass api_key=..., or set GEMINI_API_KEY (or GOOGLE_API_KEY). "
-                    "Get a key at https://aistudio.google.com/apikey, or run offline against "
-                    "the emulator: `with FakeGemini() as s: NanoBanana(api_key='test', "
-                    "base_url=s.url)`"
-                )
-        http_options = types.HttpOptions(base_url=base_url, timeout=int(self.timeout * 1000))
-        secret = _Secret(None if vertexai else api_key)
         # How to make another google-genai client like ours: a private event loop (the sync
         # generate_many) needs one of its own, since aio.aclose() ends a client for good.
-        self._fresh_genai = functools.partial(
-            _make_genai, genai.Client, secret, vertexai, project, location, http_options
-        )
-        return self._fresh_genai()
+        self._fresh_genai: Callable[[], genai.Client] | None = None
+        if genai_client is None:
+            self._fresh_genai = genai_factory(
+                api_key, base_url=base_url, timeout=timeout, vertexai=vertexai, project=project,
+                location=location,
+            )  # fmt: skip
+            genai_client = self._fresh_genai()
+        self._genai = genai_client
+        self._transport = self._transport_type(genai_client, self.retry)
 
     def __repr__(self) -> str:  # never the key
         return f"{type(self).__name__}(model={self.model!r}, timeout={self.timeout})"
@@ -113,36 +75,13 @@ class _ClientBase:
         self,
         prompt: PromptLike,
         references: Iterable[ReferenceLike] | ReferenceLike | None,
-        aspect_ratio: AspectRatio | str | None,
-        size: ImageSize | str | None,
-        model: str | None,
-        include_thoughts: bool,
+        options: RequestOptions,
     ) -> GenerationRequest:
-        return GenerationRequest(
-            prompt,
-            references=references,
-            aspect_ratio=aspect_ratio,
-            size=size,
-            model=model or self.model,
-            include_thoughts=include_thoughts,
-        )
+        model = options.get("model") or self.model
+        return GenerationRequest(prompt, references=references, **{**options, "model": model})
 
-    def _default_request(self, prompt: Any) -> GenerationRequest:
-        return self._request(prompt, (), None, None, None, False)
-
-
-def _make_genai(
-    client: Any, secret: _Secret, vertexai: bool, project: str | None, location: str | None,
-    http_options: Any,
-) -> genai.Client:  # fmt: skip
-    made: genai.Client = client(
-        api_key=secret.get(),
-        vertexai=vertexai or None,
-        project=project,
-        location=location,
-        http_options=http_options,
-    )
-    return made
+    def _default_request(self, prompt: PromptLike) -> GenerationRequest:
+        return self._request(prompt, (), {})
 
 
 class NanoBanana(_ClientBase):
@@ -172,21 +111,16 @@ class NanoBanana(_ClientBase):
         prompt: PromptLike,
         *,
         references: Iterable[ReferenceLike] | ReferenceLike | None = (),
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        model: str | None = None,
-        include_thoughts: bool = False,
+        **options: Unpack[RequestOptions],
     ) -> Result:
         """Generates an image.
 
         Args:
             prompt: A string, or a template of the prompt DSL.
             references: Reference images: paths, bytes, file objects, PIL images or
-                `Reference` objects (plain sources count as objects).
-            aspect_ratio: One of `AspectRatio` (``"16:9"``).
-            size: ``"1K"``, ``"2K"`` or ``"4K"``, any case.
-            model: Overrides the client's model.
-            include_thoughts: Also return interim thought text and images.
+                `Reference` objects (plain sources count as objects); one, or several.
+            **options: `RequestOptions`: ``aspect_ratio``, ``size``, ``model``,
+                ``include_thoughts``.
 
         Raises:
             InvalidRequestError: The request is invalid; nothing was sent.
@@ -194,7 +128,7 @@ class NanoBanana(_ClientBase):
             NoImageError: The model answered without an image (``.result`` keeps the text).
             APIError: The API refused, after any retries.
         """
-        request = self._request(prompt, references, aspect_ratio, size, model, include_thoughts)
+        request = self._request(prompt, references, options)
         return self.generate_request(request)
 
     def generate_request(self, request: GenerationRequest) -> Result:
@@ -209,10 +143,7 @@ class NanoBanana(_ClientBase):
         prompt: PromptLike,
         *,
         references: Iterable[ReferenceLike] | ReferenceLike | None = (),
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        model: str | None = None,
-        include_thoughts: bool = False,
+        **options: Unpack[RequestOptions],
     ) -> Stream:
         """Generates with streaming: thought text and images as they arrive, then the result.
 
@@ -220,28 +151,18 @@ class NanoBanana(_ClientBase):
         what came (``result.problems`` says so) rather than paying twice. Note that
         google-genai drops ``finishMessage`` on streams.
         """
-        request = self._request(prompt, references, aspect_ratio, size, model, include_thoughts)
+        request = self._request(prompt, references, options)
         outcome: list[Result] = []
 
-        def events() -> Iterator[_core.StreamEvent]:
+        def events() -> Iterator[StreamEvent]:
             call = _core.build(request, self._transport.offload(request.prepare_references))
-            yield from self._transport.events(_core.stream_flow(call, self.retry), outcome)
+            yield from self._transport.events(stream_flow(call, self.retry), outcome)
 
         return Stream(events(), outcome)
 
-    def session(
-        self,
-        *,
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        model: str | None = None,
-        include_thoughts: bool = False,
-    ) -> Session:
+    def session(self, **options: Unpack[RequestOptions]) -> Session:
         """Starts a multi-turn edit session; see `Session`."""
-        return Session(
-            self._transport, model=model or self.model, aspect_ratio=aspect_ratio, size=size,
-            include_thoughts=include_thoughts,
-        )  # fmt: skip
+        return Session(self._transport, self.model, **options)
 
     def edit(
         self,
@@ -249,16 +170,14 @@ class NanoBanana(_ClientBase):
         instruction: PromptLike,
         *,
         references: Iterable[ReferenceLike] | ReferenceLike | None = (),
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        model: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Result:
         """Edits an existing image (a path, bytes, a `PIL.Image` or a `GeneratedImage`).
 
         Example:
             >>> nb.edit("photo.jpg", "Remove the background").image.save("cutout")
         """
-        session = self.session(aspect_ratio=aspect_ratio, size=size, model=model)
+        session = self.session(**options)
         return session.send(instruction, references=[image, *_as_list(references)])
 
     def generate_many(
@@ -342,13 +261,10 @@ class AsyncNanoBanana(_ClientBase):
         prompt: PromptLike,
         *,
         references: Iterable[ReferenceLike] | ReferenceLike | None = (),
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        model: str | None = None,
-        include_thoughts: bool = False,
+        **options: Unpack[RequestOptions],
     ) -> Result:
         """Generates an image; see `NanoBanana.generate`."""
-        request = self._request(prompt, references, aspect_ratio, size, model, include_thoughts)
+        request = self._request(prompt, references, options)
         return await self.generate_request(request)
 
     async def generate_request(self, request: GenerationRequest) -> Result:
@@ -363,36 +279,23 @@ class AsyncNanoBanana(_ClientBase):
         prompt: PromptLike,
         *,
         references: Iterable[ReferenceLike] | ReferenceLike | None = (),
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        model: str | None = None,
-        include_thoughts: bool = False,
+        **options: Unpack[RequestOptions],
     ) -> AsyncStream:
         """Generates with streaming; see `NanoBanana.stream`."""
-        request = self._request(prompt, references, aspect_ratio, size, model, include_thoughts)
+        request = self._request(prompt, references, options)
         outcome: list[Result] = []
 
-        async def events() -> AsyncIterator[_core.StreamEvent]:
+        async def events() -> AsyncIterator[StreamEvent]:
             images = await self._transport.offload(request.prepare_references)
-            flow = _core.stream_flow(_core.build(request, images), self.retry)
+            flow = stream_flow(_core.build(request, images), self.retry)
             async for event in self._transport.events(flow, outcome):
                 yield event
 
         return AsyncStream(events(), outcome)
 
-    def session(
-        self,
-        *,
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        model: str | None = None,
-        include_thoughts: bool = False,
-    ) -> AsyncSession:
+    def session(self, **options: Unpack[RequestOptions]) -> AsyncSession:
         """Starts a multi-turn edit session; see `AsyncSession`."""
-        return AsyncSession(
-            self._transport, model=model or self.model, aspect_ratio=aspect_ratio, size=size,
-            include_thoughts=include_thoughts,
-        )  # fmt: skip
+        return AsyncSession(self._transport, self.model, **options)
 
     async def edit(
         self,
@@ -400,12 +303,10 @@ class AsyncNanoBanana(_ClientBase):
         instruction: PromptLike,
         *,
         references: Iterable[ReferenceLike] | ReferenceLike | None = (),
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        model: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Result:
         """Edits an existing image; see `NanoBanana.edit`."""
-        session = self.session(aspect_ratio=aspect_ratio, size=size, model=model)
+        session = self.session(**options)
         return await session.send(instruction, references=[image, *_as_list(references)])
 
     async def generate_many(

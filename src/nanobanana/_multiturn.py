@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from typing_extensions import Self
+from typing_extensions import Self, Unpack
 
 from . import _core, _session_file
 from ._constants import MAX_REQUEST_BYTES, REQUEST_HEADROOM_BYTES
@@ -30,7 +30,7 @@ from ._request import AspectRatio, GenerationRequest, ImageSize, check_reference
 from ._result import FinalPart, Result
 from ._session_file import Turn
 from ._transport import AsyncTransport, SyncTransport
-from ._types import PromptLike, ReferenceLike
+from ._types import PromptLike, ReferenceLike, RequestOptions
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -55,19 +55,14 @@ class SessionCore(Generic[_T]):
     """State and decisions shared by `Session` and `AsyncSession`; the twins only send."""
 
     def __init__(
-        self,
-        transport: _T,
-        *,
-        model: str,
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
-        include_thoughts: bool = False,
+        self, transport: _T, default_model: str, /, **options: Unpack[RequestOptions]
     ) -> None:
         self._transport: _T = transport
-        self.model = model
-        self.aspect_ratio = aspect_ratio
-        self.size = size
-        self.include_thoughts = include_thoughts
+        self._options = options
+        self.model = options.get("model") or default_model
+        self.aspect_ratio = options.get("aspect_ratio")
+        self.size = options.get("size")
+        self.include_thoughts = options.get("include_thoughts", False)
         self.turns: list[Turn] = []
         self._uploads: dict[str, _Upload] = {}
 
@@ -156,14 +151,11 @@ class SessionCore(Generic[_T]):
         size: ImageSize | str | None,
     ) -> GenerationRequest:
         """The turn's request; the session's settings fill the gaps."""
-        return GenerationRequest(
-            prompt,
-            references=references,
-            aspect_ratio=aspect_ratio if aspect_ratio is not None else self.aspect_ratio,
-            size=size if size is not None else self.size,
-            model=self.model,
-            include_thoughts=self.include_thoughts,
-        )
+        options = self._options.copy()
+        options["model"] = self.model
+        options["aspect_ratio"] = aspect_ratio if aspect_ratio is not None else self.aspect_ratio
+        options["size"] = size if size is not None else self.size
+        return GenerationRequest(prompt, references=references, **options)
 
     def _history_bytes(self) -> int:
         return sum(_turn_wire_size(t, self._uploads) for t in self.turns)

@@ -1,0 +1,87 @@
+"""The API key, kept out of sight, and the google-genai client made with it.
+
+The environment is read when a client is made, never at import. The key lives in a holder with
+no repr, so no ``vars()``, ``__dict__`` or repr of nanobanana's own objects shows it;
+google-genai's client keeps its own copy, as it does.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ._constants import API_KEY_ENV_VARS
+from ._errors import MissingAPIKeyError
+
+if TYPE_CHECKING:
+    from google import genai
+    from google.genai import types
+
+__all__ = ["genai_factory"]
+
+
+class _Secret:
+    """Holds the API key: its repr and its ``__slots__`` never show the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | None) -> None:
+        self._value = value
+
+    def get(self) -> str | None:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "_Secret('***')"
+
+
+def genai_factory(
+    api_key: str | None,
+    *,
+    base_url: str | None,
+    timeout: float,
+    vertexai: bool,
+    project: str | None,
+    location: str | None,
+) -> Callable[[], genai.Client]:
+    """A maker of google-genai clients with this configuration, the key held out of sight.
+
+    Raises:
+        MissingAPIKeyError: No key given, none in the environment, and not Vertex AI.
+    """
+    from google.genai import types
+
+    if not vertexai:
+        api_key = api_key or next(
+            (os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), None
+        )
+        if not api_key:
+            raise MissingAPIKeyError(
+                "no API key: pass api_key=..., or set GEMINI_API_KEY (or GOOGLE_API_KEY). "
+                "Get a key at https://aistudio.google.com/apikey, or run offline against "
+                "the emulator: `with FakeGemini() as s: NanoBanana(api_key='test', "
+                "base_url=s.url)`"
+            )
+    http_options = types.HttpOptions(base_url=base_url, timeout=int(timeout * 1000))
+    secret = _Secret(None if vertexai else api_key)
+    return functools.partial(_make, secret, vertexai, project, location, http_options)
+
+
+def _make(
+    secret: _Secret,
+    vertexai: bool,
+    project: str | None,
+    location: str | None,
+    http_options: types.HttpOptions,
+) -> genai.Client:
+    from google import genai
+
+    return genai.Client(
+        api_key=secret.get(),
+        vertexai=vertexai or None,
+        project=project,
+        location=location,
+        http_options=http_options,
+    )

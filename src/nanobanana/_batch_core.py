@@ -1,0 +1,285 @@
+"""The Batch API's decisions: job sources, submitting, polling and results, as flows.
+
+``nb.batch.submit(requests)`` makes one `BatchJob`, which holds one API job per model (an API
+job runs on one model); each is inline when its requests and expected answers are small,
+otherwise a JSONL file through the Files API. ``job.wait()`` polls with backoff;
+``job.results()`` yields the same `Result` objects as ``generate`` (costed at the batch rate)
+and, given an ``out_dir``, saves them through the same manifest as ``generate_many``.
+
+Submitting, refreshing, waiting and reading results are `_core`-style flows written once
+here; `BatchJob` and `AsyncBatchJob` only run them on their transport.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from . import _core
+from ._constants import MAX_REQUEST_BYTES
+from ._core import Flow, Op, Sleep, attempt
+from ._errors import (
+    APIConnectionError,
+    NanoBananaError,
+    api_error,
+    batch_state_error,
+)
+from ._manifest import (
+    MANIFEST_NAME,
+    Manifest,
+    entry_head,
+    failure_entry,
+    request_key,
+    success_entry,
+)
+from ._request import GenerationRequest
+from ._result import Result
+from ._retry import RetryPolicy
+from ._transport import AsyncTransport, SyncTransport
+
+if TYPE_CHECKING:
+    from google.genai import types
+
+__all__ = ["JobCore", "prepare", "submit_flow"]
+
+TERMINAL = frozenset(
+    {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
+)
+#: Inline jobs are limited to about 20 MB each way; past that, a JSONL file.
+INLINE_LIMIT = MAX_REQUEST_BYTES
+#: Bytes one answer image is expected to take in an inline reply (base64, with its thought
+#: signature of up to 3 MB): answers, not requests, decide how large an inline job gets.
+_ANSWER_BYTES = {"512": 1_000_000, "1K": 3_000_000, "2K": 5_000_000, "4K": 12_000_000}
+_POLL_START, _POLL_MAX = 5.0, 60.0
+_T = TypeVar("_T", SyncTransport, AsyncTransport)
+Keyed = dict[str, tuple[int, GenerationRequest]]
+
+
+def _rest(call: _core.Call) -> dict[str, Any]:
+    """A built call as the REST request object (camelCase, base64): what a JSONL line holds."""
+    config = call.config.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for key in ("httpOptions", "shouldReturnHttpResponse"):
+        config.pop(key, None)
+    contents = [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in call.contents]
+    return {"contents": contents, "generationConfig": config}
+
+
+def _expected_answer_bytes(request: GenerationRequest) -> int:
+    size = request.size.value if request.size else "1K"
+    return request.expected_images * _ANSWER_BYTES.get(size, _ANSWER_BYTES["4K"])
+
+
+def prepare(requests: Sequence[GenerationRequest]) -> tuple[Keyed, list[tuple[str, Any]]]:
+    """Reads every reference and builds each model's job source: inline requests or JSONL.
+
+    The one disk and CPU step of a submit (the async twin runs it in a worker thread).
+    """
+    from google.genai import types
+
+    keyed: Keyed = {}
+    by_model: dict[str, list[tuple[str, _core.Call]]] = {}
+    for index, request in enumerate(requests):
+        key = request_key(request)
+        keyed[key] = (index, request)
+        call = _core.build(request, request.prepare_references())
+        by_model.setdefault(request.model, []).append((key, call))
+    sources: list[tuple[str, Any]] = []
+    for model, calls in by_model.items():
+        lines = [json.dumps({"key": key, "request": _rest(call)}) for key, call in calls]
+        answers = sum(_expected_answer_bytes(call.request) for _, call in calls)
+        if sum(map(len, lines)) < INLINE_LIMIT and answers < INLINE_LIMIT:
+            inline = [
+                types.InlinedRequest(contents=c.contents, config=c.config, metadata={"key": k})
+                for k, c in calls
+            ]
+            sources.append((model, inline))
+        else:
+            sources.append((model, ("\n".join(lines) + "\n").encode()))
+    return keyed, sources
+
+
+def submit_flow(
+    sources: Sequence[tuple[str, Any]], display_name: str | None, policy: RetryPolicy
+) -> Flow:
+    """Uploads JSONL sources and creates one API job per model; returns the jobs."""
+    from google.genai import types
+
+    config = types.CreateBatchJobConfig(display_name=display_name) if display_name else None
+    jobs = []
+    for model, src in sources:
+        if isinstance(src, bytes):
+            upload = types.UploadFileConfig(mime_type="jsonl", display_name=display_name)
+            file = yield from attempt(
+                Op("files.upload", {"file": io.BytesIO(src), "config": upload}), policy
+            )
+            src = file.name
+        create = Op("batches.create", {"model": model, "src": src, "config": config}, False)
+        try:
+            jobs.append((yield from attempt(create, policy)))
+        except APIConnectionError as exc:
+            raise type(exc)(
+                f"{exc}; the batch job may have been created anyway (it is not retried, so "
+                "that it is never created and paid for twice): look for it with "
+                "nb.batch.list() before submitting again"
+            ) from exc
+    return jobs
+
+
+class JobCore(Generic[_T]):
+    """What a job knows and decides, whichever transport drives it."""
+
+    def __init__(
+        self, transport: _T, names: Sequence[str], requests: Keyed, out_dir: Path | None
+    ) -> None:
+        self._transport: _T = transport
+        self.names = tuple(names)
+        self.requests = requests
+        self.out_dir = out_dir
+        self.errors: list[dict[str, Any]] = []
+        """Manifest entries of requests that failed inside the job."""
+        self._jobs: dict[str, types.BatchJob] = {}
+
+    @property
+    def name(self) -> str:
+        """The API job's name (names joined by commas when the requests span models)."""
+        return ",".join(self.names)
+
+    @property
+    def status(self) -> str:
+        """The last known state (``JOB_STATE_PENDING``, ``..._RUNNING``, ``..._SUCCEEDED``, ...).
+
+        ``refresh()`` asks the API again. With one job per model: the least advanced state,
+        or the first failure once all have ended.
+        """
+        states = [_state(j) for j in self._jobs.values()] or ["JOB_STATE_PENDING"]
+        waiting = [s for s in states if s not in TERMINAL]
+        if waiting:
+            return "JOB_STATE_RUNNING" if "JOB_STATE_RUNNING" in waiting else waiting[0]
+        return next((s for s in states if s != "JOB_STATE_SUCCEEDED"), "JOB_STATE_SUCCEEDED")
+
+    @property
+    def state(self) -> str:
+        """Alias of `status`."""
+        return self.status
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.status} {len(self.requests)} requests>"
+
+    def _update(self, jobs: Iterable[types.BatchJob]) -> None:
+        for job in jobs:
+            self._jobs[str(job.name)] = job
+
+    def _refresh_flow(self) -> Flow:
+        jobs = []
+        for name in self.names:
+            jobs.append(
+                (yield from attempt(Op("batches.get", {"name": name}), self._transport.policy))
+            )
+        self._update(jobs)
+        return self.status
+
+    def _wait_flow(self, timeout: float | None) -> Flow:
+        policy = self._transport.policy
+        start, interval = policy.clock(), _POLL_START
+        while (yield from self._refresh_flow()) not in TERMINAL:
+            waited = policy.clock() - start
+            if timeout is not None and waited + interval > timeout:
+                error = batch_state_error(self.name, self.status, waited=timeout)
+                assert error is not None
+                raise error
+            yield Sleep(interval)
+            interval = min(_POLL_MAX, interval * 1.5)
+        self._check_done()
+        return self
+
+    def _check_done(self) -> None:
+        if self.status not in TERMINAL or not any(
+            _state(j) == "JOB_STATE_SUCCEEDED" for j in self._jobs.values()
+        ):
+            error = batch_state_error(self.name, self.status)
+            if error is not None:
+                raise error
+
+    def _results_flow(self) -> Flow:
+        """Emits each result; records failures (and saves, with an ``out_dir``)."""
+        self._check_done()
+        manifest = Manifest(self.out_dir / MANIFEST_NAME) if self.out_dir else None
+        if self.out_dir:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        for job in self._jobs.values():
+            outcomes: Iterable[tuple[str, Result | NanoBananaError]]
+            if _state(job) != "JOB_STATE_SUCCEEDED":
+                failed = batch_state_error(str(job.name), _state(job))
+                outcomes = [(k, failed) for k, (_, r) in self.requests.items()
+                            if r.model == _model_of(job) and failed is not None]  # fmt: skip
+            elif job.dest is not None and job.dest.file_name:
+                download = Op("files.download", {"file": job.dest.file_name})
+                data = yield from attempt(download, self._transport.policy)
+                outcomes = self._outcomes(
+                    json.loads(line) for line in data.splitlines() if line.strip()
+                )
+            else:
+                responses = job.dest.inlined_responses if job.dest is not None else None
+                outcomes = self._outcomes(_inline_lines(responses or []))
+            for key, outcome in outcomes:
+                result = self._record(manifest, key, outcome)
+                if result is not None:
+                    yield _core.Emit(result)
+
+    def _outcomes(
+        self, lines: Iterable[dict[str, Any]]
+    ) -> Iterator[tuple[str, Result | NanoBananaError]]:
+        """Each request's result or error, from a results file's lines (or inline answers)."""
+        for n, line in enumerate(lines):
+            key = str(line.get("key") or self._key_at(n))
+            request = self.requests.get(key, (n, None))[1]
+            if "error" in line:
+                error = line["error"] if isinstance(line["error"], dict) else {}
+                yield key, api_error(int(error.get("code") or 0), error.get("status"),
+                                     str(error.get("message")), {"error": error})  # fmt: skip
+                continue
+            try:
+                body = line.get("response")
+                yield key, _core.finish(_core.parse(body, request=request, batch=True))
+            except NanoBananaError as exc:
+                yield key, exc
+
+    def _key_at(self, n: int) -> str:
+        return next((k for k, (i, _) in self.requests.items() if i == n), str(n))
+
+    def _record(
+        self, manifest: Manifest | None, key: str, outcome: Result | NanoBananaError
+    ) -> Result | None:
+        index, request = self.requests.get(key, (-1, None))
+        head = entry_head(request, key, index)
+        if isinstance(outcome, NanoBananaError):
+            entry = failure_entry(head, outcome)
+            self.errors.append(entry)
+            if manifest:
+                manifest.append(entry)
+            return None
+        if manifest and self.out_dir and not manifest.is_done(key):
+            manifest.append(success_entry(head, outcome, self.out_dir))
+        return outcome
+
+
+def _state(job: types.BatchJob) -> str:
+    return job.state.name if job.state is not None else "JOB_STATE_UNSPECIFIED"
+
+
+def _model_of(job: types.BatchJob) -> str:
+    return str(job.model or "").removeprefix("models/")
+
+
+def _inline_lines(responses: Iterable[Any]) -> Iterator[dict[str, Any]]:
+    """Inline answers as results-file lines, for the one parser."""
+    for item in responses:
+        line: dict[str, Any] = {"key": (item.metadata or {}).get("key")}
+        if item.error is not None:
+            line["error"] = {"code": item.error.code, "message": item.error.message}
+        else:
+            line["response"] = item.response or {}
+        yield line
