@@ -30,10 +30,31 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ._result import Result
+
+class Outcome(Protocol):
+    """What a `GenerationError` keeps: the `Result`.
+
+    Named by its fields, so that this module, at the bottom of the package, imports nothing.
+    """
+
+    @property
+    def images(self) -> tuple[Any, ...]: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def finish_reason(self) -> str | None: ...
+    @property
+    def finish_message(self) -> str | None: ...
+    @property
+    def block_reason(self) -> str | None: ...
+    @property
+    def response_id(self) -> str | None: ...
+    @property
+    def cost(self) -> float | None: ...
+    def describe_outcome(self) -> str: ...
+
 
 __all__ = [
     "APIConnectionError",
@@ -193,7 +214,7 @@ class GenerationError(NanoBananaError):
     what was paid for is never lost.
     """
 
-    def __init__(self, message: str, *, result: Result) -> None:
+    def __init__(self, message: str, *, result: Outcome) -> None:
         super().__init__(message)
         self.result = result
 
@@ -207,7 +228,7 @@ class SafetyBlockedError(GenerationError):
             ``result.finish_message``.
     """
 
-    def __init__(self, message: str, *, result: Result, reason: str) -> None:
+    def __init__(self, message: str, *, result: Outcome, reason: str) -> None:
         super().__init__(message, result=result)
         self.reason = reason
 
