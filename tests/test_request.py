@@ -21,6 +21,7 @@ from nanobanana._request import check_reference_counts
 from tests.conftest import photo
 
 ALL_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
+NB2_RATIOS = ["1:4", "4:1", "1:8", "8:1"]
 
 
 @pytest.mark.parametrize("ratio", ALL_RATIOS)
@@ -30,7 +31,7 @@ def test_every_documented_ratio_is_accepted(ratio: str) -> None:
 
 
 def test_ratio_enum_is_exactly_the_documented_set() -> None:
-    assert [r.value for r in AspectRatio] == ALL_RATIOS
+    assert [r.value for r in AspectRatio] == ALL_RATIOS + NB2_RATIOS
 
 
 @pytest.mark.parametrize("bad", ["7:3", "1:2", "16x9x", "", "square"])
@@ -44,18 +45,32 @@ def test_unknown_ratio_lists_the_allowed_ones(bad: str) -> None:
 
 @pytest.mark.parametrize(
     ("given", "sent"),
-    [("1k", "1K"), ("2k", "2K"), ("4K", "4K"), (" 2k ", "2K"), (ImageSize.K2, "2K")],
+    [
+        ("1k", "1K"),
+        ("2k", "2K"),
+        ("4K", "4K"),
+        (" 2k ", "2K"),
+        (ImageSize.K2, "2K"),
+        (512, "512"),
+        ("512", "512"),
+        ("512px", "512"),
+        ("512PX", "512"),
+        ("0.5k", "512"),
+        ("0.5K", "512"),
+        (ImageSize.PX512, "512"),
+    ],
 )
 def test_sizes_are_accepted_in_any_case_and_sent_uppercase(given: object, sent: str) -> None:
-    request = GenerationRequest("a fox", size=given)
+    model = "gemini-3.1-flash-image"  # the one model with every size
+    request = GenerationRequest("a fox", size=given, model=model)
     assert request.size is not None and request.size.value == sent
     config = request.to_genai().config
     assert config.image_config is not None and config.image_config.image_size == sent
 
 
-@pytest.mark.parametrize("bad", ["3K", "8k", "1024", "large", 2])
+@pytest.mark.parametrize("bad", ["3K", "8k", "1024", "large", 2, True, 512.0, "256"])
 def test_unknown_size_lists_the_allowed_ones(bad: object) -> None:
-    with pytest.raises(InvalidRequestError, match=r"allowed: 1K, 2K, 4K"):
+    with pytest.raises(InvalidRequestError, match=r"allowed: 512, 1K, 2K, 4K"):
         GenerationRequest("a fox", size=bad)
 
 
