@@ -122,9 +122,11 @@ def check_references(model: str, limits: ReferenceLimits, kinds: Iterable[str]) 
         raise InvalidRequestError(f"too many reference images: {total} ({have}); {rule}")
     if limits.advised is not None and total > limits.advised:
         return f"{model} works best with about {limits.advised} reference images; got {total}"
+    if limits.objects is None or limits.humans is None:
+        return None  # no limit by kind
     as_objects = objects + (styles if limits.style_is_object else 0)
-    extra_objects = max(0, as_objects - limits.objects) if limits.objects is not None else 0
-    extra_humans = max(0, humans - limits.humans) if limits.humans is not None else 0
+    extra_objects = max(0, as_objects - limits.objects)
+    extra_humans = max(0, humans - limits.humans)
     flex = extra_objects + extra_humans + (0 if limits.style_is_object else styles)
     if flex > limits.flex:
         takers = [
@@ -133,9 +135,12 @@ def check_references(model: str, limits: ReferenceLimits, kinds: Iterable[str]) 
             (0 if limits.style_is_object else styles, f"{styles} style reference(s)"),
         ]
         overflowing = ", ".join(text for n, text in takers if n)
-        slots = "flexible slots" if limits.flex else "slots"
+        if not limits.flex:
+            raise InvalidRequestError(
+                f"too many reference images of one kind: {have} ({overflowing}); {rule}"
+            )
         raise InvalidRequestError(
-            f"too many reference images for the {slots}: {have} need {flex} flexible "
+            f"too many reference images for the flexible slots: {have} need {flex} flexible "
             f"slots ({overflowing}) but there are {limits.flex}; {rule}"
         )
     return None
