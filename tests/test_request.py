@@ -469,3 +469,30 @@ def test_options_key_changes_with_every_shaping_option() -> None:
     }
     assert len(keys) == 5
     assert GenerationRequest("other", n=3).options_key() == base.options_key()
+
+
+ODD = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 5000), st.floats(allow_nan=True),
+    st.text(max_size=6), st.sampled_from(["1:4", "512", "0.5k", "minimal", "ultra_high", "png"]),
+    st.lists(st.binary(max_size=4), max_size=3), st.dictionaries(st.text(max_size=3), st.booleans()),
+)  # fmt: skip
+FIELDS = ["aspect_ratio", "size", "model", "search", "thinking_level", "media_resolution",
+          "image_only", "temperature", "seed", "output_format", "quality", "n", "references",
+          "system_instruction", "aspekt"]  # fmt: skip
+
+
+@given(st.dictionaries(st.sampled_from(FIELDS), ODD, max_size=5))
+def test_any_options_give_a_request_or_a_typed_error(kwargs: dict) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            request = GenerationRequest("a fox", **kwargs)
+        except InvalidRequestError:
+            return
+    try:
+        request.generation_config(vertex=True)
+        request.options_key()
+        request.estimated_cost()
+    except InvalidRequestError:
+        pass

@@ -35,6 +35,7 @@ _EXPORTS = {
     "GeneratedImage": "._result",
     "GenerationError": "._errors",
     "GenerationRequest": "._request",
+    "Grounding": "._grounding",
     "ImageSize": "._request",
     "InvalidReferenceError": "._errors",
     "InvalidRequestError": "._errors",
@@ -42,6 +43,7 @@ _EXPORTS = {
     "LintIssue": ".prompts",
     "MissingAPIKeyError": "._errors",
     "MissingImagesWarning": "._core",
+    "ModelSummary": "._catalog",
     "NanoBanana": "._client",
     "NanoBananaError": "._errors",
     "NoImageError": "._errors",
@@ -52,13 +54,17 @@ _EXPORTS = {
     "QuotaExhaustedError": "._errors",
     "RateLimitError": "._errors",
     "Reference": "._request",
+    "ReferenceCountWarning": "._limits",
     "Result": "._result",
     "RetryPolicy": "._retry",
     "RunReport": "._many",
     "SafetyBlockedError": "._errors",
+    "Search": "._options",
     "ServerError": "._errors",
     "Session": "._multiturn",
     "SessionTooLargeError": "._multiturn",
+    "SizeMismatchWarning": "._limits",
+    "Source": "._grounding",
     "StickerSet": ".prompts",
     "Storyboard": ".prompts",
     "Stream": "._client",
@@ -90,6 +96,7 @@ def __dir__() -> list[str]:
 if _TYPE_CHECKING:
     from ._batch import AsyncBatchJob as AsyncBatchJob
     from ._batch import BatchJob as BatchJob
+    from ._catalog import ModelSummary as ModelSummary
     from ._client import AsyncNanoBanana as AsyncNanoBanana
     from ._client import AsyncStream as AsyncStream
     from ._client import NanoBanana as NanoBanana
@@ -114,11 +121,16 @@ if _TYPE_CHECKING:
     from ._errors import RateLimitError as RateLimitError
     from ._errors import SafetyBlockedError as SafetyBlockedError
     from ._errors import ServerError as ServerError
+    from ._grounding import Grounding as Grounding
+    from ._grounding import Source as Source
+    from ._limits import ReferenceCountWarning as ReferenceCountWarning
+    from ._limits import SizeMismatchWarning as SizeMismatchWarning
     from ._many import RunReport as RunReport
     from ._multiturn import AsyncSession as AsyncSession
     from ._multiturn import Session as Session
     from ._multiturn import SessionTooLargeError as SessionTooLargeError
     from ._multiturn import Turn as Turn
+    from ._options import Search as Search
     from ._request import AspectRatio as AspectRatio
     from ._request import GenerationRequest as GenerationRequest
     from ._request import ImageSize as ImageSize
