@@ -116,7 +116,9 @@ class Search:
     ``search=True`` is ``Search()``; ``Search(images=True)`` adds image search (Nano Banana 2).
 
     Example:
-        >>> nb.generate("Today's weather in Paris as a poster", search=Search(images=True))
+        >>> nb.generate("Today's weather in Paris as a poster", search=True)
+        >>> nb.generate("The Louvre as a linocut", model="gemini-3.1-flash-image",
+        ...             search=Search(images=True))
     """
 
     web: bool = True
