@@ -342,6 +342,8 @@ def test_per_reference_detail_refused_on_a_model_without_it() -> None:
         GenerationRequest(
             "a", model="gemini-2.5-flash-image", references=[Reference.human(b"x", detail="high")]
         )
+    with pytest.raises(InvalidRequestError, match="no 'ultra_high'"):
+        GenerationRequest("a", model="gemini-2.5-flash-image", media_resolution="ultra_high")
     ok = GenerationRequest("a", model="gemini-2.5-flash-image", media_resolution="high")
     assert ok.generation_config().media_resolution.value == "MEDIA_RESOLUTION_HIGH"
 

@@ -201,8 +201,8 @@ class GenerationRequest(BaseModel):
             kinds=[r.kind for r in self.references],
             search=self.search.modes if self.search else (),
             thinking_level=self.thinking_level,
-            part_detail=any(d is not None for d in self._part_details())
-            and (self.media_resolution == "ultra_high" or any(r.detail for r in self.references)),
+            part_detail=self.media_resolution == "ultra_high"
+            or any(r.detail for r in self.references),
         )
         if advice:
             warnings.warn(advice, ReferenceCountWarning, stacklevel=user_stacklevel())
