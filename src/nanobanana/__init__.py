@@ -37,6 +37,7 @@ _EXPORTS = {
     "GeneratedImage": "._image",
     "GenerationError": "._errors",
     "GenerationRequest": "._request",
+    "Grounding": "._grounding",
     "ImageSize": "._request",
     "ImageSource": "._types",
     "InvalidReferenceError": "._errors",
@@ -45,6 +46,7 @@ _EXPORTS = {
     "LintIssue": ".prompts",
     "MissingAPIKeyError": "._errors",
     "MissingImagesWarning": "._core",
+    "ModelSummary": "._catalog",
     "NanoBanana": "._client",
     "NanoBananaError": "._errors",
     "NoImageError": "._errors",
@@ -57,13 +59,17 @@ _EXPORTS = {
     "RateLimitError": "._errors",
     "Reference": "._request",
     "ReferenceLike": "._types",
+    "ReferenceCountWarning": "._limits",
     "Result": "._result",
     "RetryPolicy": "._retry",
     "RunReport": "._many",
     "SafetyBlockedError": "._errors",
+    "Search": "._options",
     "ServerError": "._errors",
     "Session": "._multiturn",
     "SessionTooLargeError": "._errors",
+    "SizeMismatchWarning": "._limits",
+    "Source": "._grounding",
     "StickerSet": ".prompts",
     "Storyboard": ".prompts",
     "Stream": "._stream",
@@ -97,6 +103,7 @@ if _TYPE_CHECKING:
     from ._batch import AsyncBatchJob as AsyncBatchJob
     from ._batch import Batches as Batches
     from ._batch import BatchJob as BatchJob
+    from ._catalog import ModelSummary as ModelSummary
     from ._client import AsyncNanoBanana as AsyncNanoBanana
     from ._client import NanoBanana as NanoBanana
     from ._core import MissingImagesWarning as MissingImagesWarning
@@ -119,10 +126,15 @@ if _TYPE_CHECKING:
     from ._errors import SafetyBlockedError as SafetyBlockedError
     from ._errors import ServerError as ServerError
     from ._errors import SessionTooLargeError as SessionTooLargeError
+    from ._grounding import Grounding as Grounding
+    from ._grounding import Source as Source
     from ._image import GeneratedImage as GeneratedImage
+    from ._limits import ReferenceCountWarning as ReferenceCountWarning
+    from ._limits import SizeMismatchWarning as SizeMismatchWarning
     from ._many import RunReport as RunReport
     from ._multiturn import AsyncSession as AsyncSession
     from ._multiturn import Session as Session
+    from ._options import Search as Search
     from ._request import AspectRatio as AspectRatio
     from ._request import GenerationRequest as GenerationRequest
     from ._request import ImageSize as ImageSize

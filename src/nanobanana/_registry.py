@@ -1,8 +1,10 @@
-"""Known models: ids, capabilities, prices, and the migration of retired ids.
+"""Every model of the family as data: ids, capabilities, limits, prices, latencies, sources.
 
-Prices drift: they live in this one table (FACTS, Gemini API standard tier, checked
-2026-11-25), never as literals elsewhere. Unknown ids pass through unchanged, so a new model
-needs no release; known retired ids map to their replacement with a `DeprecationWarning`.
+One table (`MODELS`) is the only place these facts live; validation, cost, docs/models.md and
+`nanobanana models` read it. Figures marked ``(3p)`` come from third parties citing Google and
+``(estimate)`` ones are ours: each `ModelInfo.sources` says where its facts came from, so one
+edit updates them. Unknown ids pass through unchanged (a new model needs no release); known
+retired ids map to their replacement with a `DeprecationWarning`.
 """
 
 from __future__ import annotations
@@ -10,16 +12,65 @@ from __future__ import annotations
 import re
 import sys
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ._constants import DEFAULT_MODEL
 
-__all__ = ["MODELS", "RETIRED_MODELS", "ModelInfo", "Pricing", "resolve_model"]
+__all__ = [
+    "ALL_ASPECT_RATIOS",
+    "ALL_IMAGE_SIZES",
+    "ALL_THINKING_LEVELS",
+    "MODELS",
+    "RETIRED_MODELS",
+    "ModelInfo",
+    "Pricing",
+    "Quota",
+    "ReferenceLimits",
+    "resolve_model",
+    "typical_latency",
+    "typical_quota",
+]
+
+_RATIOS_10 = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+_RATIOS_14 = (*_RATIOS_10, "1:4", "4:1", "1:8", "8:1")
+
+
+@dataclass(frozen=True)
+class ReferenceLimits:
+    """How many reference images a model takes, by kind.
+
+    Objects beyond ``objects``, humans beyond ``humans`` and (unless ``style_is_object``) every
+    style reference each take one of the ``flex`` slots; ``None`` means no limit of that kind.
+    """
+
+    total: int | None = 14
+    objects: int | None = None
+    humans: int | None = None
+    flex: int = 0
+    style_is_object: bool = False
+    """Nano Banana 2 counts a style reference as an object."""
+    advised: int | None = None
+    """Above this a warning, never a refusal (2.5 Flash Image's "about 3")."""
+
+    def describe(self) -> str:
+        """The rule in words, for errors and docs."""
+        if self.total is None:
+            return f"any number; about {self.advised} recommended"
+        if self.objects is None or self.humans is None:
+            return f"up to {self.total} of any kind"
+        kinds = f"up to {self.objects} object and {self.humans} human references"
+        if self.style_is_object:
+            return f"{kinds} (style references count as objects), {self.total} in all"
+        return (
+            f"{kinds}, plus {self.flex} flexible slots for style references and extra objects "
+            f"or humans ({self.total} in all)"
+        )
 
 
 @dataclass(frozen=True)
 class Pricing:
-    """USD prices per million tokens, and how many tokens an image counts for."""
+    """USD per million tokens, tokens per output image by size, and per-query search price."""
 
     input_per_mtok: float
     """Text and image input."""
@@ -27,47 +78,187 @@ class Pricing:
     """Text output and thinking (billed even when thoughts are not returned)."""
     image_output_per_mtok: float
     """Image output."""
-    image_output_tokens: dict[str, int]
+    image_output_tokens: Mapping[str, int]
     """Tokens one output image counts for, by size."""
-    input_image_tokens: int = 560
-    """Tokens one input image is priced at (the API reports the real count in usage)."""
+    input_image_tokens: int = 1120
+    """Upper bound of the tokens one input image takes at the default media resolution (FACTS:
+    live usage showed 258-1,100; the API reports the real count after the call)."""
+    search_per_query: float = 14.00 / 1000
+    """Google Search grounding beyond the free monthly allowance (FACTS: $14 per 1,000)."""
     batch_discount: float = 0.5
-    """The Batch API charges this fraction of every rate."""
+    """The Batch API charges this fraction of every token rate (FACTS)."""
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A typical paid-tier quota, to start pacing from before any 429 says otherwise."""
+
+    rpm: int
+    """Requests per minute."""
+    ipm: int
+    """Images per minute."""
+    estimate: bool = True
+    """True when the figure is ours, not Google's: runs adapt on the first 429."""
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What a model accepts.
-
-    ``aspect_ratios`` / ``image_sizes`` of ``None`` mean every value of `AspectRatio` /
-    `ImageSize`.
-    """
+    """What one model accepts, returns and costs, and where each fact came from."""
 
     id: str
     name: str
-    aspect_ratios: frozenset[str] | None = None
-    image_sizes: frozenset[str] | None = None
-    max_references: int = 14
-    max_object_references: int = 6
-    max_human_references: int = 5
-    flex_reference_slots: int = 3
+    aspect_ratios: tuple[str, ...]
+    image_sizes: tuple[str, ...]
+    """Sizes as sent on the wire: ``"512"``, ``"1K"``, ``"2K"``, ``"4K"``."""
+    output_mime: str
+    references: ReferenceLimits
+    thinking: str
+    """How thinking works, in words."""
+    thinking_levels: tuple[str, ...] = ()
+    """Values of ``thinkingConfig.thinkingLevel`` it takes (lowercase); empty: none."""
+    search: tuple[str, ...] = ()
+    """Google Search grounding modes: ``"web"``, ``"image"``; empty: no grounding."""
+    part_media_resolution: bool = True
+    """Takes a media resolution per reference (Gemini 3 only), and ``ultra_high``."""
     pricing: Pricing | None = field(default=None, repr=False)
+    latency: Mapping[str, tuple[float, float]] = field(default_factory=dict, repr=False)
+    """Seconds for one image, (low, high), by size."""
+    quota: Quota = field(default=Quota(20, 20), repr=False)
+    pixels: Mapping[tuple[str, str], tuple[int, int]] | None = field(default=None, repr=False)
+    """(ratio, size) -> (width, height) where known."""
+    sources: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
-_PRO_PRICING = Pricing(
-    input_per_mtok=2.00,
-    text_output_per_mtok=12.00,
-    image_output_per_mtok=120.00,
-    image_output_tokens={"1K": 1120, "2K": 1120, "4K": 2000},
-)
+def _pixel_table(text: str) -> dict[tuple[str, str], tuple[int, int]]:
+    table = {}
+    for line in text.strip().splitlines():
+        ratio, *dims = line.split()
+        for size, dim in zip(("1K", "2K", "4K"), dims, strict=True):
+            w, h = dim.split("x")
+            table[(ratio, size)] = (int(w), int(h))
+    return table
+
+
+# FACTS, "Output pixel sizes" (Nano Banana Pro).
+_PRO_PIXELS = _pixel_table("""
+1:1 1024x1024 2048x2048 4096x4096
+2:3 848x1264 1696x2528 3392x5056
+3:2 1264x848 2528x1696 5056x3392
+3:4 896x1200 1792x2400 3584x4800
+4:3 1200x896 2400x1792 4800x3584
+4:5 928x1152 1856x2304 3712x4608
+5:4 1152x928 2304x1856 4608x3712
+9:16 768x1376 1536x2752 3072x5504
+16:9 1376x768 2752x1536 5504x3072
+21:9 1584x672 3168x1344 6336x2688
+""")
+
+_FACTS = "FACTS.md (Google's Gemini API docs, live cassettes)"
+_FAMILY = "FACTS.md 'the model family' (2026-11-25)"
+_ESTIMATE = "estimate (ours, 2026-11-25): adapt to measured values"
 
 MODELS: dict[str, ModelInfo] = {
     info.id: info
     for info in (
-        ModelInfo("gemini-3-pro-image", "Nano Banana Pro", pricing=_PRO_PRICING),
-        # FACTS gives no price for Nano Banana 2: its cost is reported as unknown (None)
-        # rather than guessed.
-        ModelInfo("gemini-3.1-flash-image", "Nano Banana 2"),
+        ModelInfo(
+            "gemini-3-pro-image",
+            "Nano Banana Pro",
+            aspect_ratios=_RATIOS_10,
+            image_sizes=("1K", "2K", "4K"),
+            output_mime="image/jpeg",
+            references=ReferenceLimits(total=14, objects=6, humans=5, flex=3),
+            thinking="always on, no level to set",
+            search=("web",),
+            pricing=Pricing(
+                input_per_mtok=2.00,
+                text_output_per_mtok=12.00,
+                image_output_per_mtok=120.00,
+                image_output_tokens={"1K": 1120, "2K": 1120, "4K": 2000},
+            ),
+            latency={"1K": (17, 29), "2K": (20, 40), "4K": (50, 120)},
+            quota=Quota(rpm=20, ipm=20),
+            pixels=_PRO_PIXELS,
+            sources={
+                "capabilities, references, prices, 1K/4K latency, pixel sizes": _FACTS,
+                "2K latency, quota": _ESTIMATE,
+            },
+        ),
+        ModelInfo(
+            "gemini-3.1-flash-image",
+            "Nano Banana 2",
+            aspect_ratios=_RATIOS_14,
+            image_sizes=("512", "1K", "2K", "4K"),
+            output_mime="image/png",
+            references=ReferenceLimits(total=14, objects=10, humans=4, style_is_object=True),
+            thinking="levels: minimal, high",
+            thinking_levels=("minimal", "high"),
+            search=("web", "image"),
+            pricing=Pricing(
+                # (3p) input and text rates: third-party pricing pages citing Google's
+                # (e.g. pricepertoken.com, 2026-11); image rate: FACTS (3p).
+                input_per_mtok=0.50,
+                text_output_per_mtok=3.00,
+                image_output_per_mtok=60.00,
+                # (3p) from the per-image prices $0.045 / $0.067 / $0.101 / $0.151 at $60/M.
+                image_output_tokens={"512": 747, "1K": 1120, "2K": 1680, "4K": 2520},
+            ),
+            latency={"512": (6, 15), "1K": (8, 20), "2K": (12, 30), "4K": (25, 60)},
+            quota=Quota(rpm=60, ipm=60),
+            sources={
+                "ratios, sizes, thinking, search, image price": _FAMILY,
+                "reference split (10 object + 4 human), tokens per size": f"{_FAMILY}, (3p)",
+                "input and text rates": "(3p) third-party pricing pages citing Google, 2026-11",
+                "output format (PNG), latency, quota": _ESTIMATE,
+            },
+        ),
+        ModelInfo(
+            "gemini-3.1-flash-lite-image",
+            "Nano Banana 2 Lite",
+            aspect_ratios=_RATIOS_14,
+            image_sizes=("1K",),
+            output_mime="image/png",
+            references=ReferenceLimits(total=14),
+            thinking="none",
+            pricing=Pricing(
+                # (3p) input and text rates, third-party pricing pages, 2026-11.
+                input_per_mtok=0.25,
+                text_output_per_mtok=1.50,
+                image_output_per_mtok=30.00,
+                image_output_tokens={"1K": 1120},  # estimate: Gemini 3's 1K figure
+            ),
+            latency={"1K": (4, 12)},
+            quota=Quota(rpm=100, ipm=100),
+            sources={
+                "name (3p), ratios, sizes, references, search, image price": _FAMILY,
+                "input and text rates": "(3p) third-party pricing pages citing Google, 2026-11",
+                "tokens per image, output format, latency, quota": _ESTIMATE,
+            },
+        ),
+        ModelInfo(
+            "gemini-2.5-flash-image",
+            "Nano Banana",
+            aspect_ratios=_RATIOS_10,
+            image_sizes=("1K",),
+            output_mime="image/png",
+            references=ReferenceLimits(total=None, advised=3),
+            thinking="none",
+            part_media_resolution=False,
+            pricing=Pricing(
+                # (3p) Google's pricing page as cited by third parties, 2025-2026: $0.30/M in,
+                # $2.50/M text out, 1,290 tokens ($0.039) per image.
+                input_per_mtok=0.30,
+                text_output_per_mtok=2.50,
+                image_output_per_mtok=30.00,
+                image_output_tokens={"1K": 1290},
+            ),
+            latency={"1K": (5, 15)},
+            quota=Quota(rpm=100, ipm=100),
+            sources={
+                "ratios, sizes, PNG output, references, image price": _FAMILY,
+                "input and text rates, tokens per image": "(3p) pricing pages citing Google",
+                "latency, quota": _ESTIMATE,
+            },
+        ),
     )
 }
 
@@ -76,6 +267,18 @@ RETIRED_MODELS: dict[str, str] = {
     "gemini-3-pro-image-preview": "gemini-3-pro-image",
     "gemini-3.1-flash-image-preview": "gemini-3.1-flash-image",
 }
+
+
+def _union(values: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for group in values for v in group))
+
+
+#: What an unknown model may be sent: anything some known model accepts (syntax checks only).
+ALL_ASPECT_RATIOS = _union(m.aspect_ratios for m in MODELS.values())
+ALL_IMAGE_SIZES = tuple(s for s in ("512", "1K", "2K", "4K") if s in _union(
+    m.image_sizes for m in MODELS.values()))  # fmt: skip
+#: `thinkingLevel` values of the API (google-genai's ThinkingLevel): allowed on unknown models.
+ALL_THINKING_LEVELS = ("minimal", "low", "medium", "high")
 
 
 def user_stacklevel() -> int:
@@ -120,3 +323,18 @@ def resolve_model(model: str | None) -> tuple[str, ModelInfo | None]:
         )
         model_id = replacement
     return model_id, MODELS.get(model_id)
+
+
+def typical_latency(model: str, size: str | None) -> float:
+    """Typical seconds for one image (the middle of the table's range).
+
+    Unknown models and sizes take the default model's 1K figure.
+    """
+    info = MODELS.get(model) or MODELS[DEFAULT_MODEL]
+    low, high = info.latency.get(size or "1K") or MODELS[DEFAULT_MODEL].latency["1K"]
+    return (low + high) / 2
+
+
+def typical_quota(model: str) -> Quota:
+    """A typical quota to start pacing from (the default model's for unknown ids)."""
+    return (MODELS.get(model) or MODELS[DEFAULT_MODEL]).quota

@@ -206,7 +206,7 @@ def bad_inputs(tmp: Path) -> list[tuple[str, dict[str, Any], str]]:
             "aspect ratio 1.5 is not supported; allowed: 1:1",
         ),
         ("unknown aspect ratio", {"prompt": "a fox", "aspect_ratio": "7:3"}, "allowed: 1:1, 2:3"),
-        ("unknown size", {"prompt": "a fox", "size": "8K"}, "allowed: 1K, 2K, 4K"),
+        ("unknown size", {"prompt": "a fox", "size": "8K"}, "allowed: 512, 1K, 2K, 4K"),
         (
             "reference of a wrong type",
             {"prompt": "a fox", "references": [42]},
