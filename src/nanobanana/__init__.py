@@ -58,7 +58,7 @@ _EXPORTS = {
     "QuotaExhaustedError": "._errors",
     "RateLimitError": "._errors",
     "Reference": "._request",
-    "ReferenceLike": "._types",
+    "ReferenceLike": "._request",
     "ReferenceCountWarning": "._limits",
     "Result": "._result",
     "RetryPolicy": "._retry",
@@ -139,6 +139,7 @@ if _TYPE_CHECKING:
     from ._request import GenerationRequest as GenerationRequest
     from ._request import ImageSize as ImageSize
     from ._request import Reference as Reference
+    from ._request import ReferenceLike as ReferenceLike
     from ._result import Result as Result
     from ._result import TextPart as TextPart
     from ._result import Usage as Usage
@@ -149,7 +150,6 @@ if _TYPE_CHECKING:
     from ._stream import StreamEvent as StreamEvent
     from ._types import ImageSource as ImageSource
     from ._types import PromptLike as PromptLike
-    from ._types import ReferenceLike as ReferenceLike
     from .prompts import CharacterFromPhoto as CharacterFromPhoto
     from .prompts import CharacterSheet as CharacterSheet
     from .prompts import LintIssue as LintIssue

@@ -115,7 +115,9 @@ class Batches(_BatchesCore[SyncTransport]):
             >>> job = nb.batch.submit([f"A {c} bicycle" for c in colours], out_dir="bikes")
             >>> for result in job.wait().results(): ...
         """
-        keyed, sources = self._transport.offload(prepare, self._checked(requests))
+        keyed, sources = self._transport.offload(
+            prepare, self._checked(requests), self._transport.vertex
+        )
         jobs = self._transport.run(submit_flow(sources, display_name, self._transport.policy))
         handle = BatchJob(self._transport, [str(j.name) for j in jobs], keyed, _path(out_dir))
         handle._update(jobs)
@@ -148,7 +150,9 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
         out_dir: str | Path | None = None,
     ) -> AsyncBatchJob:
         """Submits one batch job; see `Batches.submit`."""
-        keyed, sources = await self._transport.offload(prepare, self._checked(requests))
+        keyed, sources = await self._transport.offload(
+            prepare, self._checked(requests), self._transport.vertex
+        )
         jobs = await self._transport.run(submit_flow(sources, display_name, self._transport.policy))
         handle = AsyncBatchJob(self._transport, [str(j.name) for j in jobs], keyed, _path(out_dir))
         handle._update(jobs)

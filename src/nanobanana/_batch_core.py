@@ -59,12 +59,34 @@ Keyed = dict[str, tuple[int, GenerationRequest]]
 
 
 def _rest(call: _core.Call) -> dict[str, Any]:
-    """A built call as the REST request object (camelCase, base64): what a JSONL line holds."""
+    """A built call as the REST request object (camelCase, base64): what a JSONL line holds.
+
+    ``GenerateContentConfig`` mixes generation settings with what REST puts beside them
+    (``tools``, ``systemInstruction``, ``safetySettings``...): those go to the top level.
+    """
     config = call.config.model_dump(mode="json", by_alias=True, exclude_none=True)
     for key in ("httpOptions", "shouldReturnHttpResponse"):
         config.pop(key, None)
-    contents = [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in call.contents]
-    return {"contents": contents, "generationConfig": config}
+    request: dict[str, Any] = {
+        "contents": [
+            c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in call.contents
+        ]
+    }
+    for key in _TOP_LEVEL:
+        if key in config:
+            request[key] = config.pop(key)
+    request["generationConfig"] = config
+    return request
+
+
+_TOP_LEVEL = (
+    "tools",
+    "toolConfig",
+    "systemInstruction",
+    "safetySettings",
+    "cachedContent",
+    "labels",
+)
 
 
 def _expected_answer_bytes(request: GenerationRequest) -> int:
@@ -72,7 +94,9 @@ def _expected_answer_bytes(request: GenerationRequest) -> int:
     return request.expected_images * _ANSWER_BYTES.get(size, _ANSWER_BYTES["4K"])
 
 
-def prepare(requests: Sequence[GenerationRequest]) -> tuple[Keyed, list[tuple[str, Any]]]:
+def prepare(
+    requests: Sequence[GenerationRequest], vertex: bool = False
+) -> tuple[Keyed, list[tuple[str, Any]]]:
     """Reads every reference and builds each model's job source: inline requests or JSONL.
 
     The one disk and CPU step of a submit (the async twin runs it in a worker thread).
@@ -84,7 +108,7 @@ def prepare(requests: Sequence[GenerationRequest]) -> tuple[Keyed, list[tuple[st
     for index, request in enumerate(requests):
         key = request_key(request)
         keyed[key] = (index, request)
-        call = _core.build(request, request.prepare_references())
+        call = _core.build(request, request.prepare_references(), vertex=vertex)
         by_model.setdefault(request.model, []).append((key, call))
     sources: list[tuple[str, Any]] = []
     for model, calls in by_model.items():

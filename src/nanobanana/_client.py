@@ -22,12 +22,12 @@ from ._batch import AsyncBatches, Batches
 from ._constants import DEFAULT_MODEL, DEFAULT_TIMEOUT
 from ._many import RunReport
 from ._multiturn import AsyncSession, Session
-from ._request import GenerationRequest, Reference
+from ._request import GenerationRequest, Reference, ReferenceLike, RequestOptions
 from ._result import Result
 from ._retry import RetryPolicy
 from ._stream import AsyncStream, Stream, StreamEvent, stream_flow
 from ._transport import AsyncTransport, SyncTransport
-from ._types import ImageSource, PromptLike, ReferenceLike, RequestOptions
+from ._types import ImageSource, PromptLike
 
 if TYPE_CHECKING:
     from google import genai
@@ -134,7 +134,7 @@ class NanoBanana(_ClientBase):
     def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
         images = self._transport.offload(request.prepare_references)
-        call = _core.build(request, images)
+        call = _core.build(request, images, vertex=self._transport.vertex)
         result: Result = self._transport.run(_core.generate_flow(call, self.retry))
         return result
 
@@ -155,7 +155,8 @@ class NanoBanana(_ClientBase):
         outcome: list[Result] = []
 
         def events() -> Iterator[StreamEvent]:
-            call = _core.build(request, self._transport.offload(request.prepare_references))
+            images = self._transport.offload(request.prepare_references)
+            call = _core.build(request, images, vertex=self._transport.vertex)
             yield from self._transport.events(stream_flow(call, self.retry), outcome)
 
         return Stream(events(), outcome)
@@ -270,7 +271,7 @@ class AsyncNanoBanana(_ClientBase):
     async def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
         images = await self._transport.offload(request.prepare_references)
-        call = _core.build(request, images)
+        call = _core.build(request, images, vertex=self._transport.vertex)
         result: Result = await self._transport.run(_core.generate_flow(call, self.retry))
         return result
 
@@ -287,7 +288,9 @@ class AsyncNanoBanana(_ClientBase):
 
         async def events() -> AsyncIterator[StreamEvent]:
             images = await self._transport.offload(request.prepare_references)
-            flow = stream_flow(_core.build(request, images), self.retry)
+            flow = stream_flow(
+                _core.build(request, images, vertex=self._transport.vertex), self.retry
+            )
             async for event in self._transport.events(flow, outcome):
                 yield event
 

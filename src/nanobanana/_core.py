@@ -25,7 +25,8 @@ from ._errors import (
     NoImageError,
     SafetyBlockedError,
 )
-from ._registry import MODELS, user_stacklevel
+from ._limits import SizeMismatchWarning
+from ._registry import user_stacklevel
 from ._request import GenerationRequest
 from ._result import FinalPart, Result, TextPart
 from ._retry import RetryPolicy
@@ -45,7 +46,6 @@ __all__ = [
     "Sleep",
     "attempt",
     "build",
-    "estimate_cost",
     "finish",
     "generate_flow",
     "parse_body",
@@ -177,6 +177,7 @@ def build(
     request: GenerationRequest,
     images: Sequence[ImageBytes],
     *,
+    vertex: bool = False,
     history: Sequence[types.Content] = (),
     parts: Sequence[types.Part] | None = None,
 ) -> Call:
@@ -185,18 +186,23 @@ def build(
     Args:
         request: What to ask.
         images: Its references, read and fitted (`_references`).
+        vertex: Whether the call goes to Vertex AI (which alone takes ``output_format``).
         history: Earlier turns (`user_content` / `model_content`), oldest first.
         parts: The references as parts, when some are Files API uploads (a session's); by
-            default every image goes inline.
+            default every image goes inline with its media resolution.
     """
     import hashlib
 
-    contents = [
-        *history,
-        user_content(request.prompt, inline_parts(images) if parts is None else parts),
-    ]
+    from google.genai import types
+
+    user = (
+        types.Content(role="user", parts=request.user_parts(images))
+        if parts is None
+        else user_content(request.prompt, parts)
+    )
     digests = tuple(hashlib.sha256(image.data).hexdigest() for image in images)
-    return Call(request, request.model, contents, request.generation_config(), digests)
+    config = request.generation_config(vertex=vertex)
+    return Call(request, request.model, [*history, user], config, digests)
 
 
 # -- parsing ----------------------------------------------------------------------------------
@@ -256,8 +262,10 @@ def require_image(result: Result) -> Result:
 
 
 def finish(result: Result) -> Result:
-    """Insists on a final image, and says when fewer came than were asked for."""
+    """Insists on a final image, and warns when fewer came, or of another size, than asked."""
     result = require_image(result)
+    for text in result.size_mismatches:
+        warnings.warn(text, SizeMismatchWarning, stacklevel=user_stacklevel())
     if result.missing:
         warnings.warn(
             f"asked for {result.missing + len(result.images)} images but "
@@ -317,29 +325,3 @@ def upload_flow(image: ImageBytes, policy: RetryPolicy) -> Flow:
     op = Op("files.upload", {"file": io.BytesIO(image.data), "config": config})
     uploaded = yield from attempt(op, policy)
     return str(uploaded.uri)
-
-
-# -- cost -------------------------------------------------------------------------------------
-
-#: Typical thinking tokens per image request, for estimates (billed at the text rate).
-ESTIMATED_THINKING_TOKENS = 400
-
-
-def estimate_cost(request: GenerationRequest, *, batch: bool = False) -> float | None:
-    """Estimated USD for a request before it is sent; ``None`` for a model without prices.
-
-    Counts the images the prompt asks for at the table's tokens per size, the prompt (about
-    4 characters a token, each reference at the table's input tokens) and typical thinking.
-    """
-    info = MODELS.get(request.model)
-    if info is None or info.pricing is None:
-        return None
-    price = info.pricing
-    size = request.size.value if request.size else "1K"
-    prompt_tokens = len(request.prompt) / 4 + len(request.references) * price.input_image_tokens
-    usd = (
-        prompt_tokens * price.input_per_mtok
-        + request.expected_images * price.image_output_tokens[size] * price.image_output_per_mtok
-        + ESTIMATED_THINKING_TOKENS * price.text_output_per_mtok
-    ) / 1e6
-    return usd * (price.batch_discount if batch else 1.0)

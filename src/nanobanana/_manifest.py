@@ -37,6 +37,10 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "manifest.jsonl"
+_KEYED_BY_0_1 = frozenset(
+    {"prompt", "references", "model", "aspect_ratio", "size", "include_thoughts", "n",
+     "expected_images"}
+)  # fmt: skip
 #: Failures worth another try on the next run; others (blocks, bad requests) would recur.
 _TRANSIENT = (RateLimitError, ServerError, APIConnectionError)
 
@@ -44,9 +48,19 @@ _TRANSIENT = (RateLimitError, ServerError, APIConnectionError)
 def request_key(request: GenerationRequest) -> str:
     """A content hash of everything that shapes the result: prompt, references, config, model."""
     digest = hashlib.sha256()
+    # The fields of 0.1's keys, hashed as 0.1 did, so that its manifests still resume; any
+    # option added since is hashed only when set, by name and value.
     for value in (request.prompt, request.model, _v(request.aspect_ratio), _v(request.size),
                   str(request.include_thoughts)):  # fmt: skip
         digest.update(value.encode() + b"\0")
+    fields = type(request).model_fields
+    for name in sorted(set(fields) - _KEYED_BY_0_1):
+        value = getattr(request, name)
+        if value != fields[name].default:
+            digest.update(f"{name}={_v(value)!r}".encode() + b"\0")
+    details = [r.detail for r in request.references]
+    if any(details):
+        digest.update(repr(details).encode() + b"\0")
     for ref in request.references:
         digest.update(ref.kind.encode() + b"\0")
         digest.update(hashlib.sha256(ref.load(0).data).digest())

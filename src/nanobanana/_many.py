@@ -192,7 +192,7 @@ async def run_many(
         nonlocal committed, in_flight
         while queue:
             index, request, key = queue.popleft()
-            estimate = _core.estimate_cost(request) or 0.0
+            estimate = request.estimated_cost() or 0.0
             if max_cost is not None and committed + estimate > max_cost:
                 report.not_started += 1
                 continue
@@ -228,17 +228,18 @@ async def _one(
     out_dir: Path,
     limiter: RateLimiter,
 ) -> dict[str, Any]:
-    images = request.expected_images
+    count = request.expected_images
     try:
-        call = _core.build(request, await transport.offload(request.prepare_references))
+        prepared = await transport.offload(request.prepare_references)
+        call = _core.build(request, prepared, vertex=transport.vertex)
         # Take the quota slot as late as possible: right before the request goes out.
-        while (wait := limiter.wait_time(images)) > 0:
+        while (wait := limiter.wait_time(count)) > 0:
             await transport.policy.asleep(wait)
-        limiter.acquire(images)
+        limiter.acquire(count)
         flow = _core.generate_flow(
             call,
             transport.policy,
-            on_retry=lambda error, wait: limiter.on_retry(error, wait, images),
+            on_retry=lambda error, wait: limiter.on_retry(error, wait, count),
         )
         result = await transport.run(flow)
     except NanoBananaError as exc:

@@ -26,11 +26,19 @@ from . import _core, _session_file
 from ._constants import MAX_REQUEST_BYTES, REQUEST_HEADROOM_BYTES
 from ._errors import InvalidRequestError, SessionTooLargeError
 from ._references import ImageBytes, fit_to_budget, wire_size
-from ._request import AspectRatio, GenerationRequest, ImageSize, check_reference_counts
+from ._registry import MODELS
+from ._request import (
+    AspectRatio,
+    GenerationRequest,
+    ImageSize,
+    ReferenceLike,
+    RequestOptions,
+    check_reference_counts,
+)
 from ._result import FinalPart, Result
 from ._session_file import Turn
 from ._transport import AsyncTransport, SyncTransport
-from ._types import PromptLike, ReferenceLike, RequestOptions
+from ._types import PromptLike
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -167,7 +175,7 @@ class SessionCore(Generic[_T]):
         """
         kinds = [k for t in self.turns for k in t.kinds] + [r.kind for r in request.references]
         try:
-            check_reference_counts(kinds)
+            check_reference_counts(kinds, MODELS.get(self.model))
         except InvalidRequestError as exc:
             raise InvalidRequestError(
                 f"{exc} (counting the references of earlier turns, which are sent again; "
@@ -225,7 +233,13 @@ class SessionCore(Generic[_T]):
         for turn in self.turns:
             history.append(_core.user_content(turn.prompt, self._parts(turn.references)))
             history.append(_core.model_content(turn.result.parts))
-        call = _core.build(request, images, history=history, parts=self._parts(images))
+        call = _core.build(
+            request,
+            images,
+            vertex=self._transport.vertex,
+            history=history,
+            parts=self._parts(images),
+        )
         result: Result = yield from _core.generate_flow(call, policy)
         kinds = tuple(r.kind for r in request.references)
         self.turns.append(Turn(request.prompt, tuple(images), kinds, result))

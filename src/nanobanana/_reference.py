@@ -19,6 +19,7 @@ from ._limits import ReferenceCountWarning, check_references
 from ._options import Detail, as_detail, validate_init
 from ._references import ImageBytes, load_image
 from ._registry import MODELS, ModelInfo, user_stacklevel
+from ._types import ImageSource
 
 __all__ = ["Reference", "ReferenceKind", "as_references", "check_reference_counts"]
 
@@ -45,23 +46,23 @@ class Reference(BaseModel):
     """Media resolution for this image alone (Gemini 3): ``low``, ``medium``, ``high`` (the
     default, about 1,120 tokens) or ``ultra_high`` (about 2,240)."""
 
-    def __init__(self, source: Any = None, /, **data: Any) -> None:
+    def __init__(self, source: ImageSource | None = None, /, **data: Any) -> None:
         if source is not None:
             data["source"] = source
         validate_init(super().__init__, **data)
 
     @classmethod
-    def object(cls, source: Any, *, detail: str | None = None) -> Reference:
+    def object(cls, source: ImageSource, *, detail: str | None = None) -> Reference:
         """An object or product to reproduce with high fidelity."""
         return cls(source, kind="object", detail=detail)
 
     @classmethod
-    def human(cls, source: Any, *, detail: str | None = None) -> Reference:
+    def human(cls, source: ImageSource, *, detail: str | None = None) -> Reference:
         """A person whose likeness to keep consistent."""
         return cls(source, kind="human", detail=detail)
 
     @classmethod
-    def style(cls, source: Any, *, detail: str | None = None) -> Reference:
+    def style(cls, source: ImageSource, *, detail: str | None = None) -> Reference:
         """An image whose style (palette, medium, mood) to follow."""
         return cls(source, kind="style", detail=detail)
 

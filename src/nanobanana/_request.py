@@ -11,7 +11,7 @@ import hashlib
 import json
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, TypedDict
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
@@ -36,6 +36,7 @@ from ._options import validate_init as _validate
 from ._reference import Reference, ReferenceKind, as_references, check_reference_counts
 from ._references import ImageBytes, fit_to_budget
 from ._registry import resolve_model, user_stacklevel
+from ._types import ImageSource, PromptLike
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -47,6 +48,8 @@ __all__ = [
     "ImageSize",
     "Reference",
     "ReferenceKind",
+    "ReferenceLike",
+    "RequestOptions",
     "Search",
     "check_reference_counts",
 ]
@@ -137,7 +140,7 @@ class GenerationRequest(BaseModel):
     n: int = Field(default=1, ge=1, le=10_000)
     """Copies of this request, for runs, batches and the CLI (`generate()` sends one)."""
 
-    def __init__(self, prompt: Any = None, /, **data: Any) -> None:
+    def __init__(self, prompt: PromptLike | None = None, /, **data: Any) -> None:
         if prompt is not None:
             data["prompt"] = prompt
         _validate(super().__init__, **data)
@@ -355,3 +358,30 @@ class GenerationRequest(BaseModel):
         )
         shaping["reference_details"] = [r.detail for r in self.references]
         return json.dumps(shaping, sort_keys=True, separators=(",", ":"))
+
+
+ReferenceLike = Reference | ImageSource
+"""A `Reference`, or a plain image source (which counts as an object reference)."""
+
+
+class RequestOptions(TypedDict, total=False):
+    """What shapes one request, taken alike by every call that makes one.
+
+    ``generate``, ``stream``, ``edit`` and ``session`` take these as keyword arguments, on both
+    twins; each is a field of `GenerationRequest`, documented there. Anything else is refused,
+    naming what is allowed.
+    """
+
+    aspect_ratio: AspectRatio | str | None
+    size: ImageSize | str | int | None
+    model: str | None
+    include_thoughts: bool
+    search: bool | Search | None
+    thinking_level: str | None
+    image_only: bool
+    media_resolution: str | None
+    system_instruction: str | None
+    temperature: float | None
+    seed: int | None
+    output_format: str | None
+    quality: int | None

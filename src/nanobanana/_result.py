@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._cost import usage_cost
 from ._errors import InvalidResponseError, NoImageError
+from ._grounding import Grounding, parse_grounding
 from ._image import GeneratedImage, image_mime, img_tag
-from ._registry import MODELS
+from ._limits import size_mismatch
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -122,6 +124,11 @@ class Result:
     """The final (non-thought) parts in order, with their thought signatures."""
     problems: tuple[str, ...] = ()
     """Parts that could not be read (bad base64, say); everything else is kept."""
+    grounding: Grounding | None = None
+    """What Google Search found, for a grounded request (``search=True``); else ``None``."""
+    size_mismatches: tuple[str, ...] = ()
+    """How final images differ in pixel size from what was asked (a gateway or model that
+    fell back to a default); each also warned as `SizeMismatchWarning`."""
     _body: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
@@ -147,26 +154,25 @@ class Result:
 
     @property
     def cost(self) -> float | None:
-        """Estimated USD from the price table, thinking included.
+        """USD from the price table and the usage reported: thinking and search included.
 
-        ``None`` for a model without known prices.
+        ``None`` for a model without known prices. Search queries are priced as if the free
+        monthly allowance were used up, so grounded costs are an upper bound.
         """
-        model = (self.model_version or getattr(self.request, "model", None) or "").split("/")[-1]
-        info = MODELS.get(model) or MODELS.get(getattr(self.request, "model", "") or "")
-        if info is None or info.pricing is None:
-            return None
-        price, u = info.pricing, self.usage
-        image_tokens = u.output_image_tokens
-        if not image_tokens and self.images:
-            size = getattr(getattr(self.request, "size", None), "value", None) or "1K"
-            image_tokens = len(self.images) * price.image_output_tokens[size]
-        text_tokens = max(0, u.output_tokens - image_tokens) + u.thinking_tokens
-        usd = (
-            u.prompt_tokens * price.input_per_mtok
-            + image_tokens * price.image_output_per_mtok
-            + text_tokens * price.text_output_per_mtok
-        ) / 1e6
-        return usd * (price.batch_discount if self.batch else 1.0)
+        asked = self.request.model if self.request is not None else None
+        answered = (self.model_version or "").split("/")[-1]
+        u = self.usage
+        size = self.request.size.value if self.request is not None and self.request.size else None
+        for model in dict.fromkeys(m for m in (answered, asked) if m):
+            usd = usage_cost(
+                model, prompt_tokens=u.prompt_tokens, output_tokens=u.output_tokens,
+                thinking_tokens=u.thinking_tokens, output_image_tokens=u.output_image_tokens,
+                images=len(self.images), size=size, batch=self.batch,
+                search_queries=self.grounding.search_queries if self.grounding else 0,
+            )  # fmt: skip
+            if usd is not None:
+                return usd
+        return None
 
     @property
     def raw(self) -> types.GenerateContentResponse:
@@ -223,7 +229,8 @@ class Result:
         problems_: list[str] = list(problems)
         final: list[FinalPart] = []
         usage = Usage.from_metadata(_dict(body.get("usageMetadata")))
-        meta = _provenance(request, body, usage, reference_sha256)
+        grounding = parse_grounding(candidate)
+        meta = _provenance(request, body, usage, reference_sha256, grounding)
         for i, part in enumerate(parts):
             if not isinstance(part, dict):
                 problems_.append(f"part {i}: not an object")
@@ -260,6 +267,8 @@ class Result:
             request=request,
             batch=batch,
             problems=tuple(problems_),
+            grounding=grounding,
+            size_mismatches=_size_mismatches(request, images, meta),
         )
         object.__setattr__(result, "_body", body)
         return result
@@ -281,11 +290,24 @@ class Result:
         return cls.from_body(body, request=request, batch=batch)
 
     def _repr_html_(self) -> str:
-        items = "".join(f"<div>{img_tag(i)}</div>" for i in self.images)
+        """Images side by side as thumbnails, then text, usage, cost and any grounding."""
+        width = 512 if len(self.images) == 1 else 256
+        figures = "".join(
+            f'<figure style="margin:0">{img_tag(i, width)}<figcaption><small>{i.width}x'
+            f"{i.height}</small></figcaption></figure>"
+            for i in self.images
+        )
+        grid = f'<div style="display:flex;flex-wrap:wrap;gap:8px">{figures}</div>'
         text = f"<p>{html.escape(self.text)}</p>" if self.text else ""
         cost = f"${self.cost:.3f}" if self.cost is not None else "cost unknown"
-        caption = f"<small>{html.escape(self.describe_outcome())} · {cost}</small>"
-        return f"<div>{items}{text}{caption}</div>"
+        u = self.usage
+        facts = (
+            f"{html.escape(self.describe_outcome())} · {u.prompt_tokens} in, {u.output_tokens} "
+            f"out, {u.thinking_tokens} thinking tokens · {cost}"
+        )
+        notes = "".join(f"<br>⚠ {html.escape(n)}" for n in (*self.size_mismatches, *self.problems))
+        grounded = self.grounding.to_html() if self.grounding is not None else ""
+        return f"<div>{grid}{text}<small>{facts}{notes}</small>{grounded}</div>"
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -337,9 +359,11 @@ def _provenance(
     body: dict[str, Any],
     usage: Usage,
     references: tuple[str, ...],
+    grounding: Grounding | None,
 ) -> dict[str, Any]:
     """What made an image, so a saved file can be traced back (never the API key)."""
     return {
+        "grounding": grounding.to_json() if grounding is not None else None,
         "prompt": getattr(request, "prompt", None),
         "model": getattr(request, "model", None),
         "model_version": _str(body.get("modelVersion")),
@@ -349,3 +373,23 @@ def _provenance(
         "response_id": _str(body.get("responseId")),
         "usage": dataclasses.asdict(usage),
     }
+
+
+def _size_mismatches(
+    request: GenerationRequest | None, images: list[GeneratedImage], meta: dict[str, Any]
+) -> tuple[str, ...]:
+    """How final images differ from the ratio and size asked; noted in their sidecars too."""
+    if request is None or (request.aspect_ratio is None and request.size is None):
+        return ()
+    found = tuple(
+        text
+        for image in images
+        if (
+            text := size_mismatch(
+                request.model, request.aspect_ratio, request.size, image.width, image.height
+            )
+        )
+    )
+    if found:
+        meta["size_mismatches"] = list(found)
+    return found

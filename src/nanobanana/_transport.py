@@ -33,6 +33,8 @@ class SyncTransport:
 
     def __init__(self, client: genai.Client, policy: RetryPolicy) -> None:
         self.client, self.policy = client, policy
+        self.vertex = bool(client.vertexai)
+        """Whether calls go to Vertex AI, which takes options the Gemini API refuses."""
 
     def perform(self, step: Step) -> Any:
         """Does one step; google-genai and transport errors come out as ours."""
@@ -83,6 +85,8 @@ class AsyncTransport:
 
     def __init__(self, client: genai.Client, policy: RetryPolicy) -> None:
         self.client, self.policy = client, policy
+        self.vertex = bool(client.vertexai)
+        """Whether calls go to Vertex AI, which takes options the Gemini API refuses."""
 
     async def perform(self, step: Step) -> Any:
         """Does one step; see `SyncTransport.perform`."""

@@ -87,7 +87,6 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
 
 
 def _describe(request: GenerationRequest) -> dict[str, Any]:
-    from ._core import estimate_cost
 
     return {
         "model": request.model,
@@ -98,7 +97,7 @@ def _describe(request: GenerationRequest) -> dict[str, Any]:
             {"kind": r.kind, "source": r.label(i)} for i, r in enumerate(request.references)
         ],
         "expected_images": request.expected_images,
-        "estimated_cost_usd": estimate_cost(request),
+        "estimated_cost_usd": request.estimated_cost(),
     }
 
 
