@@ -235,3 +235,48 @@ def test_one_string_is_one_reference(fake_gemini, nb, tmp_path) -> None:
     nb.generate("a fox", references=None)
     sent = [r.body["contents"][0]["parts"] for r in fake_gemini.generate_requests]
     assert [len(parts) for parts in sent] == [2, 2, 1]
+
+
+def test_models_merge_what_the_key_lists_with_the_registry(fake_gemini, nb) -> None:
+    import asyncio
+
+    listed = nb.models()
+    ids = [m.id for m in listed]
+    assert "gemini-3-pro-image" in ids
+    pro = next(m for m in listed if m.id == "gemini-3-pro-image")
+    assert pro.info is not None and pro.price_per_image and not pro.retired
+
+    async def run():
+        async with AsyncNanoBanana(api_key="test", base_url=fake_gemini.url) as client:
+            return [m.id for m in await client.models()]
+
+    assert asyncio.run(run()) == ids
+
+
+def test_request_options_reach_the_wire(fake_gemini, nb) -> None:
+    nb.generate("a fox at dusk", search=True, image_only=True, system_instruction="Be brief.",
+                temperature=0.5, seed=7)  # fmt: skip
+    body = fake_gemini.generate_requests[-1].body
+    assert body["tools"] == [{"googleSearch": {}}]
+    assert body["generationConfig"]["responseModalities"] == ["IMAGE"]
+    assert body["systemInstruction"]["parts"][0]["text"] == "Be brief."
+    assert body["generationConfig"]["seed"] == 7
+
+
+def test_options_are_refused_before_sending(fake_gemini, nb) -> None:
+    with pytest.raises(nanobanana.InvalidRequestError, match="Vertex"):
+        nb.generate("a fox", output_format="png")
+    with pytest.raises(nanobanana.InvalidRequestError, match="aspect"):
+        nb.generate("a fox", aspect=("16:9"))  # type: ignore[call-arg]
+    assert fake_gemini.generate_requests == []
+
+
+def test_run_keys_of_0_1_still_resume() -> None:
+    from nanobanana._manifest import request_key
+
+    # The key 0.1 gave this request: a manifest it wrote must still be found.
+    assert request_key(nanobanana.GenerationRequest("a fox")) == "89f3b3317c9ed548663c57cb"
+    assert (
+        request_key(nanobanana.GenerationRequest("a fox", search=True))
+        != "89f3b3317c9ed548663c57cb"
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ._batch_core import JobCore, prepare, submit_flow
-from ._core import Flow, Op, attempt
+from ._core import Flow, Op, attempt, list_flow
 from ._request import GenerationRequest
 from ._result import Result
 from ._transport import AsyncTransport, SyncTransport
@@ -93,8 +93,7 @@ class _BatchesCore(Generic[_T]):
         return as_requests(requests, self._make)
 
     def _list_flow(self) -> Flow:
-        pager = yield from attempt(Op("batches.list"), self._transport.policy)
-        return pager
+        return list_flow("batches.list", self._transport.policy)
 
 
 class Batches(_BatchesCore[SyncTransport]):
@@ -167,7 +166,7 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
     async def list(self) -> list[AsyncBatchJob]:
         """Every batch job of this key; see `Batches.list`."""
         jobs = []
-        async for job in await self._transport.run(self._list_flow()):
+        for job in await self._transport.run(self._list_flow()):
             handle = AsyncBatchJob(self._transport, [str(job.name)], {}, None)
             handle._update([job])
             jobs.append(handle)

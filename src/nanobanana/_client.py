@@ -19,6 +19,7 @@ from typing_extensions import Unpack
 from . import _core
 from ._auth import genai_factory
 from ._batch import AsyncBatches, Batches
+from ._catalog import ModelSummary, merge_models
 from ._constants import DEFAULT_MODEL, DEFAULT_TIMEOUT
 from ._many import RunReport
 from ._multiturn import AsyncSession, Session
@@ -230,6 +231,18 @@ class NanoBanana(_ClientBase):
         report: RunReport = run_in_thread(run)
         return report
 
+    def models(self) -> list[ModelSummary]:
+        """The models this key can use (``models.list``), with what the registry knows.
+
+        Each `ModelSummary` has the API's limits, the registry's capabilities and prices, and
+        for a retired id the one to use instead.
+
+        Example:
+            >>> [(m.id, m.price_per_image) for m in nb.models()]
+        """
+        listed = self._transport.run(_core.list_flow("models.list", self.retry))
+        return merge_models(listed)
+
     @functools.cached_property
     def batch(self) -> Batches:
         """The Batch API: ``nb.batch.submit(requests)`` (half price, results within 24 h)."""
@@ -330,6 +343,11 @@ class AsyncNanoBanana(_ClientBase):
         return await run_many(self._transport, checked, out_dir=Path(out_dir),
                               concurrency=concurrency, rpm=rpm, ipm=ipm, max_cost=max_cost,
                               progress=progress)  # fmt: skip
+
+    async def models(self) -> list[ModelSummary]:
+        """The models this key can use; see `NanoBanana.models`."""
+        listed = await self._transport.run(_core.list_flow("models.list", self.retry))
+        return merge_models(listed)
 
     @functools.cached_property
     def batch(self) -> AsyncBatches:

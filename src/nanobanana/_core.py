@@ -48,6 +48,7 @@ __all__ = [
     "build",
     "finish",
     "generate_flow",
+    "list_flow",
     "parse_body",
     "require_image",
     "upload_flow",
@@ -313,6 +314,15 @@ def generate_flow(
         Op("models.generate_content", call.kwargs()), policy, on_retry=on_retry
     )
     return finish(parse(response, call))
+
+
+def list_flow(method: str, policy: RetryPolicy) -> Flow:
+    """Everything a google-genai pager lists (``"models.list"``, ``"batches.list"``)."""
+    pager = yield from attempt(Op(method), policy)
+    items = []
+    while (item := (yield Next(pager))) is not END:
+        items.append(item)
+    return items
 
 
 def upload_flow(image: ImageBytes, policy: RetryPolicy) -> Flow:
