@@ -18,12 +18,15 @@ from nanobanana import (
     NanoBanana,
     RetryPolicy,
 )
-from nanobanana._many import Manifest
+from nanobanana._manifest import Manifest
 from nanobanana.testing import FakeGemini, Fault
 
 
 def lines(out: Path) -> list[dict]:
-    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    """The manifest's entries, after its header line."""
+    records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert records[0] == {"format": "nanobanana-manifest", "version": 2}
+    return [r for r in records[1:] if r.get("type") != "batch_job"]
 
 
 def prompts_sent(server: FakeGemini) -> collections.Counter:
@@ -109,7 +112,9 @@ class TestGenerateMany:
         ("kwargs", "message"),
         [
             ({"concurrency": 0}, "concurrency must be at least 1"),
-            ({"max_cost": -1}, "max_cost must be a USD amount"),
+            ({"max_cost": -1}, "max_cost must be a finite USD amount"),
+            ({"max_cost": float("nan")}, "max_cost must be a finite USD amount"),
+            ({"max_cost": float("inf")}, "max_cost must be a finite USD amount"),
             ({"rpm": 0}, "rpm must be a positive number"),
         ],
     )
@@ -135,10 +140,11 @@ class TestGenerateMany:
         manifest = Manifest(tmp_path / "manifest.jsonl")
         assert manifest.recovered_torn_line and manifest.is_done("a") and not manifest.is_done("b")
         manifest.append({"key": "c", "status": "ok"})
-        assert [
-            json.loads(line)["key"]
-            for line in (tmp_path / "manifest.jsonl").read_text().splitlines()
-        ] == ["a", "c"]
+        lines = [
+            json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()
+        ]
+        assert lines[0]["format"] == "nanobanana-manifest"  # 0.1's manifest, upgraded in place
+        assert [line["key"] for line in lines[1:]] == ["a", "c"]
 
     def test_async_entry_point(self, fake_gemini, policy, tmp_path) -> None:
         async def run():

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from ._batch_core import JobCore, prepare, submit_flow
+from ._batch_core import JobCore, open_manifest, prepare, submit_flow
 from ._core import Flow, Op, attempt, list_flow
 from ._request import GenerationRequest
 from ._result import Result
@@ -117,9 +117,13 @@ class Batches(_BatchesCore[SyncTransport]):
         keyed, sources = self._transport.offload(
             prepare, self._checked(requests), self._transport.vertex
         )
-        jobs = self._transport.run(submit_flow(sources, display_name, self._transport.policy))
-        handle = BatchJob(self._transport, [str(j.name) for j in jobs], keyed, _path(out_dir))
+        manifest = open_manifest(_path(out_dir))
+        flow = submit_flow(sources, display_name, self._transport.policy, manifest)
+        jobs = self._transport.run(flow)
+        handle = BatchJob(self._transport, _names(jobs), keyed, _path(out_dir))
         handle._update(jobs)
+        if any(isinstance(job, str) for job in jobs):
+            handle.refresh()  # attached to a job an earlier run created
         return handle
 
     def get(self, name: str, *, out_dir: str | Path | None = None) -> BatchJob:
@@ -152,9 +156,13 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
         keyed, sources = await self._transport.offload(
             prepare, self._checked(requests), self._transport.vertex
         )
-        jobs = await self._transport.run(submit_flow(sources, display_name, self._transport.policy))
-        handle = AsyncBatchJob(self._transport, [str(j.name) for j in jobs], keyed, _path(out_dir))
+        manifest = open_manifest(_path(out_dir))
+        flow = submit_flow(sources, display_name, self._transport.policy, manifest)
+        jobs = await self._transport.run(flow)
+        handle = AsyncBatchJob(self._transport, _names(jobs), keyed, _path(out_dir))
         handle._update(jobs)
+        if any(isinstance(job, str) for job in jobs):
+            await handle.refresh()  # attached to a job an earlier run created
         return handle
 
     async def get(self, name: str, *, out_dir: str | Path | None = None) -> AsyncBatchJob:
@@ -175,3 +183,7 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
 
 def _path(out_dir: str | Path | None) -> Path | None:
     return Path(out_dir) if out_dir else None
+
+
+def _names(jobs: list[Any]) -> list[str]:
+    return [job if isinstance(job, str) else str(job.name) for job in jobs]

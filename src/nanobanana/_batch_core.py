@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -31,8 +32,8 @@ from ._manifest import (
     MANIFEST_NAME,
     Manifest,
     entry_head,
+    expand,
     failure_entry,
-    request_key,
     success_entry,
 )
 from ._request import GenerationRequest
@@ -43,7 +44,7 @@ from ._transport import AsyncTransport, SyncTransport
 if TYPE_CHECKING:
     from google.genai import types
 
-__all__ = ["JobCore", "prepare", "submit_flow"]
+__all__ = ["JobCore", "Source", "open_manifest", "prepare", "submit_flow"]
 
 TERMINAL = frozenset(
     {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
@@ -94,61 +95,90 @@ def _expected_answer_bytes(request: GenerationRequest) -> int:
     return request.expected_images * _ANSWER_BYTES.get(size, _ANSWER_BYTES["4K"])
 
 
+@dataclass(frozen=True)
+class Source:
+    """One API job to create: a model, its requests' keys, and inline requests or JSONL."""
+
+    model: str
+    keys: tuple[str, ...]
+    src: Any
+
+
 def prepare(
     requests: Sequence[GenerationRequest], vertex: bool = False
-) -> tuple[Keyed, list[tuple[str, Any]]]:
+) -> tuple[Keyed, list[Source]]:
     """Reads every reference and builds each model's job source: inline requests or JSONL.
 
-    The one disk and CPU step of a submit (the async twin runs it in a worker thread).
+    The one disk and CPU step of a submit (the async twin runs it in a worker thread). Each
+    of ``n`` copies and each repeat of a request is its own keyed item, as in runs.
     """
     from google.genai import types
 
     keyed: Keyed = {}
     by_model: dict[str, list[tuple[str, _core.Call]]] = {}
-    for index, request in enumerate(requests):
-        key = request_key(request)
+    calls: dict[int, _core.Call] = {}
+    for index, request, key in expand(requests):
         keyed[key] = (index, request)
-        call = _core.build(request, request.prepare_references(), vertex=vertex)
-        by_model.setdefault(request.model, []).append((key, call))
-    sources: list[tuple[str, Any]] = []
-    for model, calls in by_model.items():
-        lines = [json.dumps({"key": key, "request": _rest(call)}) for key, call in calls]
-        answers = sum(_expected_answer_bytes(call.request) for _, call in calls)
+        if index not in calls:
+            images = request.prepare_references()
+            calls[index] = _core.build(request, images, vertex=vertex)
+        by_model.setdefault(request.model, []).append((key, calls[index]))
+    sources = []
+    for model, items in by_model.items():
+        lines = [json.dumps({"key": key, "request": _rest(call)}) for key, call in items]
+        answers = sum(_expected_answer_bytes(call.request) for _, call in items)
+        keys = tuple(key for key, _ in items)
         if sum(map(len, lines)) < INLINE_LIMIT and answers < INLINE_LIMIT:
             inline = [
                 types.InlinedRequest(contents=c.contents, config=c.config, metadata={"key": k})
-                for k, c in calls
+                for k, c in items
             ]
-            sources.append((model, inline))
+            sources.append(Source(model, keys, inline))
         else:
-            sources.append((model, ("\n".join(lines) + "\n").encode()))
+            sources.append(Source(model, keys, ("\n".join(lines) + "\n").encode()))
     return keyed, sources
 
 
 def submit_flow(
-    sources: Sequence[tuple[str, Any]], display_name: str | None, policy: RetryPolicy
-) -> Flow:
-    """Uploads JSONL sources and creates one API job per model; returns the jobs."""
+    sources: Sequence[Source], display_name: str | None, policy: RetryPolicy,
+    manifest: Manifest | None,
+) -> Flow:  # fmt: skip
+    """Creates one API job per model (uploading JSONL sources first); returns the jobs.
+
+    A job attached to rather than created is returned by name only.
+
+    With a manifest, each job is recorded the moment it exists, and a job already recorded
+    for the same requests is attached to instead of created again: a re-run never pays twice.
+    """
     from google.genai import types
 
     config = types.CreateBatchJobConfig(display_name=display_name) if display_name else None
-    jobs = []
-    for model, src in sources:
+    known = {tuple(j.get("keys", ())): str(j["name"]) for j in manifest.jobs} if manifest else {}
+    jobs: list[Any] = []
+    for source in sources:
+        if source.keys in known:
+            jobs.append(known[source.keys])
+            continue
+        src = source.src
         if isinstance(src, bytes):
             upload = types.UploadFileConfig(mime_type="jsonl", display_name=display_name)
             file = yield from attempt(
                 Op("files.upload", {"file": io.BytesIO(src), "config": upload}), policy
             )
             src = file.name
-        create = Op("batches.create", {"model": model, "src": src, "config": config}, False)
+        create = Op("batches.create", {"model": source.model, "src": src, "config": config}, False)
         try:
-            jobs.append((yield from attempt(create, policy)))
+            job = yield from attempt(create, policy)
         except APIConnectionError as exc:
             raise type(exc)(
                 f"{exc}; the batch job may have been created anyway (it is not retried, so "
                 "that it is never created and paid for twice): look for it with "
                 "nb.batch.list() before submitting again"
             ) from exc
+        jobs.append(job)
+        if manifest is not None:
+            manifest.append({"type": "batch_job", "name": str(job.name), "model": source.model,
+                             "keys": list(source.keys)})  # fmt: skip
     return jobs
 
 
@@ -192,9 +222,11 @@ class JobCore(Generic[_T]):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {self.status} {len(self.requests)} requests>"
 
-    def _update(self, jobs: Iterable[types.BatchJob]) -> None:
+    def _update(self, jobs: Iterable[types.BatchJob | str]) -> None:
+        """Keeps what the API said of each job (a bare name: nothing known yet)."""
         for job in jobs:
-            self._jobs[str(job.name)] = job
+            if not isinstance(job, str):
+                self._jobs[str(job.name)] = job
 
     def _refresh_flow(self) -> Flow:
         jobs = []
@@ -230,9 +262,7 @@ class JobCore(Generic[_T]):
     def _results_flow(self) -> Flow:
         """Emits each result; records failures (and saves, with an ``out_dir``)."""
         self._check_done()
-        manifest = Manifest(self.out_dir / MANIFEST_NAME) if self.out_dir else None
-        if self.out_dir:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
+        manifest = open_manifest(self.out_dir)
         for job in self._jobs.values():
             outcomes: Iterable[tuple[str, Result | NanoBananaError]]
             if _state(job) != "JOB_STATE_SUCCEEDED":
@@ -307,3 +337,11 @@ def _inline_lines(responses: Iterable[Any]) -> Iterator[dict[str, Any]]:
         else:
             line["response"] = item.response or {}
         yield line
+
+
+def open_manifest(out_dir: Path | None) -> Manifest | None:
+    """The folder's manifest, made ready to write (``None`` without a folder)."""
+    if out_dir is None:
+        return None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return Manifest(out_dir / MANIFEST_NAME)

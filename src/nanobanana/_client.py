@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -187,7 +188,7 @@ class NanoBanana(_ClientBase):
         requests: Iterable[GenerationRequest | PromptLike],
         *,
         out_dir: str | os.PathLike[str],
-        concurrency: int = 4,
+        concurrency: int | None = None,
         rpm: int | None = None,
         ipm: int | None = None,
         max_cost: float | None = None,
@@ -201,10 +202,14 @@ class NanoBanana(_ClientBase):
         Args:
             requests: `GenerationRequest` objects, prompts or templates.
             out_dir: Where images and the manifest go.
-            concurrency: Requests in flight at most.
+            concurrency: Requests in flight at most; ``None`` (the default) keeps as many in
+                flight as the quota can serve: rate x latency, from the registry's typical
+                latency for the model and size, then the latencies measured.
             rpm: Your requests-per-minute quota (the run stays under it).
             ipm: Your images-per-minute quota.
-            max_cost: Stop starting requests when the estimated USD spend would pass this.
+            max_cost: A cap in USD for the job in ``out_dir`` (what its manifest already spent
+                counts): a request starts only if the spend so far plus a conservative
+                estimate of it stays under. Refused for a model without a known price.
             progress: Show progress; ``None`` shows it on a terminal or in Jupyter.
 
         Example:
@@ -218,11 +223,11 @@ class NanoBanana(_ClientBase):
         own = self._fresh_genai() if self._fresh_genai else self._genai
         transport = AsyncTransport(own, self.retry)
 
-        async def run() -> RunReport:
+        async def run(stop: threading.Event) -> RunReport:
             try:
                 return await run_many(
                     transport, checked, out_dir=Path(out_dir), concurrency=concurrency, rpm=rpm,
-                    ipm=ipm, max_cost=max_cost, progress=progress,
+                    ipm=ipm, max_cost=max_cost, progress=progress, stop=stop,
                 )  # fmt: skip
             finally:
                 if own is not self._genai:
@@ -330,7 +335,7 @@ class AsyncNanoBanana(_ClientBase):
         requests: Iterable[GenerationRequest | PromptLike],
         *,
         out_dir: str | os.PathLike[str],
-        concurrency: int = 4,
+        concurrency: int | None = None,
         rpm: int | None = None,
         ipm: int | None = None,
         max_cost: float | None = None,

@@ -27,7 +27,14 @@ from ._imageinfo import sniff
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["GeneratedImage", "atomic_write", "extension_for", "image_mime", "img_tag"]
+__all__ = [
+    "GeneratedImage",
+    "atomic_write",
+    "extension_for",
+    "image_mime",
+    "img_tag",
+    "save_new",
+]
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp",
                "image/heic": ".heic", "image/heif": ".heif", "image/avif": ".avif"}  # fmt: skip
@@ -177,8 +184,15 @@ class GeneratedImage:
         return f"<GeneratedImage {kind} {self.mime_type} {size} {len(self.data) / 1e6:.2f} MB>"
 
 
-def atomic_write(target: Path, data: bytes) -> None:
-    """Writes to a temporary file beside the target, then renames: never a partial file."""
+def atomic_write(target: Path, data: bytes, *, overwrite: bool = True) -> None:
+    """Writes to a temporary file beside the target, then renames: never a partial file.
+
+    With ``overwrite=False`` the file is linked into place only if the name is free, so an
+    existing file is never replaced, even by a writer racing this one.
+
+    Raises:
+        FileExistsError: ``overwrite`` is false and ``target`` exists.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
@@ -187,10 +201,32 @@ def atomic_write(target: Path, data: bytes) -> None:
             handle.write(data)
         # The rename is atomic: a killed process leaves the old file or the new one, never half
         # of one. (No fsync: it would make every save 5x slower for power-loss safety only.)
-        os.replace(tmp, target)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)  # fails if the name is taken, atomically
+            os.unlink(tmp)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_new(image: GeneratedImage, directory: Path, stem: str) -> Path:
+    """Saves under the first free name ``stem.ext``, ``stem-2.ext``, ...: never overwrites.
+
+    The extension follows the bytes (`image_mime`), whatever MIME type the server declared.
+    """
+    ext = extension_for(image_mime(image.data, image.mime_type))
+    for n in range(1, 10_000):
+        target = directory / f"{stem}{'' if n == 1 else f'-{n}'}{ext}"
+        if target.exists():
+            continue
+        try:
+            atomic_write(target, image.data, overwrite=False)
+        except FileExistsError:
+            continue
+        return target
+    raise FileExistsError(f"no free name for {stem}{ext} in {directory}")
 
 
 @functools.cache

@@ -8,10 +8,13 @@ line (a crash mid-write) is dropped and rewritten, never fatal.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import os
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,10 +22,12 @@ from typing import Any
 from ._errors import (
     APIConnectionError,
     GenerationError,
+    InvalidRequestError,
     NanoBananaError,
     RateLimitError,
     ServerError,
 )
+from ._image import atomic_write, save_new
 from ._request import GenerationRequest
 from ._result import Result
 
@@ -30,10 +35,12 @@ __all__ = [
     "MANIFEST_NAME",
     "Manifest",
     "entry_head",
+    "expand",
     "failure_entry",
     "read_entries",
     "request_key",
     "success_entry",
+    "unsaved_entry",
 ]
 
 MANIFEST_NAME = "manifest.jsonl"
@@ -71,52 +78,184 @@ def _v(x: Any) -> str:
     return str(getattr(x, "value", x))
 
 
+#: The first line of every manifest nanobanana writes: a file of that common name that lacks
+#: it (and is not 0.1's, recognised by its entries) belongs to someone else and is never touched.
+FORMAT = "nanobanana-manifest"
+VERSION = 2
+_HEADER = json.dumps({"format": FORMAT, "version": VERSION}).encode() + b"\n"
+
+
+@dataclass(frozen=True)
+class _Item:
+    """What resume needs of an entry: whether it is done, and whether a failure may recur."""
+
+    ok: bool
+    transient: bool
+
+
 class Manifest:
-    """The JSONL record of a run: one line per finished request."""
+    """The JSONL record of a run: a header line, then one line per finished request.
+
+    Reading keeps only what resume needs (`index`); `entries()` reads the full lines on demand.
+
+    Raises:
+        InvalidRequestError: The file is a symbolic link, or someone else's ``manifest.jsonl``.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.entries: dict[str, dict[str, Any]] = {}
+        self.index: dict[str, _Item] = {}
+        self.jobs: list[dict[str, Any]] = []
+        """Batch API jobs recorded for this folder (``{"names": [...], "keys": [...]}``)."""
+        self.spent = 0.0
+        """USD of every billed outcome recorded (a failed try that was billed counts too)."""
         self.recovered_torn_line = False
+        self.upgraded = False
+        """True when a manifest of 0.1 (no header) was given its header."""
+        self._has_header = False
+        if path.is_symlink():
+            raise InvalidRequestError(
+                f"{path} is a symbolic link: nanobanana never writes a manifest through one. "
+                "Replace it with a regular file, or use another out_dir"
+            )
         if path.exists():
             self._read()
 
     def _read(self) -> None:
-        raw = self.path.read_bytes()
-        end = raw.rfind(b"\n") + 1
-        if end < len(raw):
-            # A crash mid-write left a torn last line: drop it, so the next append is clean.
-            with open(self.path, "r+b") as handle:
-                handle.truncate(end)
-            self.recovered_torn_line = True
-        for line in raw[:end].splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                self.recovered_torn_line = True
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read()
+        complete, _, tail = raw.rpartition(b"\n")
+        records: list[Any] = []
+        for line in complete.split(b"\n"):
+            if not line.strip():
                 continue
-            if isinstance(entry, dict) and "key" in entry:
-                self.entries[entry["key"]] = entry
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                if not records:
+                    raise self._foreign() from None
+                self.recovered_torn_line = True  # a torn line mid-file: keep the rest
+        whole_tail: Any = None
+        if tail.strip():
+            try:
+                whole_tail = json.loads(tail)
+            except ValueError:
+                if not records and not tail.startswith(_HEADER[:24]):
+                    raise self._foreign() from None
+        header = self._check_ours([*records, *([whole_tail] if whole_tail is not None else [])])
+        if whole_tail is not None:
+            records.append(whole_tail)
+            self._write(b"\n")  # a whole last line that lost its newline: keep it, end it
+        elif tail.strip():
+            self._truncate(len(raw) - len(tail))  # a crash mid-write tore the last line
+            self.recovered_torn_line = True
+        if records and not header:
+            self._upgrade()  # 0.1 wrote no header: its entries say it is ours
+        self._has_header = bool(records)
+        for record in records[1:] if header else records:
+            if not isinstance(record, dict):
+                continue
+            if record.get("type") == "batch_job":
+                self.jobs.append(record)
+            elif "key" in record:
+                self._note(record)
+
+    def _check_ours(self, records: list[Any]) -> bool:
+        """Whether the records start with our header; raises if they are not ours at all."""
+        if not records:
+            return False
+        first = records[0]
+        if isinstance(first, dict) and first.get("format") == FORMAT:
+            return True
+        if all(isinstance(r, dict) and "key" in r and "status" in r for r in records):
+            return False
+        raise self._foreign()
+
+    def _note(self, entry: dict[str, Any]) -> None:
+        cost = entry.get("cost")
+        self.spent += float(cost) if isinstance(cost, int | float) else 0.0
+        ok = entry.get("status") == "ok"
+        self.index[str(entry["key"])] = _Item(ok, bool(entry.get("transient", False)))
+
+    def _foreign(self) -> InvalidRequestError:
+        return InvalidRequestError(
+            f"{self.path} was not written by nanobanana (its first line is not a nanobanana "
+            "manifest header), so it is left untouched. Use another out_dir"
+        )
+
+    def _upgrade(self) -> None:
+        atomic_write(self.path, _HEADER + self.path.read_bytes())
+        self.upgraded = True
+
+    def _truncate(self, size: int) -> None:
+        with open(self.path, "r+b") as handle:
+            handle.truncate(size)
+
+    def _write(self, data: bytes) -> None:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.path, flags, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
 
     def is_done(self, key: str) -> bool:
         """Finished, or failed in a way that another try would not fix."""
-        entry = self.entries.get(key)
-        return entry is not None and (entry["status"] == "ok" or not entry.get("transient", False))
+        item = self.index.get(key)
+        return item is not None and (item.ok or not item.transient)
+
+    def failed_for_good(self, key: str) -> bool:
+        """Failed earlier in a way another try would not fix (a block, a bad request)."""
+        item = self.index.get(key)
+        return item is not None and not item.ok and not item.transient
 
     def append(self, entry: dict[str, Any]) -> None:
         """Appends one line with a single write, so lines never interleave."""
         line = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
-        self.entries[entry["key"]] = entry
+        if not self._has_header:
+            line = _HEADER + line
+            self._has_header = True
+        self._write(line)
+        if entry.get("type") == "batch_job":
+            self.jobs.append(entry)
+        else:
+            self._note(entry)
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        """Every entry by key, read in full from the file, the latest line winning."""
+        found: dict[str, dict[str, Any]] = {}
+        if not self.path.exists():
+            return found
+        for line in self.path.read_bytes().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and "key" in entry and entry.get("type") != "batch_job":
+                found[str(entry["key"])] = entry
+        return found
 
 
 def read_entries(out_dir: Path) -> dict[str, dict[str, Any]]:
     """Every entry of a run folder's manifest by key, the latest line winning."""
-    return Manifest(out_dir / MANIFEST_NAME).entries
+    return Manifest(out_dir / MANIFEST_NAME).entries()
+
+
+def expand(requests: Sequence[GenerationRequest]) -> list[tuple[int, GenerationRequest, str]]:
+    """Every paid image its own item: ``n`` copies, and repeats of one request, each keyed apart.
+
+    The k-th occurrence of identical work gets ``<key>-k``, in the order given, so a re-run
+    of the same list resumes exactly.
+    """
+    items, seen = [], collections.Counter[str]()
+    for index, request in enumerate(requests):
+        key = request_key(request)
+        for _ in range(request.n):
+            seen[key] += 1
+            k = seen[key]
+            items.append((index, request, key if k == 1 else f"{key}-{k}"))
+    return items
 
 
 def entry_head(request: GenerationRequest | None, key: str, index: int) -> dict[str, Any]:
@@ -141,27 +280,55 @@ def failure_entry(entry: dict[str, Any], exc: NanoBananaError) -> dict[str, Any]
 
 
 def success_entry(entry: dict[str, Any], result: Result, out_dir: Path) -> dict[str, Any]:
-    """Saves the images (atomically, named by prompt and key), then describes them."""
-    stem = f"{_slug(entry['prompt'] or 'image')}-{entry['key'][:8]}"
+    """Saves the images under free names (never over a file), then describes them.
+
+    Named by prompt and key; the k-th repeat of one request has its own key, so its own
+    files.
+    """
+    key = entry["key"]
+    stem = f"{_slug(entry['prompt'] or 'image')}-{key[:8]}{key[24:]}"
+    many = len(result.images) > 1
+    names = [
+        save_new(image, out_dir, f"{stem}-{k}" if many else stem).name
+        for k, image in enumerate(result.images, 1)
+    ]
     entry.update(
         status="ok",
-        images=_save_all(result, out_dir, stem),
+        images=names,
         missing=result.missing,
         cost=result.cost or 0.0,
         usage=result.usage.__dict__,
         response_id=result.response_id,
         finish_reason=result.finish_reason,
     )
+    if result.grounding is not None:
+        entry["grounding"] = result.grounding.to_json()
+    if result.size_mismatches:
+        entry["size_mismatches"] = list(result.size_mismatches)
     return entry
 
 
-def _save_all(result: Result, out_dir: Path, stem: str) -> list[str]:
-    many = len(result.images) > 1
-    return [
-        image.save(out_dir / (f"{stem}-{k}" if many else stem)).name
-        for k, image in enumerate(result.images, 1)
-    ]
+def unsaved_entry(entry: dict[str, Any], result: Result, exc: OSError) -> dict[str, Any]:
+    """An answer that came (and was billed) but could not be written: disk full, say.
+
+    Recorded as a transient failure, so the next run asks again rather than lose it.
+    """
+    entry.update(
+        status="failed",
+        error={"type": type(exc).__name__, "message": f"the image could not be saved: {exc}"},
+        transient=True,
+        cost=result.cost or 0.0,
+        response_id=result.response_id,
+    )
+    return entry
 
 
 def _slug(text: str, limit: int = 40) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].rstrip("-") or "image"
+    """A file-name stem from text, cut at a whole word."""
+    words = re.sub(r"[^a-z0-9]+", " ", text.lower()).split()
+    stem = ""
+    for word in words:
+        if stem and len(stem) + 1 + len(word) > limit:
+            break
+        stem = f"{stem}-{word}" if stem else word[:limit]
+    return stem or "image"

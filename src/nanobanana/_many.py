@@ -11,103 +11,68 @@ saved; a re-run skips what is done there.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import collections
 import math
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import _core
-from ._errors import InvalidRequestError, NanoBananaError, RateLimitError
+from ._errors import InvalidRequestError, NanoBananaError, QuotaExhaustedError
 from ._manifest import (
     MANIFEST_NAME,
     Manifest,
     entry_head,
+    expand,
     failure_entry,
-    request_key,
     success_entry,
+    unsaved_entry,
 )
+from ._pacing import Pacer, RateLimiter
 from ._request import GenerationRequest, Reference
 from ._transport import AsyncTransport
 from ._types import PromptLike
 
-__all__ = ["RateLimiter", "RunReport", "as_requests", "run_in_thread", "run_many"]
-
-#: The server counts a request when it arrives, a little after we start it: free a slot late.
-_WINDOW = 61.0
-
-
-class RateLimiter:
-    """Requests and images per minute over a sliding window, adaptive to 429s.
-
-    On a 429 it pauses every start until the server's ``retryDelay`` and lowers its own rate
-    by 15%; each success wins back 5%, up to the configured quota (additive increase,
-    multiplicative decrease, as TCP does).
-    """
-
-    def __init__(self, rpm: int | None, ipm: int | None, clock: Callable[[], float]) -> None:
-        self.rpm, self.ipm, self.clock = rpm, ipm, clock
-        self.window: collections.deque[tuple[float, int]] = collections.deque()
-        self.paused_until = 0.0
-        self.scale = 1.0
-
-    def wait_time(self, images: int) -> float:
-        """Seconds before a request for ``images`` images may start (0: now)."""
-        now = self.clock()
-        while self.window and self.window[0][0] <= now - _WINDOW:
-            self.window.popleft()
-        wait = max(0.0, self.paused_until - now)
-        if self.rpm is not None and len(self.window) >= max(1, math.floor(self.rpm * self.scale)):
-            wait = max(wait, self.window[0][0] + _WINDOW - now)
-        if self.ipm is not None:
-            budget = max(images, math.floor(self.ipm * self.scale))
-            used = sum(n for _, n in self.window)
-            if used + images > budget:
-                # wait until enough of the oldest starts leave the window
-                freed, t = 0, now
-                for start, n in self.window:
-                    freed += n
-                    t = start + _WINDOW
-                    if used - freed + images <= budget:
-                        break
-                wait = max(wait, t - now)
-        return wait
-
-    def acquire(self, images: int, at: float | None = None) -> None:
-        """Books a start (now, or the future moment a retry will go out)."""
-        bisect.insort(self.window, (self.clock() if at is None else at, images))
-
-    def on_retry(self, error: BaseException, wait: float, images: int) -> None:
-        """A retry is another request to the server: book it, and back off on a 429."""
-        self.acquire(images, at=self.clock() + wait)
-        if isinstance(error, RateLimitError):
-            self.paused_until = max(self.paused_until, self.clock() + wait)
-            self.scale = max(0.25, self.scale * 0.85)
-
-    def on_success(self) -> None:
-        self.scale = min(1.0, self.scale + 0.05)
+__all__ = ["RunReport", "as_requests", "run_in_thread", "run_many"]
 
 
 @dataclass
 class RunReport:
-    """What a run did. Per-request detail is in the manifest."""
+    """What a run did. Per-request detail is in the manifest.
+
+    A re-run reports separately what it did now (``done``, ``failed``), what an earlier run
+    did (``done_before``, ``failed_before``), and what it did not start (``not_started``,
+    with ``stopped_by`` saying why).
+    """
 
     out_dir: Path
     done: int = 0
+    """Finished by this run."""
     failed: int = 0
-    skipped: int = 0
-    """Already in the manifest from an earlier run."""
+    """Failed in this run (transient failures are tried again by the next run)."""
+    done_before: int = 0
+    """Finished by an earlier run: skipped."""
+    failed_before: int = 0
+    """Failed for good in an earlier run (a block, a bad request): not tried again."""
     not_started: int = 0
-    """Not started: the spend cap would have been passed (a re-run with a higher cap does them)."""
+    """Not started: the spend cap, a quota that will not recover, or Ctrl-C (`stopped_by`)."""
+    stopped_by: str | None = None
+    """Why requests were left unstarted, when they were."""
     images: int = 0
     cost: float = 0.0
-    """Estimated USD of this run's finished requests."""
+    """USD of this run's finished requests (earlier runs' spend is in the manifest)."""
+    spent_before: float = 0.0
+    """USD the manifest had recorded before this run: it counts against ``max_cost``."""
     seconds: float = 0.0
     failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        """Everything an earlier run settled (kept for 0.1 callers)."""
+        return self.done_before + self.failed_before
 
     @property
     def manifest(self) -> Path:
@@ -161,63 +126,90 @@ async def run_many(
     requests: Sequence[GenerationRequest],
     *,
     out_dir: Path,
-    concurrency: int,
+    concurrency: int | None,
     rpm: int | None,
     ipm: int | None,
     max_cost: float | None,
     progress: bool | None,
+    stop: threading.Event | None = None,
 ) -> RunReport:
     """The runner behind both ``generate_many`` entry points."""
-    _check_run_options(concurrency, rpm, ipm, max_cost)
+    _check_run_options(requests, concurrency, rpm, ipm, max_cost)
     clock = transport.policy.clock
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob(".*.part"):  # a killed run's half-written temporary files
         stale.unlink(missing_ok=True)
     manifest = Manifest(out_dir / MANIFEST_NAME)
-    report = RunReport(out_dir)
+    report = RunReport(out_dir, spent_before=manifest.spent)
     limiter = RateLimiter(rpm, ipm, clock)
-    keys = await transport.offload(lambda: [request_key(r) for r in requests])
+    first = requests[0]
+    pacer = Pacer(first.model, first.size.value if first.size else None,
+                  first.expected_images, rpm, ipm, concurrency)  # fmt: skip
+    items = await transport.offload(expand, requests)
     queue: collections.deque[tuple[int, GenerationRequest, str]] = collections.deque()
-    for index, (request, key) in enumerate(zip(requests, keys, strict=True)):
-        if manifest.is_done(key):
-            report.skipped += 1
+    for item in items:
+        if manifest.failed_for_good(item[2]):
+            report.failed_before += 1
+        elif manifest.is_done(item[2]):
+            report.done_before += 1
         else:
-            queue.append((index, request, key))
-    bar = _Progress(progress, len(requests))
-    committed = 0.0  # estimated spend of finished and in-flight requests
-    in_flight = 0
+            queue.append(item)
+    bar = _Progress(progress, len(items))
+    committed = manifest.spent  # spend so far, plus the estimates of requests in flight
     started = clock()
+    pending: set[asyncio.Task[tuple[tuple[dict[str, Any], float], float]]] = set()
 
-    async def worker() -> None:
-        nonlocal committed, in_flight
-        while queue:
-            index, request, key = queue.popleft()
+    def leave(reason: str) -> None:
+        report.not_started += len(queue)
+        report.stopped_by = report.stopped_by or reason
+        queue.clear()
+
+    while queue or pending:
+        while queue and len(pending) < pacer.limit():
+            if stop is not None and stop.is_set():
+                leave("interrupted (Ctrl-C): answers already paid for were waited for")
+                break
+            index, request, key = queue[0]
             estimate = request.estimated_cost() or 0.0
             if max_cost is not None and committed + estimate > max_cost:
-                report.not_started += 1
-                continue
+                leave(f"the spend cap: ${committed:.3f} spent or committed of max_cost "
+                      f"${max_cost:.2f}; a re-run with a higher cap does the rest")  # fmt: skip
+                break
+            queue.popleft()
             committed += estimate
-            in_flight += 1
-            try:
-                entry = await _one(transport, request, key, index, out_dir, limiter)
-            finally:
-                in_flight -= 1
+            pending.add(asyncio.create_task(
+                _timed(_one(transport, request, key, index, out_dir, limiter), estimate, clock)
+            ))  # fmt: skip
+        if not pending:
+            break
+        finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for task in finished:
+            (entry, estimate), took = task.result()
             committed += entry.get("cost", 0.0) - estimate
             manifest.append(entry)
             if entry["status"] == "ok":
+                pacer.observe(took)
                 report.done += 1
                 report.images += len(entry["images"])
                 report.cost += entry.get("cost", 0.0)
             else:
                 report.failed += 1
                 report.failures.append(entry)
-            report.seconds = clock() - started
-            bar.show(report, in_flight)
-
-    await asyncio.gather(*(worker() for _ in range(max(1, concurrency))))
+                if entry["error"]["type"] == QuotaExhaustedError.__name__:
+                    leave(f"a quota that will not recover: {entry['error']['message']}")
+        report.seconds = clock() - started
+        bar.show(report, len(pending))
     report.seconds = clock() - started
     bar.show(report, 0, final=True)
     return report
+
+
+async def _timed(
+    work: Awaitable[dict[str, Any]], estimate: float, clock: Callable[[], float]
+) -> tuple[tuple[dict[str, Any], float], float]:
+    start = clock()
+    entry = await work
+    return (entry, estimate), clock() - start
 
 
 async def _one(
@@ -245,37 +237,59 @@ async def _one(
     except NanoBananaError as exc:
         return failure_entry(entry_head(request, key, index), exc)
     limiter.on_success()
-    return await transport.offload(success_entry, entry_head(request, key, index), result, out_dir)
+    head = entry_head(request, key, index)
+    try:
+        return await transport.offload(success_entry, head, result, out_dir)
+    except OSError as exc:  # disk full, a folder in the way: this item's problem only
+        return unsaved_entry(head, result, exc)
 
 
 def _check_run_options(
-    concurrency: int, rpm: int | None, ipm: int | None, max_cost: float | None
+    requests: Sequence[GenerationRequest],
+    concurrency: int | None,
+    rpm: int | None,
+    ipm: int | None,
+    max_cost: float | None,
 ) -> None:
-    if concurrency < 1:
-        raise InvalidRequestError(f"concurrency must be at least 1, got {concurrency}")
+    if concurrency is not None and concurrency < 1:
+        raise InvalidRequestError(f"concurrency must be at least 1 or None, got {concurrency}")
     for name, value in (("rpm", rpm), ("ipm", ipm)):
         if value is not None and value < 1:
             raise InvalidRequestError(
                 f"{name} must be a positive number per minute or None, got {value}"
             )
-    if max_cost is not None and max_cost < 0:
-        raise InvalidRequestError(f"max_cost must be a USD amount of 0 or more, got {max_cost}")
+    if max_cost is None:
+        return
+    if not isinstance(max_cost, int | float) or not math.isfinite(max_cost) or max_cost < 0:
+        raise InvalidRequestError(
+            f"max_cost must be a finite USD amount of 0 or more, got {max_cost!r}"
+        )
+    unpriced = sorted({r.model for r in requests if r.estimated_cost() is None})
+    if unpriced:
+        raise InvalidRequestError(
+            f"max_cost cannot be kept for {', '.join(unpriced)}: the registry has no price for "
+            "it, so its spend cannot be estimated. Drop max_cost, or use a priced model "
+            "(nb.models() lists them with their prices)"
+        )
 
 
-def run_in_thread(make: Callable[[], Any]) -> Any:
+def run_in_thread(make: Callable[[threading.Event], Awaitable[Any]]) -> Any:
     """Runs a coroutine on a fresh event loop in a daemon thread and waits for it.
 
-    Works where ``asyncio.run`` cannot (a notebook's running loop). Ctrl-C cancels the run:
-    what finished is in the manifest, and a re-run continues from there.
+    Works where ``asyncio.run`` cannot (a notebook's running loop). The first Ctrl-C sets the
+    stop event the coroutine is given: no new request starts, and the answers already paid
+    for are waited for and saved. A second Ctrl-C cancels the run; what finished is in the
+    manifest, and a re-run continues from there.
     """
     loop = asyncio.new_event_loop()
+    stop = threading.Event()
     outcome: dict[str, Any] = {}
     task_ref: list[asyncio.Task[Any]] = []
 
     def target() -> None:
         async def main() -> Any:
             task_ref.append(asyncio.current_task())  # type: ignore[arg-type]
-            return await make()
+            return await make(stop)
 
         try:
             outcome["value"] = loop.run_until_complete(main())
@@ -287,8 +301,17 @@ def run_in_thread(make: Callable[[], Any]) -> Any:
     thread = threading.Thread(target=target, name="nanobanana-run", daemon=True)
     thread.start()
     try:
-        while thread.is_alive():
-            thread.join(0.1)
+        try:
+            while thread.is_alive():
+                thread.join(0.1)
+        except KeyboardInterrupt:
+            stop.set()
+            sys.stderr.write(
+                "\nStopping: no new requests; waiting for the answers already paid for. "
+                "Ctrl-C again to abort.\n"
+            )
+            while thread.is_alive():
+                thread.join(0.1)
     except KeyboardInterrupt:
         if task_ref:
             loop.call_soon_threadsafe(task_ref[0].cancel)

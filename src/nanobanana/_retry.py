@@ -97,7 +97,9 @@ class RetryPolicy:
     def delay(self, exc: BaseException, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         if isinstance(exc, RateLimitError) and exc.retry_delay is not None:
-            return float(exc.retry_delay)  # the server knows when its quota window reopens
+            # The server knows when its quota window reopens; "0s" still backs off a little,
+            # or every client retrying at once makes the next 429.
+            return max(float(exc.retry_delay), self.initial_delay / 4)
         backoff = min(self.max_delay, self.initial_delay * 2 ** (attempt - 1))
         return float(backoff * (1 - self.jitter * self.rng.random()))
 

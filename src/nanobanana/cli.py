@@ -335,7 +335,7 @@ def _demo(args: argparse.Namespace) -> int:
     with _client(args) as nb:
         print("Emulator running: offline, no key, no cost.")
         nb.generate_many(requests, out_dir=out, progress=False)
-    entries = Manifest(out / MANIFEST_NAME).entries
+    entries = Manifest(out / MANIFEST_NAME).entries()
     mine = [entries[request_key(r)] for r in requests]  # this run's, or an earlier run's
     for entry in mine:
         for name in entry.get("images", []):

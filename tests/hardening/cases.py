@@ -420,13 +420,13 @@ def kill_and_resume(tmp: Path, points: list[float], n: int = 24) -> list[dict[st
 
 
 def _done(out: Path) -> set[str]:
-    from nanobanana._many import Manifest
+    from nanobanana._manifest import Manifest
 
     if not (out / "manifest.jsonl").exists():
         return set()
     return {
         e["prompt"]
-        for e in Manifest(out / "manifest.jsonl").entries.values()
+        for e in Manifest(out / "manifest.jsonl").entries().values()
         if e["status"] == "ok"
     }
 
@@ -434,7 +434,7 @@ def _done(out: Path) -> set[str]:
 def _check_run_folder(
     out: Path, server: FakeGemini, done_before: set[str], sent_before: int
 ) -> dict[str, Any]:
-    from nanobanana._many import Manifest
+    from nanobanana._manifest import Manifest
 
     manifest = Manifest(out / "manifest.jsonl") if (out / "manifest.jsonl").exists() else None
     sent_since = collections.Counter(
@@ -443,7 +443,7 @@ def _check_run_folder(
         if r.body  # a request cut off by the kill reached the emulator without a body
     )
     listed = {
-        n for e in (manifest.entries.values() if manifest else []) for n in e.get("images", [])
+        n for e in (manifest.entries().values() if manifest else []) for n in e.get("images", [])
     }
     return {
         "done": len(_done(out)),

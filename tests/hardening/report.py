@@ -95,7 +95,7 @@ def main() -> int:
     sections.append("## Every bad input\n\nEach is refused before anything is sent, at every entry "
                     "point (`generate`, its async twin, a session turn, `generate_many`, a batch, "
                     "the CLI), with a typed error that says what was wrong and what is allowed. "
-                    "A negative spend cap is refused the same way (`max_cost must be a USD amount of "
+                    "A negative spend cap is refused the same way (`max_cost must be a finite USD amount of "
                     "0 or more`).\n\n" + "\n".join(rows))  # fmt: skip
     print(sections[-1], "\n")
 
