@@ -50,8 +50,12 @@ class Block:
         return f"{self.page.relative_to(ROOT).as_posix()}:{self.line}"
 
 
+_OUTER_FENCE = re.compile(r"^````.*?^````", re.M | re.S)  # shows a block; is not one
+
+
 def _blocks(page: Path) -> list[Block]:
     text = page.read_text(encoding="utf-8")
+    text = _OUTER_FENCE.sub(lambda m: "\n" * m.group().count("\n"), text)  # keep line numbers
     return [
         Block(page, text.count("\n", 0, m.start("code")) + 1, m.group("code"), m.group("skip"))
         for m in _FENCE.finditer(text)
@@ -139,7 +143,49 @@ def test_blocks_are_found() -> None:
     assert all(b.skip is None or b.skip.strip() for b in BLOCKS)
 
 
+def test_a_block_shown_inside_a_longer_fence_is_not_run(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("````markdown\n```python\nboom()\n```\n````\n\n```python\nok()\n```\n")
+    assert [(b.line, b.code) for b in _blocks(page)] == [(8, "ok()\n")]
+
+
 def test_skip_marker_is_read() -> None:
     page = "text\n<!-- skip: needs a real key -->\n```python\nboom()\n```\n\n```python\nok()\n```\n"
     found = [(m.group("skip"), m.group("code")) for m in _FENCE.finditer(page)]
     assert found == [("needs a real key", "boom()\n"), (None, "ok()\n")]
+
+
+def _readme_cli_lines() -> list[str]:
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Command line", 1)[1]
+    block = re.search(r"```bash\n(.+?)```", section, re.S)
+    assert block, "README's Command line section has no bash block"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_readme_cli_examples_run_after_the_quick_start(tmp_path: Path) -> None:
+    """Each README command, as written (plus --emulator), on the venv the Quick start made."""
+    import shlex
+    import subprocess
+    import sys
+
+    quick_start = (ROOT / "README.md").read_text(encoding="utf-8").split("## Quick start", 1)[1]
+    assert "python3 -m venv .venv" in quick_start  # so `.venv/bin/nanobanana` exists after it
+    for name, make in SAMPLES.items():
+        (tmp_path / name).write_bytes(make())
+    (tmp_path / "requests.jsonl").write_text(
+        '"A red fox in fresh snow"\n{"prompt": "A teal mug on oak", "aspect_ratio": "1:1"}\n'
+    )
+    lines = _readme_cli_lines()
+    assert len(lines) >= 5
+    for line in lines:
+        words = shlex.split(line, comments=True)
+        assert words[0] == ".venv/bin/nanobanana", f"needs the venv's path or activation: {line}"
+        command = [sys.executable, "-m", "nanobanana", *words[1:]]
+        if words[1] in {"generate", "sheet", "edit", "batch"}:
+            command.append("--emulator")
+        out = subprocess.run(
+            command, cwd=tmp_path, input="Make it night\n", capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert out.returncode == 0, f"{line}\n{out.stdout}\n{out.stderr}"
+    assert list((tmp_path / "out").glob("*.jpg")) and (tmp_path / "out" / "index.html").exists()
