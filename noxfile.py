@@ -50,7 +50,7 @@ def typecheck(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Builds the site strictly, and proves the API pages show docstring examples as code."""
     _install(session)
-    session.install("mkdocs-material", "mkdocstrings[python]")
+    session.install("mkdocs-material", "mkdocstrings[python]", "ruff")  # ruff formats signatures
     session.run("mkdocs", "build", "--strict", "--site-dir", "site")
     _check_examples_render_as_code(session, ROOT / "site" / "api" / "index.html")
 
@@ -65,7 +65,9 @@ def _check_examples_render_as_code(session: nox.Session, page: Path) -> None:
         session.error(f"{page}: {prompts} '>>>' prompts, {in_code} of them inside <pre> blocks")
     if "<blockquote>\n<blockquote>" in html:
         session.error(f"{page}: nested blockquotes (an unrendered example)")
-    print(f"{page.name}: all {prompts} '>>>' lines render inside <pre> code blocks")
+    print(
+        f"{page.parent.name}/{page.name}: all {prompts} '>>>' lines render inside <pre> code blocks"
+    )
 
 
 @nox.session(name="release-check")
