@@ -22,6 +22,7 @@ from tests.live.conftest import KEY, SKIP_REASON, Budget
 pytestmark = [
     pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "enabled"),
     pytest.mark.enable_socket,  # these, and only these, reach Google
+    pytest.mark.timeout(600),  # real latency, and a 429 may ask for a minute's wait
 ]
 
 # Pixel sizes at 1K, as documented (FACTS), for the ratios used here.
