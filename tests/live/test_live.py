@@ -68,7 +68,7 @@ def _final_parts(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in parts if not p.get("thought")]
 
 
-def _check_image_answer(exchange: dict[str, Any], ratio: str) -> None:
+def _check_image_answer(exchange: dict[str, Any]) -> None:
     """What every image answer must hold, as the API documents it."""
     assert exchange["response"]["status"] == 200
     body = exchange["response"]["body"]
@@ -93,7 +93,7 @@ def test_pro_generate(recording: Recording, budget: Budget) -> None:
     assert result.image.mime_type == "image/jpeg"  # Pro answers JPEG
     assert result.image.thought_signature  # kept for the next turn
     (exchange,) = recording.exchanges
-    _check_image_answer(exchange, "1:1")
+    _check_image_answer(exchange)
     assert exchange["request"]["body"]["generationConfig"]["imageConfig"]["imageSize"] == "1K"
 
 
@@ -105,7 +105,7 @@ def test_flash_generate(recording: Recording, budget: Budget) -> None:
         model="gemini-3.1-flash-image", aspect_ratio="16:9", size="1K",
     )  # fmt: skip
     assert (result.image.width, result.image.height) == SIZES_1K["16:9"]
-    _check_image_answer(recording.exchanges[-1], "16:9")
+    _check_image_answer(recording.exchanges[-1])
 
 
 def test_grounded_call(recording: Recording, budget: Budget) -> None:
@@ -123,7 +123,7 @@ def test_grounded_call(recording: Recording, budget: Budget) -> None:
     assert response.candidates
     (exchange,) = recording.exchanges
     assert exchange["request"]["body"]["tools"]
-    _check_image_answer(exchange, "3:4")
+    _check_image_answer(exchange)
     grounding = exchange["response"]["body"]["candidates"][0].get("groundingMetadata")
     assert grounding, "a grounded answer without groundingMetadata"
 
@@ -136,8 +136,8 @@ def test_two_turn_edit(recording: Recording, budget: Budget) -> None:
     second = session.send("Now make the hat red")
     assert second.image.width == 1024
     first, follow = recording.exchanges[0], recording.exchanges[-1]
-    _check_image_answer(first, "1:1")
-    _check_image_answer(follow, "1:1")
+    _check_image_answer(first)
+    _check_image_answer(follow)
     # The second turn sent the first answer back with its signatures, byte for byte.
     sent = follow["request"]["body"]["contents"]
     model_turns = [c for c in sent if c.get("role") == "model"]
