@@ -164,7 +164,7 @@ def test_batch_is_resumable(fake_gemini, api_env, tmp_path: Path) -> None:
     (tmp_path / "mug.jpg").write_bytes(photo(200, 200))
     out = run("batch", str(requests), "-o", str(tmp_path / "out"), "--gallery", env=api_env)
     assert out.returncode == 0, out.stderr
-    assert "3 done, 0 failed" in out.stdout
+    assert "3 done now, 0 failed" in out.stdout
     assert len(fake_gemini.generate_requests) == 3
     again = run("batch", str(requests), "-o", str(tmp_path / "out"), env=api_env)
     assert again.returncode == 0 and len(fake_gemini.generate_requests) == 3  # nothing re-sent
@@ -179,7 +179,7 @@ def test_batch_with_failures_is_exit_6(fake_gemini, api_env, tmp_path: Path) -> 
         "batch", str(requests), "-o", str(tmp_path / "out"), "--concurrency", "1", env=api_env
     )
     assert out.returncode == 6, out.stderr
-    assert "1 done, 1 failed" in out.stdout
+    assert "1 done now, 1 failed" in out.stdout
 
 
 def test_batch_file_errors_name_the_line(tmp_path: Path) -> None:
@@ -283,7 +283,7 @@ def test_gallery_in_a_real_browser(fake_gemini, api_env, tmp_path: Path) -> None
 
 def test_cli_reference_in_the_docs_is_current() -> None:
     """docs/cli.md holds every command's --help; regenerate with UPDATE_SNAPSHOTS=1."""
-    doc = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+    doc = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
     expected = render_cli_docs()
     if os.environ.get("UPDATE_SNAPSHOTS"):
         doc.write_text(expected)

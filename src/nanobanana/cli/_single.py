@@ -1,0 +1,151 @@
+"""``generate`` and ``sheet``: one request, its images saved and recorded in the manifest."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import CharacterSheet, GenerationRequest
+from .._errors import GenerationError
+from .._result import GeneratedImage, Result
+from ._connect import client, references
+from ._console import Console
+from ._files import Target, readable_stem, resolve_target, save_new
+from ._progress import Live, duration, money
+from ._record import Record
+
+__all__ = ["dry_run", "generate", "maybe_gallery", "plural", "sheet", "waiting_for"]
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"references": references(args), "aspect_ratio": args.aspect, "size": args.size,
+            "include_thoughts": args.keep_thoughts,
+            **({"model": args.model} if args.model else {})}  # fmt: skip
+
+
+def generate(args: argparse.Namespace, console: Console) -> int:
+    request = GenerationRequest(args.prompt, **_options(args))
+    return run_one(args, console, request, readable_stem(args.prompt))
+
+
+def sheet(args: argparse.Namespace, console: Console) -> int:
+    options: dict[str, Any] = {"character": args.character, "features": args.feature}
+    if args.view:
+        options["views"] = args.view
+    if args.art_style:
+        options["style"] = args.art_style
+    template = CharacterSheet(**options)
+    return run_one(args, console, GenerationRequest(template, **_options(args)),
+                   readable_stem(template))  # fmt: skip
+
+
+def waiting_for(request: GenerationRequest, what: str = "waiting for") -> str:
+    """``waiting for gemini-3-pro-image (2K, 3 images)``."""
+    size = request.size.value if request.size else "1K"
+    n = request.expected_images
+    return f"{what} {request.model} ({size}{', ' + plural(n, 'image') if n > 1 else ''})"
+
+
+def _describe(request: GenerationRequest) -> dict[str, Any]:
+    from .._core import estimate_cost
+
+    return {
+        "model": request.model,
+        "prompt": request.prompt,
+        "aspect_ratio": request.aspect_ratio.value if request.aspect_ratio else None,
+        "size": request.size.value if request.size else None,
+        "references": [
+            {"kind": r.kind, "source": r.label(i)} for i, r in enumerate(request.references)
+        ],
+        "expected_images": request.expected_images,
+        "estimated_cost_usd": estimate_cost(request),
+    }
+
+
+def dry_run(console: Console, requests: Sequence[GenerationRequest]) -> int:
+    """Checks every request (references read and fitted) and prints the estimate; sends nothing."""
+    described = [_describe(r) for r in requests]
+    for r in requests:
+        r.prepare_references()
+    total = sum(d["estimated_cost_usd"] or 0 for d in described)
+    lines = [
+        f"{d['model']} · {d['aspect_ratio'] or 'auto'} · {d['size'] or '1K'} · "
+        f"{plural(len(d['references']), 'reference')} · {plural(d['expected_images'], 'image')}"
+        f" · ~{money(d['estimated_cost_usd'])}\n  {d['prompt'][:200]}"
+        for d in described
+    ]
+    lines.append(f"{plural(len(requests), 'request')}, estimated {money(total)}; "
+                 "nothing was sent (dry run)")  # fmt: skip
+    console.emit({"requests": described, "estimated_cost_usd": total}, "\n".join(lines))
+    return 0
+
+
+def run_one(
+    args: argparse.Namespace, console: Console, request: GenerationRequest, stem: str
+) -> int:
+    """Generates one request, saves its images under free names, records it, reports it."""
+    target = resolve_target(args.out)  # a bad -o is refused before anything is sent
+    if args.dry_run:
+        return dry_run(console, [request])
+    record = Record(target.folder)
+    key = record.new_key(request)
+    with client(args) as nb:
+        live = Live(console.status, lambda t: f"{waiting_for(request)} · {duration(t)}")
+        with live, live.notes_from_retries():
+            try:
+                result = nb.generate_request(request)
+            except GenerationError as exc:
+                record.failed(request, key, exc)
+                maybe_gallery(args, console, target.folder)
+                raise
+    stem = target.stem or f"{stem}-{key[:8]}"
+    paths = save_images(console, result.images, target, stem)
+    thoughts = save_images(console, result.thought_images, target, f"{stem}-thought", numbered=True)
+    entry = record.ok(request, key, result, [p.name for p in paths])
+    maybe_gallery(args, console, target.folder)
+    console.emit(
+        {"images": [str(p) for p in paths], "thought_images": [str(p) for p in thoughts],
+         "text": result.text, "finish_reason": result.finish_reason, "cost_usd": result.cost,
+         "usage": entry["usage"], "response_id": result.response_id},
+        "\n".join(str(p) for p in [*paths, *thoughts])
+        + f"\n{plural(len(paths), 'image')}, about {money(result.cost)}" + _missing(result),
+    )  # fmt: skip
+    return 0
+
+
+def _missing(result: Result) -> str:
+    return f" ({result.missing} of the images asked for did not come)" if result.missing else ""
+
+
+def save_images(
+    console: Console,
+    images: Sequence[GeneratedImage],
+    target: Target,
+    stem: str,
+    *,
+    numbered: bool = False,
+) -> list[Path]:
+    """Saves each image under a free name; says so when it is not the name asked for."""
+    paths = []
+    for k, image in enumerate(images, 1):
+        name = f"{stem}-{k}" if numbered or len(images) > 1 else stem
+        path = save_new(image.data, target.folder, name, target.suffix)
+        if target.suffix and path.name != name + target.suffix:
+            why = (f"{name}{target.suffix} exists" if path.suffix == target.suffix
+                   else f"the image is {path.suffix[1:].upper()}")  # fmt: skip
+            console.note(f"note: {why}; wrote {path}")
+        paths.append(path)
+    return paths
+
+
+def maybe_gallery(args: argparse.Namespace, console: Console, folder: Path) -> None:
+    if getattr(args, "gallery", False):
+        from .._gallery import write_gallery
+
+        console.note(f"gallery: {write_gallery(folder)}")
