@@ -72,7 +72,12 @@ class _Formatter(argparse.HelpFormatter):
         return _wrap(text, width)
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
-        return "\n".join(indent + line for line in _wrap(text, width - len(indent)))
+        # Lines that start indented are a table: kept as they are; the rest is wrapped.
+        lines = []
+        for paragraph in text.splitlines():
+            kept = paragraph.startswith("  ")
+            lines += [paragraph] if kept else _wrap(paragraph, width - len(indent))
+        return "\n".join(indent + line for line in lines)
 
 
 def _args_generate(p: argparse.ArgumentParser) -> None:
@@ -112,10 +117,12 @@ def _args_edit(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="folder for the images and their manifest (default: .)",
     )
-    p.epilog = (
-        "Local commands, each on its own line (never sent to the model): "
-        + "; ".join(f"{name}: {what}" for name, what in EDIT_COMMANDS)
-        + ". Piped input stops at the first failed turn, with its exit code."
+    p.epilog = "\n".join(
+        [
+            "Local commands, each on its own line (never sent to the model):",
+            *(f"  {name:<14}{what}" for name, what in EDIT_COMMANDS),
+            "Piped input stops at the first failed turn, with its exit code.",
+        ]
     )
 
 
@@ -285,7 +292,8 @@ def build_parser(wanted: str | None = "*") -> argparse.ArgumentParser:
     shared: dict[str, argparse.ArgumentParser] = {}
     for name, help_text, parents, add_arguments, runner in COMMANDS:
         if wanted != "*" and name != wanted:
-            commands.add_parser(name, help=help_text)  # listed in --help; its options not built
+            # Listed in --help; its options not built.
+            commands.add_parser(name, help=help_text, formatter_class=_Formatter)
             continue
         shared = shared or _shared_options()
         sub = commands.add_parser(
