@@ -222,8 +222,8 @@ COMMANDS: tuple[tuple[str, str, tuple[str, ...], _AddArguments, str], ...] = (
 
 def _shared_options() -> dict[str, argparse.ArgumentParser]:
     """The option groups several commands share."""
-    common = argparse.ArgumentParser(add_help=False)
-    image = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=_Formatter)
+    image = argparse.ArgumentParser(add_help=False, formatter_class=_Formatter)
     common.add_argument(
         "--emulator",
         action="store_true",
