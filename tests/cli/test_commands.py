@@ -238,6 +238,26 @@ def test_batch_with_failures_is_exit_6(fake_gemini, api_env, tmp_path: Path) -> 
     assert "1 done now, 1 failed" in out.stdout
 
 
+def test_batch_stays_non_zero_while_an_item_is_failed(fake_gemini, api_env, tmp_path) -> None:
+    fake_gemini.push(Fault.safety())
+    requests = tmp_path / "r.jsonl"
+    requests.write_text('"A red fox"\n"A blue bike"\n')
+    args = ("batch", str(requests), "-o", str(tmp_path / "out"), "--concurrency", "1", "--json")
+    assert run(*args, env=api_env).returncode == 6
+    again = run(*args, env=api_env)  # the block is not retried: the item is still failed
+    assert again.returncode == 6, again.stderr
+    summary = json.loads(again.stdout)
+    assert (summary["done_now"], summary["done_before"], summary["failed"]) == (0, 2, 1)
+    assert summary["manifest"] == str(tmp_path / "out" / "manifest.jsonl")
+
+
+def test_batch_refuses_unknown_keys(tmp_path: Path) -> None:
+    requests = tmp_path / "r.jsonl"
+    requests.write_text('"A red fox"\n{"prompt": "x", "aspect": "16:9"}\n')
+    out = run("batch", str(requests), "-o", str(tmp_path), "--emulator")
+    assert out.returncode == 2 and "r.jsonl:2: unknown key 'aspect'" in out.stderr
+
+
 def test_batch_file_errors_name_the_line(tmp_path: Path) -> None:
     requests = tmp_path / "r.jsonl"
     requests.write_text('"A red fox"\n{"prompt": "x", "size": "9k"}\n')

@@ -98,7 +98,11 @@ def test_retries_show_as_a_note() -> None:
             "attempt %d of %d failed (%s); retrying in %.1fs",
             1, 5, "RateLimitError: 429 quota", 12.0,
         )  # fmt: skip
-    assert live.note == "RateLimitError: retry 1 of 4 in 12s"
+    assert live._retry_note() == "RateLimitError: retry 1 of 4 in 12s"
+    time.now += 11.5
+    assert live._retry_note() == "RateLimitError: retry 1 of 4 in 1s"
+    time.now += 1
+    assert live._retry_note() == "retry 1 of 4 (after RateLimitError)"
     assert logging.getLogger("nanobanana").level == logging.NOTSET  # restored
 
 

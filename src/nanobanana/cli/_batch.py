@@ -34,7 +34,9 @@ def load_jsonl(path: str) -> list[GenerationRequest]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidRequestError(f"{path}: cannot be read ({exc})") from None
+        raise InvalidRequestError(
+            f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
     requests = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():

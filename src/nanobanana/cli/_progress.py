@@ -102,7 +102,9 @@ class Live:
     ) -> None:
         self.line, self.render, self.clock, self.interval = line, render, clock, interval
         self.note = ""
-        """A remark shown after the text (a retry being waited out)."""
+        """A remark shown after the text."""
+        self.retry: tuple[str, int, int, float] | None = None
+        """The latest retry: error kind, attempt, retries allowed, when it goes out."""
         self._stop = threading.Event()
         self._wait = wait or self._stop.wait
         self._thread: threading.Thread | None = None
@@ -121,11 +123,21 @@ class Live:
         while not self._stop.is_set():
             text = self.render(self.clock() - self._started)
             frames = self.line.frames
-            note = f" · {self.note}" if self.note else ""
+            note = self._retry_note() or self.note
+            note = f" · {note}" if note else ""
             self.line.show(f"{frames[frame % len(frames)]} {text}{note}")
             frame += 1
             if self._wait(self.interval):
                 break
+
+    def _retry_note(self) -> str:
+        if self.retry is None:
+            return ""
+        kind, attempt, retries, at = self.retry
+        left = at - self.clock()
+        if left > 0:
+            return f"{kind}: retry {attempt} of {retries} in {duration(left + 0.999)}"
+        return f"retry {attempt} of {retries} (after {kind})"
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:  # fmt: skip
@@ -151,9 +163,9 @@ class _RetryNotes(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         args = record.args if isinstance(record.args, tuple) else ()
         attempt, attempts, error, wait = (*args, None, None, None, None)[:4]
-        if isinstance(attempt, int) and isinstance(attempts, int) and isinstance(wait, float):
+        if isinstance(attempt, int) and isinstance(attempts, int) and isinstance(wait, int | float):
             kind = str(error).split(":", 1)[0]
-            self.live.note = f"{kind}: retry {attempt} of {attempts - 1} in {duration(wait)}"
+            self.live.retry = (kind, attempt, attempts - 1, self.live.clock() + wait)
         else:
             self.live.note = record.getMessage()[:60]
 
