@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -435,3 +436,20 @@ def test_help_imports_only_what_printing_help_needs() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_edit_saves_its_session_on_ctrl_c(tmp_path: Path) -> None:
+    session = tmp_path / "s.json"
+    proc = subprocess.Popen(
+        [*COMMAND, "edit", "--emulator", "-o", str(tmp_path), "--session", str(session)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("A red fox\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline().startswith(str(tmp_path / "s-1.jpg"))
+    proc.send_signal(signal.SIGINT)  # waiting for the next line, as a user at a prompt
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "session saved" in err
+    assert json.loads(session.read_text())["turns"][0]["prompt"] == "A red fox"
