@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from nanobanana import CharacterSheet, InvalidRequestError, ProductShot
-from nanobanana.cli._files import Target, readable_stem, resolve_target, save_new, slug
+from nanobanana.cli._files import (
+    Target,
+    free_stem,
+    readable_stem,
+    resolve_target,
+    save_new,
+    slug,
+)
 from tests.conftest import photo
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -46,3 +53,12 @@ def test_o_names_a_folder_or_an_image_file(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("keep me")
     with pytest.raises(InvalidRequestError, match="not an image"):
         resolve_target(tmp_path / "notes.txt")
+
+
+def test_a_set_of_views_keeps_together(tmp_path: Path) -> None:
+    assert free_stem(tmp_path, "robot", 3) == "robot"
+    (tmp_path / "robot-2.png").write_bytes(PNG)
+    assert free_stem(tmp_path, "robot", 3) == "robot-2"
+    assert free_stem(tmp_path, "robot", 1) == "robot"  # only robot-1.* matters for one view
+    (tmp_path / "[x]-1.jpg").write_bytes(PNG)
+    assert free_stem(tmp_path, "[x]", 1) == "[x]-2"  # glob characters are names, not patterns

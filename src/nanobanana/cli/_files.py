@@ -7,6 +7,7 @@ follows the bytes (``fox.png`` when PNG came back), whatever the server declared
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import tempfile
@@ -17,7 +18,7 @@ from typing import Any
 from .._errors import InvalidRequestError
 from .._imageinfo import sniff
 
-__all__ = ["Target", "readable_stem", "resolve_target", "save_new", "slug"]
+__all__ = ["Target", "free_stem", "readable_stem", "resolve_target", "save_new", "slug"]
 
 IMAGE_EXTENSIONS = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
                     ".webp": "image/webp"}  # fmt: skip
@@ -98,6 +99,16 @@ def extension_of(data: bytes, preferred: str | None = None) -> str:
     if preferred and IMAGE_EXTENSIONS.get(preferred.lower()) == mime:
         return preferred
     return _EXTENSION_OF.get(mime or "", ".bin")
+
+
+def free_stem(folder: Path, stem: str, count: int) -> str:
+    """``stem``, or ``stem-2``...: the first under which ``-1`` to ``-count`` are all free."""
+    for n in range(1, 10_000):
+        candidate = stem if n == 1 else f"{stem}-{n}"
+        pattern = glob.escape(candidate)
+        if not any(any(folder.glob(f"{pattern}-{k}.*")) for k in range(1, count + 1)):
+            return candidate
+    raise InvalidRequestError(f"{folder}: no free name left for {stem}")
 
 
 def save_new(data: bytes, folder: Path, stem: str, preferred: str | None = None) -> Path:

@@ -12,7 +12,7 @@ from .._errors import GenerationError
 from .._result import GeneratedImage, Result
 from ._connect import client, references
 from ._console import Console
-from ._files import Target, readable_stem, resolve_target, save_new
+from ._files import Target, free_stem, readable_stem, resolve_target, save_new
 from ._progress import Live, duration, money
 from ._record import Record
 
@@ -131,17 +131,28 @@ def save_images(
     *,
     numbered: bool = False,
 ) -> list[Path]:
-    """Saves each image under a free name; says so when it is not the name asked for."""
-    paths = []
-    for k, image in enumerate(images, 1):
-        name = f"{stem}-{k}" if numbered or len(images) > 1 else stem
-        path = save_new(image.data, target.folder, name, target.suffix)
-        if target.suffix and path.name != name + target.suffix:
-            why = (f"{name}{target.suffix} exists" if path.suffix == target.suffix
-                   else f"the image is {path.suffix[1:].upper()}")  # fmt: skip
-            console.note(f"note: {why}; wrote {path}")
-        paths.append(path)
+    """Saves each image under a free name; says so when it is not the name asked for.
+
+    The images of one result keep together: ``robot-2-1.jpg`` ... ``robot-2-3.jpg`` when
+    ``robot-1.jpg`` is taken, not ``robot-1-2.jpg``.
+    """
+    many = numbered or len(images) > 1
+    free = free_stem(target.folder, stem, len(images)) if many else stem
+    paths = [
+        save_new(image.data, target.folder, f"{free}-{k}" if many else free, target.suffix)
+        for k, image in enumerate(images, 1)
+    ]
+    if target.suffix and paths:
+        asked = f"{stem}-1" if many else stem
+        if free != stem or paths[0].stem != (f"{free}-1" if many else free):
+            console.note(f"note: {asked}{target.suffix} exists; wrote {_span(paths)}")
+        elif paths[0].suffix != target.suffix:
+            console.note(f"note: the image is {paths[0].suffix[1:].upper()}; wrote {_span(paths)}")
     return paths
+
+
+def _span(paths: Sequence[Path]) -> str:
+    return str(paths[0]) if len(paths) == 1 else f"{paths[0]} to {paths[-1].name}"
 
 
 def maybe_gallery(args: argparse.Namespace, console: Console, folder: Path) -> None:
