@@ -36,9 +36,9 @@ h1{font-size:20px;margin:0 0 4px}.meta{color:#666;margin-bottom:20px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:16px;
  align-items:start}
 .card{background:#fff;border-radius:10px;box-shadow:0 1px 4px #0002;overflow:hidden;min-width:0}
-.card.multi{grid-column:span 2}
+@media (min-width:640px){.card.multi{grid-column:span 2}}
 .views{display:flex;gap:2px;background:#eee}.views a{flex:1;min-width:0}
-.card img{width:100%;display:block;background:#eee}
+.card img{width:100%;max-height:420px;object-fit:contain;display:block;background:#eee}
 .broken{display:flex;align-items:center;justify-content:center;min-height:120px;flex:1;
  background:repeating-linear-gradient(45deg,#eee,#eee 8px,#e4e4e4 8px,#e4e4e4 16px);
  color:#900;font-size:12px;padding:8px;text-align:center;overflow-wrap:anywhere}
