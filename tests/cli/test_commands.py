@@ -317,7 +317,7 @@ def test_edit_local_commands_are_never_sent(fake_gemini, api_env, tmp_path: Path
     assert "nothing to undo" in out.stderr
     again = run("edit", str(start), "-o", str(tmp_path), env=api_env, stdin="make it red\n")
     assert again.returncode == 0, again.stderr
-    assert (tmp_path / "edit-1-2.jpg").exists()  # an earlier session's edit-1.jpg is kept
+    assert (tmp_path / "edit-2-1.jpg").exists()  # an earlier session's edit-1.jpg is kept
 
 
 def test_edit_exit_codes_as_the_other_commands(fake_gemini, api_env, tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
 """``edit``: a multi-turn session, one instruction per line; ``:``-commands stay local.
 
-Each turn's image is saved under a free name (an earlier session's ``edit-1.jpg`` is never
-overwritten) and recorded in the folder's manifest, so ``nanobanana gallery`` shows the
-session. With ``--session FILE`` the session is resumed from and saved to FILE at the end:
-on end of input, ``:quit``, and Ctrl-C alike.
+Each turn's image is saved under a free name and recorded in the folder's manifest, so
+``nanobanana gallery`` shows the session. An earlier session's ``edit-1.jpg`` is never
+overwritten: a new session names its turns ``edit-2-1.jpg``, ``edit-2-2.jpg``... With
+``--session FILE`` the session is resumed from and saved to FILE at the end: on end of
+input, ``:quit``, and Ctrl-C alike.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .. import Session
 from .._errors import GenerationError, InvalidRequestError, NanoBananaError
 from ._connect import client
 from ._console import Console
-from ._files import save_new
+from ._files import free_stem, save_new
 from ._parser import EDIT_COMMANDS
 from ._progress import Live, duration, money
 from ._record import Record
@@ -45,6 +46,10 @@ def edit(args: argparse.Namespace, console: Console) -> int:
         raise InvalidRequestError(f"-o {out}: not a folder; edit writes one image per turn there")
     session_file = Path(args.session) if args.session else None
     stem = session_file.name.split(".")[0] if session_file else "edit"
+    if not (session_file and session_file.exists()):
+        # A new session's images keep together (edit-2-1.jpg, edit-2-2.jpg when an earlier
+        # session made edit-1.jpg); a resumed one goes on numbering its turns.
+        stem = free_stem(out, stem, 1)
     record = Record(out)
     interactive = sys.stdin.isatty()
     code = 0
