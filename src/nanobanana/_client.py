@@ -193,6 +193,7 @@ class NanoBanana(_ClientBase):
         ipm: int | None = None,
         max_cost: float | None = None,
         progress: bool | None = None,
+        stop: threading.Event | None = None,
     ) -> RunReport:
         """Generates many images concurrently, within quota, streaming them to ``out_dir``.
 
@@ -211,6 +212,9 @@ class NanoBanana(_ClientBase):
                 counts): a request starts only if the spend so far plus a conservative
                 estimate of it stays under. Refused for a model without a known price.
             progress: Show progress; ``None`` shows it on a terminal or in Jupyter.
+            stop: Set it (from any thread) to wind the run down: nothing new starts, and the
+                answers already paid for are waited for and saved. The first Ctrl-C does the
+                same; a second aborts.
 
         Example:
             >>> prompts = [f"A {colour} bicycle" for colour in colours]
@@ -223,17 +227,17 @@ class NanoBanana(_ClientBase):
         own = self._fresh_genai() if self._fresh_genai else self._genai
         transport = AsyncTransport(own, self.retry)
 
-        async def run(stop: threading.Event) -> RunReport:
+        async def run(interrupted: threading.Event) -> RunReport:
             try:
                 return await run_many(
                     transport, checked, out_dir=Path(out_dir), concurrency=concurrency, rpm=rpm,
-                    ipm=ipm, max_cost=max_cost, progress=progress, stop=stop,
+                    ipm=ipm, max_cost=max_cost, progress=progress, stop=stop or interrupted,
                 )  # fmt: skip
             finally:
                 if own is not self._genai:
                     await transport.close()  # its pool lives on this loop, which ends here
 
-        report: RunReport = run_in_thread(run)
+        report: RunReport = run_in_thread(run, stop)
         return report
 
     def models(self) -> list[ModelSummary]:
@@ -340,6 +344,7 @@ class AsyncNanoBanana(_ClientBase):
         ipm: int | None = None,
         max_cost: float | None = None,
         progress: bool | None = None,
+        stop: threading.Event | None = None,
     ) -> RunReport:
         """Generates many images concurrently; see `NanoBanana.generate_many`."""
         from ._many import as_requests, run_many
@@ -347,7 +352,7 @@ class AsyncNanoBanana(_ClientBase):
         checked = as_requests(requests, self._default_request)
         return await run_many(self._transport, checked, out_dir=Path(out_dir),
                               concurrency=concurrency, rpm=rpm, ipm=ipm, max_cost=max_cost,
-                              progress=progress)  # fmt: skip
+                              progress=progress, stop=stop)  # fmt: skip
 
     async def models(self) -> list[ModelSummary]:
         """The models this key can use; see `NanoBanana.models`."""

@@ -1,8 +1,13 @@
 """A static, self-contained HTML contact sheet of a run, from its manifest.
 
-Each image appears as an embedded thumbnail (linking to the full file beside the page) with its
-prompt, ratio, size and cost; each failure with its error. One file, no network: it can be
-mailed or attached to a ticket. Never the API key: the manifest holds none.
+Each request is a card: its images as embedded thumbnails (several views side by side, as a
+character sheet's), each linking to the full file; its prompt, ratio, size and cost; the
+grounding sources it used; or its error. One file, no network: it can be mailed or attached
+to a ticket. Never the API key: the manifest holds none.
+
+The manifest is untrusted input (anyone can edit it; a proxy can send odd MIME types): every
+value is escaped, image paths must stay inside the run folder, and an image that is missing
+or unreadable becomes a broken-image card, never a crash.
 """
 
 from __future__ import annotations
@@ -10,28 +15,36 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
-from ._errors import InvalidRequestError
+from . import _manifest
 from ._image import atomic_write as _atomic_write
-from ._manifest import MANIFEST_NAME
 
-__all__ = ["write_gallery"]
+__all__ = ["read_entries", "write_gallery"]
 
 THUMBNAIL = 480
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;background:#faf8f2;color:#222}
 h1{font-size:20px;margin:0 0 4px}.meta{color:#666;margin-bottom:20px}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:16px}
-.card{background:#fff;border-radius:10px;box-shadow:0 1px 4px #0002;overflow:hidden}
-.card img{width:100%;display:block;background:#eee}
-.card .body{padding:10px 12px}.prompt{margin:0 0 6px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:16px;
+ align-items:start}
+.card{background:#fff;border-radius:10px;box-shadow:0 1px 4px #0002;overflow:hidden;min-width:0}
+@media (min-width:640px){.card.multi{grid-column:span 2}}
+.views{display:flex;gap:2px;background:#eee}.views a{flex:1;min-width:0}
+.card img{width:100%;max-height:420px;object-fit:contain;display:block;background:#eee}
+.broken{display:flex;align-items:center;justify-content:center;min-height:120px;flex:1;
+ background:repeating-linear-gradient(45deg,#eee,#eee 8px,#e4e4e4 8px,#e4e4e4 16px);
+ color:#900;font-size:12px;padding:8px;text-align:center;overflow-wrap:anywhere}
+.card .body{padding:10px 12px}.prompt{margin:0 0 6px;overflow-wrap:anywhere}
 .facts{color:#666;font-size:12px}.failed{border:2px solid #d33}
-.error{color:#b00;font-size:12px;white-space:pre-wrap}
+.error{color:#b00;font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere}
+.sources{font-size:12px;margin:6px 0 0;padding-left:18px;overflow-wrap:anywhere}
+.sources .domain{color:#666}.queries{color:#666;font-size:12px;margin:6px 0 0}
 """
 
 # Counts the images that loaded, for readers and for tests in a real browser.
@@ -49,6 +62,25 @@ window.addEventListener('load', function () {
 """
 
 
+def _e(value: Any) -> str:
+    """Every value that reaches the page goes through here."""
+    return html.escape(str(value), quote=True)
+
+
+def read_entries(folder: Path) -> list[dict[str, Any]]:
+    """The manifest's entries, the latest line per key, in request order.
+
+    Raises:
+        InvalidRequestError: ``folder`` has no manifest.
+    """
+    entries = _manifest.read_entries(folder)
+    return sorted(entries.values(), key=lambda e: (_number(e.get("index")), str(e.get("at", ""))))
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
 def _thumbnail(path: Path) -> str:
     from PIL import Image
 
@@ -60,35 +92,87 @@ def _thumbnail(path: Path) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _card(entry: dict[str, Any], out_dir: Path) -> str:
-    prompt = html.escape(str(entry.get("prompt") or ""))
+def _link(file: Path, page_dir: Path) -> str:
+    """A link from the page to ``file`` that works wherever the page was written."""
+    try:
+        relative = os.path.relpath(file, page_dir)
+    except ValueError:  # another drive (Windows): no relative path exists
+        return _e(file.resolve().as_uri())
+    return _e(quote(Path(relative).as_posix()))
+
+
+def _image(name: Any, folder: Path, page_dir: Path, alt: str) -> str:
+    """One image as a linked thumbnail, or a broken-image tile saying why."""
+    if not isinstance(name, str) or not name:
+        return f'<div class="broken">not an image name: {_e(name)}</div>'
+    file = folder / name
+    if not file.resolve().is_relative_to(folder.resolve()):
+        return f'<div class="broken">refused: {_e(name)} is outside the run folder</div>'
+    try:
+        src = _thumbnail(file)
+    except Exception as exc:  # missing, unreadable, not an image, a decompression bomb
+        reason = "missing" if not file.exists() else f"unreadable ({type(exc).__name__})"
+        return f'<div class="broken">{_e(name)}: {reason}</div>'
+    return f'<a href="{_link(file, page_dir)}"><img src="{src}" alt="{alt}"></a>'
+
+
+def _grounding(entry: dict[str, Any]) -> str:
+    """The search queries and sources a grounded request used, under its images."""
+    grounding = entry.get("grounding")
+    if not isinstance(grounding, dict):
+        return ""
+    parts = []
+    queries = [q for q in grounding.get("queries") or [] if isinstance(q, str)]
+    if queries:
+        parts.append(f'<p class="queries">searched: {_e("; ".join(queries))}</p>')
+    items = []
+    for source in grounding.get("sources") or []:
+        if not isinstance(source, dict):
+            continue
+        uri = str(source.get("uri") or "")
+        title = _e(source.get("title") or source.get("domain") or uri or "source")
+        domain = (
+            f' <span class="domain">{_e(source["domain"])}</span>' if source.get("domain") else ""
+        )
+        # Only web links become links: never javascript: or data: from a manifest.
+        link = urlsplit(uri).scheme in ("http", "https")
+        label = f'<a href="{_e(uri)}" rel="noopener noreferrer">{title}</a>' if link else title
+        items.append(f"<li>{label}{domain}</li>")
+    if items:
+        parts.append(f'<ul class="sources">{"".join(items)}</ul>')
+    return "".join(parts)
+
+
+def _card(entry: dict[str, Any], folder: Path, page_dir: Path) -> str:
+    prompt = _e(entry.get("prompt") or "")
+    cost = entry.get("cost")
     facts = " · ".join(
-        str(x)
+        _e(x)
         for x in (
             entry.get("aspect_ratio") or "auto ratio",
             entry.get("size") or "1K",
-            f"${entry['cost']:.3f}" if isinstance(entry.get("cost"), int | float) else None,
+            f"${cost:.3f}"
+            if isinstance(cost, int | float) and not isinstance(cost, bool)
+            else None,
         )
         if x
     )
     if entry.get("status") != "ok":
-        error = entry.get("error") or {}
-        message = html.escape(f"{error.get('type', 'Error')}: {error.get('message', '')}")
+        raw = entry.get("error")
+        error: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        message = _e(f"{error.get('type', 'Error')}: {error.get('message', '')}")
         return (
             f'<div class="card failed"><div class="body"><p class="prompt">{prompt}</p>'
             f'<p class="facts">{facts}</p><p class="error">{message}</p></div></div>'
         )
-    images = []
-    for name in entry.get("images", []):
-        file = out_dir / name
-        if file.exists():
-            link = html.escape(name)
-            images.append(
-                f'<a href="{link}"><img src="{_thumbnail(file)}" alt="{prompt[:80]}"></a>'
-            )
+    found = entry.get("images")
+    names: list[Any] = found if isinstance(found, list) else []
+    alt = _e(str(entry.get("prompt") or "")[:80])
+    views = "".join(_image(name, folder, page_dir, alt) for name in names)
+    multi = " multi" if len(names) > 1 else ""
     return (
-        f'<div class="card">{"".join(images)}<div class="body"><p class="prompt">{prompt}</p>'
-        f'<p class="facts">{facts}</p></div></div>'
+        f'<div class="card{multi}"><div class="views">{views}</div><div class="body">'
+        f'<p class="prompt">{prompt}</p><p class="facts">{facts}</p>{_grounding(entry)}</div></div>'
     )
 
 
@@ -99,33 +183,23 @@ def write_gallery(out_dir: str | Path, output: str | Path | None = None) -> Path
         InvalidRequestError: ``out_dir`` has no manifest.
     """
     folder = Path(out_dir)
-    manifest = folder / MANIFEST_NAME
-    if not manifest.exists():
-        raise InvalidRequestError(
-            f"{folder}: no {MANIFEST_NAME} here: is this a nanobanana run folder?"
-        )
-    entries: dict[str, dict[str, Any]] = {}
-    for line in manifest.read_text(encoding="utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue  # a torn last line
-        entries[entry.get("key", str(len(entries)))] = entry  # the latest line for a key wins
-    ordered = sorted(entries.values(), key=lambda e: (e.get("index", 0), e.get("at", "")))
+    ordered = read_entries(folder)
+    target = Path(output) if output else folder / "index.html"
+    page_dir = target.resolve().parent
     ok = [e for e in ordered if e.get("status") == "ok"]
-    cost = sum(e.get("cost") or 0 for e in ordered)
-    title = f"nanobanana · {folder.resolve().name}"
+    cost = sum(_number(e.get("cost")) for e in ordered)
+    images = sum(len(e["images"]) for e in ok if isinstance(e.get("images"), list))
+    title = _e(f"nanobanana · {folder.resolve().name}")
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<meta name=viewport content='width=device-width'><title>{html.escape(title)}</title>"
-        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<meta name=viewport content='width=device-width'><title>{title}</title>"
+        f"<style>{_STYLE}</style></head><body><h1>{title}</h1>"
         f'<div class="meta">{len(ok)} of {len(ordered)} requests succeeded · '
-        f"{sum(len(e.get('images', [])) for e in ok)} images · about ${cost:.2f} · {made} · "
+        f"{images} image{'' if images == 1 else 's'} · about ${cost:.3f} · {made} · "
         f'<span id="status"></span></div>'
-        f'<div class="grid">{"".join(_card(e, folder) for e in ordered)}</div>'
+        f'<div class="grid">{"".join(_card(e, folder, page_dir) for e in ordered)}</div>'
         f"<script>{_SCRIPT}</script></body></html>"
     )
-    target = Path(output) if output else folder / "index.html"
     _atomic_write(target, page.encode("utf-8"))
     return target

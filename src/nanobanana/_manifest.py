@@ -224,22 +224,31 @@ class Manifest:
 
     def entries(self) -> dict[str, dict[str, Any]]:
         """Every entry by key, read in full from the file, the latest line winning."""
-        found: dict[str, dict[str, Any]] = {}
-        if not self.path.exists():
-            return found
-        for line in self.path.read_bytes().splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(entry, dict) and "key" in entry and entry.get("type") != "batch_job":
-                found[str(entry["key"])] = entry
-        return found
+        return read_entries(self.path.parent) if self.path.exists() else {}
 
 
 def read_entries(out_dir: Path) -> dict[str, dict[str, Any]]:
-    """Every entry of a run folder's manifest by key, the latest line winning."""
-    return Manifest(out_dir / MANIFEST_NAME).entries()
+    """Every entry of a run folder's manifest by key, the latest line winning; reads only.
+
+    Raises:
+        InvalidRequestError: The folder has no readable manifest.
+    """
+    path = out_dir / MANIFEST_NAME
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        raise InvalidRequestError(
+            f"{out_dir}: no readable {MANIFEST_NAME} here: is this a nanobanana run folder?"
+        ) from None
+    found: dict[str, dict[str, Any]] = {}
+    for line in raw.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a torn last line
+        if isinstance(entry, dict) and "key" in entry and entry.get("type") != "batch_job":
+            found[str(entry["key"])] = entry
+    return found
 
 
 def expand(requests: Sequence[GenerationRequest]) -> list[tuple[int, GenerationRequest, str]]:

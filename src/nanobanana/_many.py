@@ -273,7 +273,9 @@ def _check_run_options(
         )
 
 
-def run_in_thread(make: Callable[[threading.Event], Awaitable[Any]]) -> Any:
+def run_in_thread(
+    make: Callable[[threading.Event], Awaitable[Any]], stop: threading.Event | None = None
+) -> Any:
     """Runs a coroutine on a fresh event loop in a daemon thread and waits for it.
 
     Works where ``asyncio.run`` cannot (a notebook's running loop). The first Ctrl-C sets the
@@ -282,7 +284,7 @@ def run_in_thread(make: Callable[[threading.Event], Awaitable[Any]]) -> Any:
     manifest, and a re-run continues from there.
     """
     loop = asyncio.new_event_loop()
-    stop = threading.Event()
+    stop = stop or threading.Event()
     outcome: dict[str, Any] = {}
     task_ref: list[asyncio.Task[Any]] = []
 
