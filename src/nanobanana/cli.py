@@ -348,18 +348,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    from .testing import FakeGemini
+    from .testing._cli import run
 
-    server = FakeGemini(host=args.host, port=args.port)
-    print(f"Gemini API emulator on {server.url} (Ctrl-C to stop)", flush=True)
-    print(f"  export GOOGLE_GEMINI_BASE_URL={server.url}  # then any google-genai code uses it")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return EXIT_OK
+    return run(args)
 
 
 # -- parser ----------------------------------------------------------------------------------
@@ -441,8 +432,9 @@ def _args_demo(p: argparse.ArgumentParser) -> None:
 
 
 def _args_emulator(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks one)")
+    from .testing._cli import add_arguments
+
+    add_arguments(p)
     p.set_defaults(run=_emulator, json=False)
 
 
