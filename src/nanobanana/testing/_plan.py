@@ -83,8 +83,12 @@ def plan(
     image_config = get(config, "imageConfig") or {}
     ratio, size = _image_config(image_config, spec)
     output_mime = spec.output_mime
-    if vertex and get(image_config, "outputMimeType"):
-        output_mime = str(get(image_config, "outputMimeType"))
+    # google-genai sends imageOutputOptions.mimeType; the REST reference names outputMimeType.
+    asked = get(get(image_config, "imageOutputOptions"), "mimeType") or get(
+        image_config, "outputMimeType"
+    )
+    if vertex and asked:
+        output_mime = str(asked)
         if output_mime not in ("image/png", "image/jpeg"):
             raise wire.invalid_argument(f"Unsupported output mime type: {output_mime}.")
     thinking = get(config, "thinkingConfig") or {}
