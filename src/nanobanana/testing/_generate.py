@@ -28,11 +28,17 @@ class Sizes:
     signature_bytes: int = 2048
     realistic: bool = False
 
-    def signature(self, seed: int) -> int:
-        """Bytes of one signature; realistic ones are 0.6-2.9 MB once base64-encoded."""
+    def signature(self, seed: int, signed_parts: int = 1) -> int:
+        """Bytes of one signature; realistic ones are 0.6-2.9 MB once base64-encoded.
+
+        Live, the signatures of one answer add up to about 1.3-3.1 MB (a 1K answer is
+        2.4-4.2 MB in all), shared by its signed parts.
+        """
         if not self.realistic:
             return self.signature_bytes
-        return (600_000 + seed % 2_300_000) * 3 // 4
+        budget = 1_300_000 + seed % 1_800_000
+        encoded = min(2_900_000, max(600_000, budget // max(1, signed_parts)))
+        return encoded * 3 // 4
 
     def image(self, size: str, seed: int) -> int:
         """Bytes of one encoded image; 0 keeps what the renderer made."""
@@ -90,14 +96,16 @@ def respond(
             final.append(_signed_text(fault.message, sizes.signature(p.seed + 1)))
     else:
         subject = p.prompt.strip().splitlines()[0][:80] if p.prompt.strip() else "your image"
+        forced = fault is not None and fault.kind == "images"
+        asked = fault.params["count"] if forced else p.n_images  # type: ignore[union-attr]
+        n = asked if p.with_image else 0
+        signed = n + p.with_text
         if p.with_text:
-            final.append(_signed_text(f"Here is an image of {subject}", sizes.signature(p.seed)))
-        if p.with_image:
-            forced = fault is not None and fault.kind == "images"
-            n = fault.params["count"] if forced else p.n_images  # type: ignore[union-attr]
-            for k in range(n):
-                final.append(_final_image(p, k, sizes))
-            image_tokens = n * wire.OUTPUT_IMAGE_TOKENS[p.size]
+            text = f"Here is an image of {subject}"
+            final.append(_signed_text(text, sizes.signature(p.seed ^ 0x7E57, signed)))
+        for k in range(n):
+            final.append(_final_image(p, k, sizes, signed))
+        image_tokens = n * wire.OUTPUT_IMAGE_TOKENS[p.size]
     parts += final
     text_tokens = sum(wire.text_tokens(part.get("text", "")) for part in final if "text" in part)
     content: dict[str, Any] = {"role": "model", "parts": parts} if parts else {}
@@ -156,7 +164,7 @@ def _signed_text(text: str, signature_bytes: int) -> dict[str, Any]:
     }
 
 
-def _final_image(p: Plan, k: int, sizes: Sizes) -> dict[str, Any]:
+def _final_image(p: Plan, k: int, sizes: Sizes, signed_parts: int) -> dict[str, Any]:
     w, h = p.pixels
     caption = f"{p.ratio or 'auto'} · {p.size} · {w}x{h}"
     if p.n_images > 1:
@@ -165,7 +173,9 @@ def _final_image(p: Plan, k: int, sizes: Sizes) -> dict[str, Any]:
     data = pad(render(p.seed + k, w, h, caption, p.output_mime), sizes.image(p.size, p.seed + k))
     return {
         "inlineData": {"mimeType": p.output_mime, "data": wire.b64encode(data)},
-        "thoughtSignature": wire.b64encode(wire.sign(data, sizes.signature(p.seed + k))),
+        "thoughtSignature": wire.b64encode(
+            wire.sign(data, sizes.signature(p.seed + k, signed_parts))
+        ),
     }
 
 
