@@ -39,6 +39,10 @@ _GENERATION_CONFIG = {
     "speechConfig": _ANY, "thinkingConfig": ("msg", "ThinkingConfig"),
     "imageConfig": ("msg", "ImageConfig"), "mediaResolution": ("enum", "MediaResolution"),
     "responseModalities": [("enum", "Modality")],
+    "audioTranscriptionConfig": _ANY,
+    "enableAffectiveDialog": "bool",
+    "responseFormat": _ANY,
+    "translationConfig": _ANY,
 }  # fmt: skip
 _PART = {
     "text": "string", "inlineData": ("msg", "Blob"), "fileData": ("msg", "FileData"),
@@ -46,6 +50,12 @@ _PART = {
     "codeExecutionResult": _ANY, "thought": "bool", "thoughtSignature": "bytes",
     "videoMetadata": _ANY, "mediaResolution": _ANY, "partMetadata": _ANY, "toolCall": _ANY,
     "toolResponse": _ANY,
+    "audioTranscription": _ANY,
+    "audioMetadata": _ANY,
+    "speechMetadata": _ANY,
+    "documentMetadata": _ANY,
+    "spreadsheetMetadata": _ANY,
+    "mediaProcessing": _ANY,
 }  # fmt: skip
 _TOOL = {
     "functionDeclarations": _ANY, "googleSearchRetrieval": _ANY, "codeExecution": _ANY,
