@@ -6,6 +6,8 @@ litellm 1.110.2.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from nanobanana.testing import FakeGemini
@@ -29,14 +31,20 @@ def test_gemimg(fake_gemini: FakeGemini) -> None:
 
 def test_pydantic_ai(fake_gemini: FakeGemini) -> None:
     pytest.importorskip("pydantic_ai", reason="pydantic-ai-slim[google] is not installed")
+    import httpx2
     from pydantic_ai import Agent, BinaryImage
     from pydantic_ai.models.google import GoogleModel
     from pydantic_ai.providers.google import GoogleProvider
 
-    provider = GoogleProvider(api_key="k", base_url=fake_gemini.url)
-    agent = Agent(GoogleModel(PRO, provider=provider), output_type=BinaryImage)
-    result = agent.run_sync("a fox in the snow")
-    assert result.output.media_type == "image/jpeg" and result.output.data[:3] == b"\xff\xd8\xff"
+    async def main() -> BinaryImage:
+        # Our own HTTP client, closed at the end (the provider's own is left open).
+        async with httpx2.AsyncClient(timeout=60) as http:
+            provider = GoogleProvider(api_key="k", base_url=fake_gemini.url, http_client=http)
+            agent = Agent(GoogleModel(PRO, provider=provider), output_type=BinaryImage)
+            return (await agent.run("a fox in the snow")).output
+
+    output = asyncio.run(main())
+    assert output.media_type == "image/jpeg" and output.data[:3] == b"\xff\xd8\xff"
 
 
 # LiteLLM's own pydantic models warn on import (ReadOnly TypedDict items): not ours to fix.
