@@ -42,3 +42,24 @@ def test_limit_zero_tokens_first_is_quota_exhausted(fake_gemini: FakeGemini) -> 
     with _client(fake_gemini) as nb, pytest.raises(QuotaExhaustedError):
         nb.generate("a fox")
     assert len(fake_gemini.generate_requests) == 1
+
+
+def test_live_error_faults_through_google_genai(fake_gemini: FakeGemini) -> None:
+    from google import genai
+    from google.genai import errors, types
+
+    client = genai.Client(api_key="k", http_options=types.HttpOptions(
+        base_url=fake_gemini.url, api_version="v1"))  # fmt: skip
+    fake_gemini.push(Fault.model_not_found(), Fault.invalid_key(), Fault.deadline_expired())
+    with pytest.raises(errors.ClientError) as missing:
+        client.models.generate_content(model="gemini-3-pro-image", contents="a fox")
+    assert missing.value.message.startswith(
+        "models/gemini-3-pro-image is not found for API version v1, "
+    )
+    with pytest.raises(errors.ClientError) as bad_key:
+        client.models.generate_content(model="gemini-3-pro-image", contents="a fox")
+    reasons = [d.get("reason") for d in bad_key.value.details["error"]["details"]]
+    assert bad_key.value.code == 400 and "API_KEY_INVALID" in reasons
+    with pytest.raises(errors.ServerError) as deadline:
+        client.models.generate_content(model="gemini-3-pro-image", contents="a fox")
+    assert deadline.value.message == "Deadline expired before operation could complete."
