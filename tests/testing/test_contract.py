@@ -160,6 +160,33 @@ def model_entry(status: int, body: Any, case: dict[str, Any]) -> None:
     assert {"generateContent", "countTokens"} <= set(body["supportedGenerationMethods"])
 
 
+@check
+def stream(status: int, body: Any, case: dict[str, Any]) -> None:
+    """Each image whole in one chunk; the last chunk an empty text part with finishReason."""
+    assert status == 200 and isinstance(body, list) and len(body) >= 2
+    *parts_chunks, last = body
+    for chunk in parts_chunks:
+        (candidate,) = chunk["candidates"]
+        assert "finishReason" not in candidate
+        for part in candidate["content"]["parts"]:
+            if "inlineData" in part:
+                assert base64.b64decode(part["inlineData"]["data"])[:3] == b"\xff\xd8\xff"
+    (final,) = last["candidates"]
+    assert final["content"]["parts"] == [{"text": ""}] and final["finishReason"] == "STOP"
+    images = [p for c in parts_chunks for p in c["candidates"][0]["content"]["parts"]
+              if "inlineData" in p]  # fmt: skip
+    assert len(images) == 1
+    counts = [c["usageMetadata"]["totalTokenCount"] for c in body]
+    assert counts == sorted(counts) and counts[-1] > counts[0]  # the last one counts
+    _usage(last["usageMetadata"])
+
+
+def _sse(data: bytes) -> list[Any]:
+    return [
+        json.loads(line[6:]) for line in data.decode().splitlines() if line.startswith("data: ")
+    ]
+
+
 FAULTS = {
     "quota_zero": lambda: Fault.quota_zero(),
     "quota_zero_tokens_first": lambda: Fault.quota_zero(tokens_first=True),
@@ -184,6 +211,8 @@ def test_emulator_meets_the_contract(case: dict[str, Any]) -> None:
         status, body = call(
             server, request["path"], request.get("body"), method=request.get("method", "POST")
         )
+    if isinstance(body, bytes):  # server-sent events
+        body = _sse(body)
     CHECKS[case["check"]](status, body, case)
 
 
