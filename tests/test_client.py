@@ -300,7 +300,8 @@ def test_from_response_parses_a_genai_response(genai_client) -> None:
         model="gemini-3-pro-image", contents="Generate 2 images: a fox"
     )
     result = Result.from_response(response)
-    assert len(result.images) == 2 and result.images[0].data == response.parts[1].inline_data.data
+    first = next(p for p in response.parts if p.inline_data)  # a text part may come first, or not
+    assert len(result.images) == 2 and result.images[0].data == first.inline_data.data
 
 
 def test_from_response_gives_plain_finish_reasons(genai_client) -> None:

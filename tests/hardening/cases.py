@@ -486,7 +486,9 @@ def emulator_load(clients: int, total: int) -> dict[str, Any]:
                 except Exception as exc:
                     errors.append(f"{i}: {exc}")
                     continue
-                text = answer["candidates"][0]["content"]["parts"][0]["text"]
+                # Like the real API, the emulator adds a text part to some answers only.
+                parts = answer["candidates"][0]["content"]["parts"]
+                text = next((p["text"] for p in parts if "text" in p), prompt)
                 if prompt not in text:
                     crossed.append(f"{i}: {text[:60]}")
                 if i % max(1, total // 8) == 0:

@@ -1,8 +1,4 @@
-"""``emulator``: serve the Gemini API emulator on loopback.
-
-Kept apart on purpose: its flags and runner move to ``nanobanana.testing._cli``
-(``add_arguments(parser)``, ``run(args) -> int``); this module is what they replace.
-"""
+"""``emulator``: serve the Gemini API emulator; its flags and runner live with the emulator."""
 
 from __future__ import annotations
 
@@ -14,15 +10,6 @@ __all__ = ["emulator"]
 
 
 def emulator(args: argparse.Namespace, console: Console) -> int:
-    from ..testing import FakeGemini
+    from ..testing._cli import run
 
-    server = FakeGemini(host=args.host, port=args.port)
-    print(f"Gemini API emulator on {server.url} (Ctrl-C to stop)", flush=True)
-    print(f"  export GOOGLE_GEMINI_BASE_URL={server.url}  # then any google-genai code uses it")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
+    return run(args)

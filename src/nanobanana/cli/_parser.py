@@ -179,8 +179,9 @@ def _args_demo(p: argparse.ArgumentParser) -> None:
 
 
 def _args_emulator(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks one)")
+    from ..testing._cli import add_arguments  # the emulator owns its knobs
+
+    add_arguments(p)
     p.set_defaults(json=False, quiet=True)
 
 

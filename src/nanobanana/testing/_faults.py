@@ -9,8 +9,9 @@ from typing import Any, Literal
 __all__ = ["Fault", "ManualClock"]
 
 FaultKind = Literal[
-    "error", "rate_limit", "drop", "truncate", "slow", "finish", "blocked", "no_image", "images"
-]
+    "error", "rate_limit", "drop", "truncate", "slow", "finish", "blocked", "no_image",
+    "images", "stream_error", "not_found",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,13 @@ class Fault:
         quota: Literal["per_minute", "images_per_minute", "per_day", "zero"] = "per_minute",
         limit: int | None = None,
     ) -> Fault:
-        """429 RESOURCE_EXHAUSTED naming a quota; per-day and zero quotas carry no RetryInfo."""
-        if quota in ("per_day", "zero"):
+        """429 RESOURCE_EXHAUSTED naming a quota.
+
+        A per-day quota carries no RetryInfo; ``"zero"`` is `quota_zero` (which does).
+        """
+        if quota == "zero":
+            return cls.quota_zero(retry_delay=47.17 if retry_delay in (None, 17.0) else retry_delay)
+        if quota == "per_day":
             retry_delay = None
         default_limit = {"per_minute": 10, "images_per_minute": 10, "per_day": 250, "zero": 0}
         return cls(
@@ -51,6 +57,60 @@ class Fault:
                 "limit": default_limit[quota] if limit is None else limit,
             },
         )
+
+    @classmethod
+    def quota_zero(cls, *, retry_delay: float = 47.17, tokens_first: bool = False) -> Fault:
+        """The live 429 of a project without access to the model (``limit: 0``).
+
+        Two ``-FreeTier`` violations (per-day requests and per-minute input tokens; swap
+        them with ``tokens_first``), ``limit: 0`` only in the message, no ``quotaValue``,
+        a ``RetryInfo`` (``47s``), a ``Help`` link, and a message ending
+        ``Please retry in 47.17s.`` Retrying never helps.
+        """
+        return cls(
+            "rate_limit", 429, "RESOURCE_EXHAUSTED",
+            params={"quota": "zero", "retry_delay": retry_delay, "limit": 0,
+                    "tokens_first": tokens_first},
+        )  # fmt: skip
+
+    @classmethod
+    def deadline_expired(cls) -> Fault:
+        """503 UNAVAILABLE "Deadline expired before operation could complete." (a long 4K)."""
+        return cls.error(503, "UNAVAILABLE", "Deadline expired before operation could complete.")
+
+    @classmethod
+    def model_not_found(cls) -> Fault:
+        """The real 404 for a model id the API does not know, worded for the request's path."""
+        return cls("not_found", 404, "NOT_FOUND")
+
+    @classmethod
+    def invalid_key(cls) -> Fault:
+        """400 "API key not valid", with ``ErrorInfo`` (API_KEY_INVALID) and LocalizedMessage."""
+        message = "API key not valid. Please pass a valid API key."
+        return cls.error(
+            400, "INVALID_ARGUMENT", message,
+            details=[
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+                 "domain": "googleapis.com",
+                 "metadata": {"service": "generativelanguage.googleapis.com"}},
+                {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US",
+                 "message": message},
+            ],
+        )  # fmt: skip
+
+    @classmethod
+    def stream_error(
+        cls,
+        after: int = 1,
+        code: int = 503,
+        status: str = "UNAVAILABLE",
+        message: str = "The model is overloaded. Please try again later.",
+    ) -> Fault:
+        """Cut a stream: ``after`` chunks, then an SSE error event, then the end.
+
+        On ``generateContent`` (not streamed) the answer is whole.
+        """
+        return cls("stream_error", code, status, message, params={"after": after})
 
     @classmethod
     def unavailable(cls) -> Fault:

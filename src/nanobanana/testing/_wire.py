@@ -14,37 +14,8 @@ from typing import Any
 
 API_VERSIONS = ("v1", "v1beta")
 
-#: Models the emulator serves, and the retired ones it answers 404 for, as the real API does.
-IMAGE_MODELS = {"gemini-3-pro-image": "image/jpeg", "gemini-3.1-flash-image": "image/png"}
-RETIRED_MODELS = {"gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview"}
-
-#: (ratio, size) -> (width, height), from FACTS.
-PIXELS: dict[tuple[str, str], tuple[int, int]] = {}
-_TABLE = """
-1:1 1024x1024 2048x2048 4096x4096
-2:3 848x1264 1696x2528 3392x5056
-3:2 1264x848 2528x1696 5056x3392
-3:4 896x1200 1792x2400 3584x4800
-4:3 1200x896 2400x1792 4800x3584
-4:5 928x1152 1856x2304 3712x4608
-5:4 1152x928 2304x1856 4608x3712
-9:16 768x1376 1536x2752 3072x5504
-16:9 1376x768 2752x1536 5504x3072
-21:9 1584x672 3168x1344 6336x2688
-"""
-for _line in _TABLE.strip().splitlines():
-    _ratio, *_dims = _line.split()
-    for _size, _dim in zip(("1K", "2K", "4K"), _dims, strict=True):
-        _w, _h = _dim.split("x")
-        PIXELS[(_ratio, _size)] = (int(_w), int(_h))
-ASPECT_RATIOS = tuple(dict.fromkeys(r for r, _ in PIXELS))
-IMAGE_SIZES = ("1K", "2K", "4K")
-#: Without an aspectRatio, live Pro calls returned 1408x768 at 1K, a size in no table.
-UNSPECIFIED_RATIO_1K = (1408, 768)
-
-OUTPUT_IMAGE_TOKENS = {"1K": 1120, "2K": 1120, "4K": 2000}
+OUTPUT_IMAGE_TOKENS = {"512": 1120, "1K": 1120, "2K": 1120, "4K": 2000}
 ACCEPTED_INPUT_MIME = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif")
-MAX_IMAGES = 14
 MAX_INLINE_BYTES = 7 * 1000 * 1000
 MAX_REQUEST_BYTES = 20 * 1024 * 1024  # "Request payload size exceeds the limit: 20971520 bytes."
 
@@ -70,12 +41,15 @@ def signature_matches(signature: bytes, payload: bytes) -> bool:
     return hmac.compare_digest(signature, sign(payload, len(signature)))
 
 
+_URLSAFE = str.maketrans("-_", "+/")
+
+
 def b64decode(text: str) -> bytes:
     """Decodes standard or URL-safe base64, padded or not: `google-genai` sends URL-safe."""
-    text = text.strip()
+    if not isinstance(text, str):
+        raise TypeError("base64 must be a string")
+    text = text.strip().translate(_URLSAFE)
     text += "=" * (-len(text) % 4)
-    if "-" in text or "_" in text:
-        return base64.urlsafe_b64decode(text)
     return base64.b64decode(text, validate=True)
 
 
@@ -103,86 +77,150 @@ def invalid_argument(message: str) -> ApiError:
     return ApiError(400, "INVALID_ARGUMENT", message)
 
 
-def bad_base64(field: str) -> ApiError:
-    return invalid_argument(f"Invalid value at '{field}' (TYPE_BYTES), Base64 decoding failed.")
+def bad_base64(field: str, value: object = "") -> ApiError:
+    text = str(value)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return invalid_argument(
+        f"Invalid value at '{field}' (TYPE_BYTES), Base64 decoding failed for \"{text}\""
+    )
 
 
+_HELP = {
+    "@type": "type.googleapis.com/google.rpc.Help",
+    "links": [
+        {
+            "description": "Learn more about Gemini API quotas",
+            "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
+        }
+    ],
+}
+_QUOTA_HEAD = (
+    "You exceeded your current quota, please check your plan and billing details. For more "
+    "information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. "
+    "To monitor your current usage, head to: https://ai.dev/rate-limit. "
+)
 _QUOTAS = {
     "per_minute": ("GenerateRequestsPerMinutePerProjectPerModel", "generate_requests"),
     "images_per_minute": ("GenerateImagesPerMinutePerProjectPerModel", "generate_images"),
     "per_day": ("GenerateRequestsPerDayPerProjectPerModel", "generate_requests_per_day"),
-    "zero": ("GenerateRequestsPerDayPerProjectPerModel-FreeTier", "generate_requests_free_tier"),
+    "zero_requests": (
+        "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+        "generate_content_free_tier_requests",
+    ),
+    "zero_tokens": (
+        "GenerateContentInputTokensPerModelPerMinute-FreeTier",
+        "generate_content_free_tier_input_token_count",
+    ),
 }
+
+
+def _violation(model: str, quota: str) -> dict[str, Any]:
+    quota_id, metric = _QUOTAS[quota]
+    return {
+        "quotaMetric": f"generativelanguage.googleapis.com/{metric}",
+        "quotaId": quota_id,
+        "quotaDimensions": {"location": "global", "model": model},
+    }
+
+
+def _retry_info(retry_delay: float) -> dict[str, Any]:
+    return {
+        "@type": "type.googleapis.com/google.rpc.RetryInfo",
+        "retryDelay": f"{int(retry_delay)}s",
+    }
 
 
 def rate_limited(model: str, quota: str, limit: int, retry_delay: float | None) -> ApiError:
     """429 RESOURCE_EXHAUSTED with QuotaFailure and (for recoverable quotas) RetryInfo."""
-    quota_id, metric = _QUOTAS[quota]
+    if quota == "zero":
+        return quota_zero(model, retry_delay if retry_delay is not None else 47.17)
+    metric = _QUOTAS[quota][1]
     message = (
-        "You exceeded your current quota, please check your plan and billing details. "
-        f"* Quota exceeded for metric: generativelanguage.googleapis.com/{metric}, "
+        f"{_QUOTA_HEAD}\n* Quota exceeded for metric: generativelanguage.googleapis.com/{metric}, "
         f"limit: {limit}, model: {model}"
     )
     if retry_delay is not None:
         message += f"\nPlease retry in {retry_delay:g}s."
+    violation = {**_violation(model, quota), "quotaValue": str(limit)}
     details: list[dict[str, Any]] = [
-        {
-            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
-            "violations": [
-                {
-                    "quotaMetric": f"generativelanguage.googleapis.com/{metric}",
-                    "quotaId": quota_id,
-                    "quotaDimensions": {"location": "global", "model": model},
-                    "quotaValue": str(limit),
-                }
-            ],
-        },
-        {
-            "@type": "type.googleapis.com/google.rpc.Help",
-            "links": [
-                {
-                    "description": "Learn more about Gemini API quotas",
-                    "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
-                }
-            ],
-        },
+        _HELP,
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [violation]},
     ]
     if retry_delay is not None:
-        details.append(
-            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{retry_delay:g}s"}
-        )
+        details.append(_retry_info(retry_delay))
     return ApiError(429, "RESOURCE_EXHAUSTED", message, details)
 
 
-def model_not_found(model: str, version: str) -> ApiError:
+def quota_zero(model: str, retry_delay: float = 47.17, tokens_first: bool = False) -> ApiError:
+    """The 429 of a project without access to the model, worded as live (FACTS).
+
+    Two ``-FreeTier`` violations (either order), ``limit: 0`` only in the message, no
+    ``quotaValue``, and a RetryInfo all the same: retrying never helps.
+    """
+    order = ["zero_requests", "zero_tokens"]
+    if tokens_first:
+        order.reverse()
+    lines = "".join(
+        f"\n* Quota exceeded for metric: generativelanguage.googleapis.com/{_QUOTAS[q][1]}, "
+        f"limit: 0, model: {model}"
+        for q in order
+    )
+    message = f"{_QUOTA_HEAD}{lines}\nPlease retry in {retry_delay:.2f}s."
+    details = [
+        _HELP,
+        {
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [_violation(model, q) for q in order],
+        },
+        _retry_info(retry_delay),
+    ]
+    return ApiError(429, "RESOURCE_EXHAUSTED", message, details)
+
+
+def model_not_found(model: str, version: str, method: str = "generateContent") -> ApiError:
+    """The real 404 for an unknown or retired model id."""
     return ApiError(
         404,
         "NOT_FOUND",
         f"models/{model} is not found for API version {version}, or is not supported for "
-        "generateContent. Call ListModels to see the list of available models and their "
-        "supported methods.",
+        f"{method}. Call ModelService.ListModels to see the list of available models and "
+        "their supported methods.",
     )
 
 
+DEADLINE_MESSAGE = "Deadline expired before operation could complete."
 MISSING_KEY = ApiError(
     403,
     "PERMISSION_DENIED",
     "Method doesn't allow unregistered callers (callers without established identity). "
     "Please use API Key or other form of API consumer identity to call this API.",
 )
+INVALID_KEY_MESSAGE = "API key not valid. Please pass a valid API key."
 INVALID_KEY = ApiError(
     400,
     "INVALID_ARGUMENT",
-    "API key not valid. Please pass a valid API key.",
+    INVALID_KEY_MESSAGE,
     [
         {
             "@type": "type.googleapis.com/google.rpc.ErrorInfo",
             "reason": "API_KEY_INVALID",
             "domain": "googleapis.com",
             "metadata": {"service": "generativelanguage.googleapis.com"},
-        }
+        },
+        {
+            "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+            "locale": "en-US",
+            "message": INVALID_KEY_MESSAGE,
+        },
     ],
 )
+VERTEX_UNAUTHENTICATED = ApiError(
+    401,
+    "UNAUTHENTICATED",
+    "Request is missing required authentication credential. Expected OAuth 2 access token, "
+    "login cookie or other valid authentication credential.",
+)
+
 
 _NUMBERS = {
     "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
