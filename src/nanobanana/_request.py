@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, TypedDict
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from typing_extensions import TypeAliasType
 
 from ._constants import DEFAULT_MODEL, MAX_PROMPT_CHARS
 from ._cost import ESTIMATED_SEARCH_QUERIES, INPUT_IMAGE_TOKENS, estimate_cost
@@ -360,7 +361,7 @@ class GenerationRequest(BaseModel):
         return json.dumps(shaping, sort_keys=True, separators=(",", ":"))
 
 
-ReferenceLike = Reference | ImageSource
+ReferenceLike = TypeAliasType("ReferenceLike", Reference | ImageSource)
 """A `Reference`, or a plain image source (which counts as an object reference)."""
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import IO, TYPE_CHECKING, Protocol, Union, runtime_checkable
 
+from typing_extensions import TypeAliasType
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -28,10 +30,21 @@ class HasImageBytes(Protocol):
     def mime_type(self) -> str: ...
 
 
-PromptLike = str | Renderable
+# TypeAliasType: named aliases that documentation and ``help()`` show by name.
+PromptLike = TypeAliasType("PromptLike", str | Renderable)
 """A prompt: text, or a template of the prompt DSL."""
 
-ImageSource = Union[
-    str, os.PathLike[str], bytes, bytearray, memoryview, IO[bytes], "Image.Image", HasImageBytes
-]
+ImageSource = TypeAliasType(
+    "ImageSource",
+    Union[
+        str,
+        os.PathLike[str],
+        bytes,
+        bytearray,
+        memoryview,
+        IO[bytes],
+        "Image.Image",
+        HasImageBytes,
+    ],
+)
 """An image: a path, bytes, a binary file object, a ``PIL.Image`` or a `GeneratedImage`."""

@@ -123,7 +123,7 @@ def test_caps_that_are_not_amounts(nb, tmp_path, cap) -> None:
 
 
 def test_a_cap_on_an_unpriced_model_refuses_to_start(fake_gemini, nb, tmp_path) -> None:
-    with pytest.raises(InvalidRequestError, match="no price for gemini-9-image") as caught:
+    with pytest.raises(InvalidRequestError, match="max_cost cannot be kept for gemini-9-image") as caught:
         nb.generate_many([GenerationRequest("a fox", model="gemini-9-image")], out_dir=tmp_path,
                          max_cost=1.0)  # fmt: skip
     assert "nb.models()" in str(caught.value)
@@ -148,7 +148,9 @@ def test_the_cap_counts_what_the_folder_already_spent(fake_gemini, nb, tmp_path)
 def test_a_quota_that_will_not_recover_stops_the_run(fake_gemini, nb, tmp_path) -> None:
     fake_gemini.push(Fault.rate_limit(quota="per_day"))
     report = nb.generate_many([f"a fox {i}" for i in range(6)], out_dir=tmp_path, concurrency=1)
-    assert report.failed == 1 and report.failures[0]["error"]["type"] == QuotaExhaustedError.__name__
+    assert (
+        report.failed == 1 and report.failures[0]["error"]["type"] == QuotaExhaustedError.__name__
+    )
     assert report.not_started == 5 and "will not recover" in (report.stopped_by or "")
     assert len(fake_gemini.generate_requests) == 1
 
@@ -172,7 +174,9 @@ def test_a_zero_retry_delay_still_backs_off() -> None:
 # -- saving -----------------------------------------------------------------------------------
 
 
-def test_one_item_failing_to_save_never_kills_the_run(fake_gemini, nb, tmp_path, monkeypatch) -> None:
+def test_one_item_failing_to_save_never_kills_the_run(
+    fake_gemini, nb, tmp_path, monkeypatch
+) -> None:
     import nanobanana._manifest as manifest_module
 
     real = manifest_module.save_new
