@@ -367,3 +367,28 @@ def _riff(chunk: bytes) -> bytes:
 def test_headers_that_lie_are_refused(data: bytes, message: str) -> None:
     with pytest.raises(InvalidReferenceError, match=f"lie: is not a usable .*{message}"):
         prepare_images([RefSource(data, "lie")], text_bytes=0)
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def _heic(*extents: tuple[int, int]) -> bytes:
+    ispe = b"".join(_box(b"ispe", b"\0\0\0\0" + struct.pack(">II", w, h)) for w, h in extents)
+    meta = _box(b"meta", b"\0\0\0\0" + _box(b"iprp", _box(b"ipco", ispe)))
+    return _box(b"ftyp", b"heic\0\0\0\0mif1heic") + meta + _box(b"mdat", b"\x01" * 64)
+
+
+def test_heic_size_comes_from_its_largest_extent() -> None:
+    info = sniff(_heic((512, 512), (4032, 3024), (512, 512)))
+    assert info is not None
+    assert (info.mime_type, info.width, info.height, info.problem) == (
+        "image/heic",
+        4032,
+        3024,
+        None,
+    )
+    with pytest.raises(InvalidReferenceError, match="no image extent"):
+        check_image(_heic(), "x.heic")
+    with pytest.raises(InvalidReferenceError, match="megapixels are taken"):
+        check_image(_heic((20_000, 20_000)), "x.heic")

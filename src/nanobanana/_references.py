@@ -214,6 +214,7 @@ def _shrink(image: ImageBytes, factor: int) -> ImageBytes:
     if pil.format == "JPEG" and factor > 1:
         step = min(factor, 8)
         pil.draft("RGB" if pil.mode == "RGB" else None, (pil.width // step, pil.height // step))
+        pil.decodermaxblock = len(image.data) + 1  # one call into libjpeg, the GIL let go once
     try:
         pil.load()  # the decode happens here, once
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
