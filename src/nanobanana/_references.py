@@ -208,10 +208,10 @@ def _reduction(image: ImageBytes, long_side: int) -> int:
 
 def _shrink(image: ImageBytes, factor: int) -> ImageBytes:
     """Decodes once at 1/``factor`` scale (JPEG: inside libjpeg), upright, re-encoded once."""
-    from PIL import Image, ImageOps
+    from PIL import Image, ImageFile, ImageOps
 
     pil = _open(image)
-    if pil.format == "JPEG" and factor > 1:
+    if pil.format == "JPEG" and factor > 1 and isinstance(pil, ImageFile.ImageFile):
         step = min(factor, 8)
         pil.draft("RGB" if pil.mode == "RGB" else None, (pil.width // step, pil.height // step))
         pil.decodermaxblock = len(image.data) + 1  # one call into libjpeg, the GIL let go once
