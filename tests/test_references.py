@@ -122,12 +122,14 @@ def test_unreadable_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     path = tmp_path / "secret.jpg"
     path.write_bytes(photo(32, 32))
 
-    import nanobanana._references as references
+    real_open = os.open
 
-    def denied(path: object, flags: int) -> int:
-        raise PermissionError(13, "Permission denied", str(path))
+    def denied(name: str, flags: int, *args: int) -> int:
+        if str(name) == str(path):
+            raise PermissionError(13, "Permission denied", str(name))
+        return real_open(name, flags, *args)
 
-    monkeypatch.setattr(references.os, "open", denied)
+    monkeypatch.setattr(os, "open", denied)
     with pytest.raises(
         InvalidReferenceError, match="secret.jpg: cannot be read .Permission denied"
     ):
