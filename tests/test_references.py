@@ -394,3 +394,23 @@ def test_heic_size_comes_from_its_largest_extent() -> None:
         check_image(_heic(), "x.heic")
     with pytest.raises(InvalidReferenceError, match="megapixels are taken"):
         check_image(_heic((20_000, 20_000)), "x.heic")
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt", "mime"),
+    [
+        ("CMYK", "JPEG", "image/jpeg"),
+        ("L", "JPEG", "image/jpeg"),
+        ("RGB", "WEBP", "image/jpeg"),
+        ("RGBA", "PNG", "image/webp"),  # transparency kept
+    ],
+)
+def test_every_format_shrinks_by_the_same_rule(mode: str, fmt: str, mime: str) -> None:
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(photo(2600, 1950, seed=9))).convert(mode).save(buf, fmt)
+    room = wire_size(len(buf.getvalue())) - 1  # not quite room for it as it is
+    (out,) = prepare_images(
+        [RefSource(buf.getvalue(), "x")], text_bytes=MAX_REQUEST_BYTES - 256_000 - room
+    )
+    assert (out.mime_type, out.width, out.height) == (mime, 1300, 975)
+    assert Image.open(io.BytesIO(out.data)).size == (1300, 975)

@@ -219,10 +219,10 @@ def _shrink(image: ImageBytes, factor: int) -> ImageBytes:
         pil.load()  # the decode happens here, once
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidReferenceError(f"cannot be decoded ({exc})", source=image.label) from exc
-    full = (image.width or pil.width, image.height or pil.height)
-    target = (-(-full[0] // factor), -(-full[1] // factor))
-    if pil.size != target:  # what the decoder could not do: a box filter, exact and cheap
-        pil = pil.reduce((max(1, pil.width // target[0]), max(1, pil.height // target[1])))
+    w, h = image.width or pil.width, image.height or pil.height
+    done = next((s for s in (8, 4, 2) if pil.size == (-(-w // s), -(-h // s))), 1)
+    if factor > done:  # what the decoder did not do: a box filter, exact and cheap
+        pil = pil.reduce(factor // done)
     if pil.getexif().get(0x0112, 1) != 1:  # rotating a small image: about 1 ms
         pil = ImageOps.exif_transpose(pil)
     try:
