@@ -414,3 +414,17 @@ def test_every_format_shrinks_by_the_same_rule(mode: str, fmt: str, mime: str) -
     )
     assert (out.mime_type, out.width, out.height) == (mime, 1300, 975)
     assert Image.open(io.BytesIO(out.data)).size == (1300, 975)
+
+
+def test_a_small_but_heavy_image_is_reencoded_under_the_inline_limit() -> None:
+    # Few pixels, more bytes than one inline image may carry (a private chunk of padding).
+    noise = Image.frombytes("RGBA", (1100, 1000), os.urandom(1100 * 1000 * 4))
+    buf = io.BytesIO()
+    noise.save(buf, "PNG", compress_level=0)
+    data = buf.getvalue()
+    extra = b"\x00" * (MAX_INLINE_IMAGE_BYTES - len(data) + 10)
+    chunk = struct.pack(">I", len(extra)) + b"prVt" + extra + b"\x00" * 4
+    heavy = data[:-12] + chunk + data[-12:]  # before IEND
+    (out,) = prepare_images([RefSource(heavy, "heavy.png")], text_bytes=0)
+    assert len(out.data) <= MAX_INLINE_IMAGE_BYTES
+    assert (out.width, out.height, out.mime_type) == (1100, 1000, "image/webp")

@@ -173,7 +173,7 @@ def _fit(
     """
     if _fits(images, budget):
         return images
-    share = budget // max(1, len(images))
+    share = min(budget // max(1, len(images)), wire_size(MAX_INLINE_IMAGE_BYTES))
     factors = [_reduction(image, side) for image, side in zip(images, sides, strict=True)]
     plan = {
         i: factor
