@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,6 +42,7 @@ def bench_save(opts: Options) -> list[Row]:
         },
         opts.pick(3, 2),
     )
+    shutil.rmtree(tmp)
     ratio = median_ratio(times["ours"], times["raw"])
     return [
         Row(
