@@ -28,14 +28,13 @@ def _latency_row(latency: float, rpm: int, n: int, factor: float) -> Row:
         emulator(**options) as server,
         NanoBanana(api_key="b", base_url=server.url, retry=policy) as nb,
     ):
+        folder = scratch("latency")
         start = clock()
         report = nb.generate_many(
-            [f"product shot {i}" for i in range(n)],
-            out_dir=scratch("latency"),
-            rpm=rpm,
-            progress=False,
+            [f"product shot {i}" for i in range(n)], out_dir=folder, rpm=rpm, progress=False
         )
         taken = clock() - start
+        shutil.rmtree(folder)
         served = [r.at for r in server.generate_requests if r.status == 200]
         rejected = sum(1 for r in server.generate_requests if r.status == 429)
     best = (n - 1) * 60 / rpm + latency  # starts spread evenly at the quota, the last one's latency
