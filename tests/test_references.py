@@ -1,15 +1,25 @@
 from __future__ import annotations
 
 import io
+import os
+import struct
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from nanobanana import GenerationRequest, InvalidReferenceError, Reference
+from nanobanana import GenerationRequest, InvalidReferenceError, InvalidRequestError, Reference
 from nanobanana._constants import MAX_INLINE_IMAGE_BYTES, MAX_REQUEST_BYTES
 from nanobanana._imageinfo import sniff
-from nanobanana._references import check_image, fit_to_budget, load_image, wire_size
+from nanobanana._references import (
+    RefSource,
+    check_image,
+    fit_to_budget,
+    load_image,
+    prepare_images,
+    reference_long_side,
+    wire_size,
+)
 from tests.conftest import photo
 
 
@@ -112,10 +122,14 @@ def test_unreadable_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     path = tmp_path / "secret.jpg"
     path.write_bytes(photo(32, 32))
 
-    def denied(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied", str(self))
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    def denied(name: str, flags: int, *args: int) -> int:
+        if str(name) == str(path):
+            raise PermissionError(13, "Permission denied", str(name))
+        return real_open(name, flags, *args)
+
+    monkeypatch.setattr(os, "open", denied)
     with pytest.raises(
         InvalidReferenceError, match="secret.jpg: cannot be read .Permission denied"
     ):
@@ -189,9 +203,228 @@ def test_small_images_keep_their_bytes_when_a_big_one_must_shrink(phone_photo: b
     assert all(f.data != big.data for f in fitted[:-1])
 
 
-def test_an_oversized_single_image_is_shrunk_under_the_inline_limit() -> None:
+def test_an_oversized_single_image_is_shrunk_to_what_the_model_uses() -> None:
     huge = photo(6000, 4500, seed=3, quality=100)
     assert len(huge) > MAX_INLINE_IMAGE_BYTES
     (fitted,) = fit_to_budget([check_image(huge, "huge")])
     assert len(fitted.data) <= MAX_INLINE_IMAGE_BYTES
-    assert fitted.width is not None and fitted.width >= 2000  # shrunk only as far as needed
+    # 6000 / 4 = 1500 is the power-of-two reduction nearest the default long side (1280).
+    assert (fitted.width, fitted.height) == (1500, 1125)
+
+
+# --- prepare_images: one read, one size, refusals before reading -----------------------------
+
+
+def test_reference_long_side() -> None:
+    assert reference_long_side() == reference_long_side("high") == 1280
+    assert reference_long_side("MEDIA_RESOLUTION_ULTRA_HIGH") > 1280
+    assert reference_long_side("low") < reference_long_side("medium") < 1280
+    from google.genai import types
+
+    assert reference_long_side(types.MediaResolution.MEDIA_RESOLUTION_LOW) == 640  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match="allowed: low, medium, high, ultra_high"):
+        reference_long_side("extreme")
+
+
+def test_photos_of_one_size_go_out_at_one_size_whatever_their_bytes() -> None:
+    # Same pixels, different detail. Fitting by bytes sent such photos at two sizes.
+    heavy = photo(2016, 1512, seed=1, quality=95)
+    light = photo(2016, 1512, seed=2, quality=60)
+    assert len(heavy) > 1.5 * len(light)
+    sources = [RefSource(heavy if i % 2 else light, f"p{i}") for i in range(14)]
+    out = prepare_images(sources, text_bytes=10_000_000)  # leaves less room than they take
+    assert {(i.width, i.height) for i in out} == {(1008, 756)}
+    assert sum(wire_size(len(i.data)) for i in out) <= 8_000_000
+
+
+def test_each_reference_keeps_its_own_media_resolution(phone_photo: bytes) -> None:
+    sources = [RefSource(phone_photo, f"p{i}") for i in range(13)]
+    sources.append(RefSource(phone_photo, "detail", media_resolution="ultra_high"))
+    out = prepare_images(sources, text_bytes=0)
+    assert {(i.width, i.height) for i in out[:-1]} == {(756, 1008)}  # upright: EXIF 6
+    assert (out[-1].width, out[-1].height, out[-1].media_resolution) == (1512, 2016, "ultra_high")
+    decoded = Image.open(io.BytesIO(out[-1].data))
+    assert decoded.size == (1512, 2016) and decoded.getexif().get(0x0112) is None
+
+
+def test_everything_is_read_once(tmp_path: Path) -> None:
+    data = photo(320, 240)
+
+    class Counting(io.BytesIO):
+        reads = 0
+
+        def read(self, n: int | None = -1) -> bytes:
+            Counting.reads += 1
+            assert n is not None and 0 < n <= 50_000_001  # a bounded read
+            return super().read(n)
+
+    class Generated:
+        mime_type = "image/jpeg"
+        gets = 0
+
+        @property
+        def data(self) -> bytes:
+            Generated.gets += 1
+            return data
+
+    out = prepare_images(
+        [RefSource(Counting(data), "f"), RefSource(Generated(), "g")], text_bytes=0
+    )
+    assert [o.data for o in out] == [data, data]
+    assert (Counting.reads, Generated.gets) == (1, 1)
+
+
+def test_untouched_images_come_back_as_they_were_read() -> None:
+    data = photo(800, 600)
+    (out,) = prepare_images([RefSource(data, "a")], text_bytes=0)
+    assert out.data is data or out.data == data
+    assert (out.width, out.height, out.mime_type) == (800, 600, "image/jpeg")
+
+
+def test_a_tight_budget_halves_the_shrunk_images_again() -> None:
+    data = photo(2048, 1536, seed=5)
+    budget_left = 60_000
+    text = MAX_REQUEST_BYTES - 256_000 - budget_left
+    out = prepare_images([RefSource(data, "a"), RefSource(data, "b")], text_bytes=text)
+    assert sum(wire_size(len(o.data)) for o in out) <= budget_left
+    assert out[0].width is not None and out[0].width < 1024
+    with pytest.raises(InvalidRequestError, match="cannot be made to fit"):
+        prepare_images([RefSource(data, "a")] * 3, text_bytes=MAX_REQUEST_BYTES - 256_000 - 100)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null", "/dev/urandom"])
+def test_devices_are_refused_before_reading(device: str) -> None:
+    with pytest.raises(InvalidReferenceError, match=f"{device}: is a device"):
+        prepare_images([RefSource(device, "x")], text_bytes=0)
+    with (
+        open(device, "rb") as handle,
+        pytest.raises(InvalidReferenceError, match="is a device"),
+    ):
+        prepare_images([RefSource(handle, "x")], text_bytes=0)
+
+
+def test_a_fifo_is_refused_without_hanging(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(InvalidReferenceError, match=r"pipe\.jpg: is a FIFO"):
+        load_image(fifo, "x")
+
+
+def test_a_file_over_the_cap_is_refused_before_reading(tmp_path: Path) -> None:
+    big = tmp_path / "big.jpg"
+    with open(big, "wb") as handle:
+        handle.truncate(60_000_000)  # sparse: nothing to read, and nothing is read
+    with pytest.raises(InvalidReferenceError, match=r"big\.jpg: is 60 MB; references up to 50"):
+        load_image(big, "x")
+
+    class Endless(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def read(self, n: int = -1) -> bytes:
+            assert n > 0  # never "read everything"
+            return b"\xff" * n
+
+    with pytest.raises(InvalidReferenceError, match="holds more than 50 MB"):
+        load_image(Endless(), "stream")
+
+
+def _patched(data: bytes, at: int, value: bytes) -> bytes:
+    return data[:at] + value + data[at + len(value) :]
+
+
+def test_decompression_bombs_are_refused_from_their_headers() -> None:
+    png = _png(8, 8)
+    bomb_png = _patched(png, 16, struct.pack(">II", 40_000, 40_000))
+    jpeg = photo(64, 48)
+    sof = next(i for i in range(2, len(jpeg)) if jpeg[i] == 0xFF and jpeg[i + 1] == 0xC0)
+    bomb_jpeg = _patched(jpeg, sof + 5, struct.pack(">HH", 60_000, 60_000))
+    for data in (bomb_png, bomb_jpeg):
+        with pytest.raises(InvalidReferenceError, match="megapixels are taken"):
+            prepare_images([RefSource(data, "bomb")], text_bytes=0)  # warnings are errors here
+
+
+def _riff(chunk: bytes) -> bytes:
+    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # PNG signature, IHDR and IEND but no IDAT: a header that lies.
+        (_png(8, 8)[:33] + b"\x00\x00\x00\x00IEND\xaeB`\x82", "no pixel data"),
+        # SOI, a frame header, a scan header, and the end marker straight after it.
+        (
+            b"\xff\xd8\xff\xc0\x00\x0b\x08\x0b\xb8\x0f\xa0\x01\x01\x11\x00"
+            b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00\xff\xd9",
+            "no pixel data",
+        ),
+        (b"\xff\xd8\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00\x12\x34\xff\xd9", "no frame header"),
+        (_riff(b"VP8 " + struct.pack("<I", 10) + b"\0\0\0\x9d\x01\x2a" + struct.pack("<HH", 40, 30)),
+         "no pixel data"),
+        (_riff(b"VP8X" + struct.pack("<I", 10) + b"\x00" * 4 + b"\x0f\x0f\x00\x0f\x0f\x00"),
+         "no pixel data"),
+    ],
+)  # fmt: skip
+def test_headers_that_lie_are_refused(data: bytes, message: str) -> None:
+    with pytest.raises(InvalidReferenceError, match=f"lie: is not a usable .*{message}"):
+        prepare_images([RefSource(data, "lie")], text_bytes=0)
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def _heic(*extents: tuple[int, int]) -> bytes:
+    ispe = b"".join(_box(b"ispe", b"\0\0\0\0" + struct.pack(">II", w, h)) for w, h in extents)
+    meta = _box(b"meta", b"\0\0\0\0" + _box(b"iprp", _box(b"ipco", ispe)))
+    return _box(b"ftyp", b"heic\0\0\0\0mif1heic") + meta + _box(b"mdat", b"\x01" * 64)
+
+
+def test_heic_size_comes_from_its_largest_extent() -> None:
+    info = sniff(_heic((512, 512), (4032, 3024), (512, 512)))
+    assert info is not None
+    assert (info.mime_type, info.width, info.height, info.problem) == (
+        "image/heic",
+        4032,
+        3024,
+        None,
+    )
+    with pytest.raises(InvalidReferenceError, match="no image extent"):
+        check_image(_heic(), "x.heic")
+    with pytest.raises(InvalidReferenceError, match="megapixels are taken"):
+        check_image(_heic((20_000, 20_000)), "x.heic")
+
+
+@pytest.mark.parametrize(
+    ("mode", "fmt", "mime"),
+    [
+        ("CMYK", "JPEG", "image/jpeg"),
+        ("L", "JPEG", "image/jpeg"),
+        ("RGB", "WEBP", "image/jpeg"),
+        ("RGBA", "PNG", "image/webp"),  # transparency kept
+    ],
+)
+def test_every_format_shrinks_by_the_same_rule(mode: str, fmt: str, mime: str) -> None:
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(photo(2600, 1950, seed=9))).convert(mode).save(buf, fmt)
+    room = wire_size(len(buf.getvalue())) - 1  # not quite room for it as it is
+    (out,) = prepare_images(
+        [RefSource(buf.getvalue(), "x")], text_bytes=MAX_REQUEST_BYTES - 256_000 - room
+    )
+    assert (out.mime_type, out.width, out.height) == (mime, 1300, 975)
+    assert Image.open(io.BytesIO(out.data)).size == (1300, 975)
+
+
+def test_a_small_but_heavy_image_is_reencoded_under_the_inline_limit() -> None:
+    # Few pixels, more bytes than one inline image may carry (a private chunk of padding).
+    noise = Image.frombytes("RGBA", (1100, 1000), os.urandom(1100 * 1000 * 4))
+    buf = io.BytesIO()
+    noise.save(buf, "PNG", compress_level=0)
+    data = buf.getvalue()
+    extra = b"\x00" * (MAX_INLINE_IMAGE_BYTES - len(data) + 10)
+    chunk = struct.pack(">I", len(extra)) + b"prVt" + extra + b"\x00" * 4
+    heavy = data[:-12] + chunk + data[-12:]  # before IEND
+    (out,) = prepare_images([RefSource(heavy, "heavy.png")], text_bytes=0)
+    assert len(out.data) <= MAX_INLINE_IMAGE_BYTES
+    assert (out.width, out.height, out.mime_type) == (1100, 1000, "image/webp")

@@ -1,12 +1,19 @@
-"""Turn reference sources into image bytes that fit the API's size budgets.
+"""Read reference images once and make them fit what one request can carry.
 
-The rule: bytes that already fit are sent untouched (no decode, no re-encode). Only images
-that must shrink are decoded, once, at reduced scale (`Image.draft` lets libjpeg skip 3/4 or
-more of the work), turned upright by their EXIF orientation, and re-encoded just small enough;
-that work runs on every core, since Pillow releases the GIL while it decodes and encodes.
+One entry point, `prepare_images`: every source is read, sniffed and (when the set must shrink)
+fitted inside worker threads, each source read exactly once. The rule:
 
-`google-genai`, given `PIL.Image` objects, re-encodes each (as PNG when made in memory) and
-checks no budget: 14 phone photos become an ~80 MB request that the API rejects.
+- References whose bytes fit the API's budgets (about 7 MB per image, 20 MB per request, base64
+  included) are sent untouched: no decode, no re-encode.
+- When they do not fit, every reference larger than the model can use goes out at one size
+  derived from the model's input detail (`reference_long_side`), reached by the decoder's own
+  scaling (libjpeg decodes at 1/2, 1/4 or 1/8 for less work than a full decode) and never by
+  trial re-encodes, so that photos of one size come out at one size whatever their bytes.
+- A file that is not a regular file, is over the size cap, has more pixels than Pillow deems
+  safe, or whose headers describe no image is refused before anything is sent.
+
+`google-genai`, given `PIL.Image` objects, re-encodes each at full size and checks no budget:
+14 phone photos become an ~80 MB request that the API rejects.
 """
 
 from __future__ import annotations
@@ -14,40 +21,54 @@ from __future__ import annotations
 import io
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._constants import (
     MAX_INLINE_IMAGE_BYTES,
-    MAX_REFERENCE_FILE_BYTES,
     MAX_REQUEST_BYTES,
     REENCODE_JPEG_QUALITY,
     REQUEST_HEADROOM_BYTES,
 )
 from ._errors import InvalidReferenceError, InvalidRequestError
-from ._imageinfo import ACCEPTED_MIME_TYPES, sniff
+from ._refread import (
+    ImageBytes,
+    RefSource,
+    _encode,
+    _load,
+    check_image,
+    load_image,
+)
+from ._refread import (
+    _is_pil_image as _is_pil_image,  # _request imports it from here
+)
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["ImageBytes", "fit_to_budget", "load_image", "wire_size"]
+__all__ = [
+    "ImageBytes",
+    "RefSource",
+    "check_image",
+    "fit_to_budget",
+    "load_image",
+    "prepare_images",
+    "reference_long_side",
+    "wire_size",
+]
 
-_ACCEPTED_NAMES = "PNG, JPEG, WEBP, HEIC, HEIF"
+#: Input tokens Gemini 3 gives one image at each media resolution (FACTS: 1,120 at the default
+#: HIGH, 2,240 at ULTRA_HIGH; LOW and MEDIUM follow Google's table at 1/4 and 1/2 of HIGH).
+_TOKENS = {"low": 280, "medium": 560, "high": 1120, "ultra_high": 2240}
 
+#: Long side that carries the detail the model takes at HIGH: 1280x960 is 1.2 MP for a 4:3
+#: photo, 1280x720 0.9 MP for 16:9. Measured token counts stay at 1,065-1,101 from 256x256 to
+#: 4032x3024 (FACTS): pixels far beyond about one megapixel buy nothing. See docs/references.md.
+_HIGH_LONG_SIDE = 1280
 
-@dataclass(frozen=True)
-class ImageBytes:
-    """Image bytes ready to send, with the MIME type read from the bytes themselves."""
-
-    data: bytes
-    mime_type: str
-    label: str
-    """How errors name this image: its path, or its position and kind of source."""
-    width: int | None = None
-    height: int | None = None
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def wire_size(n: int) -> int:
@@ -55,149 +76,160 @@ def wire_size(n: int) -> int:
     return 4 * math.ceil(n / 3)
 
 
-def load_image(source: Any, label: str) -> ImageBytes:
-    """Reads a path, bytes, binary file object or `PIL.Image` into checked image bytes.
+def reference_long_side(media_resolution: str | None = None) -> int:
+    """The long side, in pixels, beyond which a reference gives the model no more detail.
+
+    Args:
+        media_resolution: ``"low"``, ``"medium"``, ``"high"`` (the default) or
+            ``"ultra_high"``; the API's ``MEDIA_RESOLUTION_*`` names and enum members work too.
 
     Raises:
-        InvalidReferenceError: Unreadable, not an image, truncated, or a type the API does
-            not take; the message names the source.
+        InvalidRequestError: An unknown media resolution.
     """
-    if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        label = str(path)
-        try:
-            if path.is_file() and path.stat().st_size > MAX_REFERENCE_FILE_BYTES:
-                raise InvalidReferenceError(_too_big(path.stat().st_size), source=label)
-            data = path.read_bytes()
-        except IsADirectoryError:
-            raise InvalidReferenceError("is a directory, not an image file", source=label) from None
-        except FileNotFoundError:
-            raise InvalidReferenceError("no such file", source=label) from None
-        except OSError as exc:
-            raise InvalidReferenceError(f"cannot be read ({exc.strerror})", source=label) from exc
-    elif isinstance(source, bytes | bytearray | memoryview):
-        data = bytes(source)
-    elif _is_pil_image(source):
-        return _encode_pil(source, label)
-    elif isinstance(getattr(source, "data", None), bytes) and hasattr(source, "mime_type"):
-        data = source.data  # a GeneratedImage: its bytes as received, checked like any other
-    elif callable(getattr(source, "read", None)):
-        data = source.read()
-        label = str(getattr(source, "name", label))
-        if not isinstance(data, bytes):
-            raise InvalidReferenceError(
-                "is a text-mode file: open it in binary mode ('rb')", source=label
-            )
-    else:
-        raise InvalidReferenceError(
-            f"a reference must be a path, bytes, a binary file object, a PIL.Image or a "
-            f"GeneratedImage, "
-            f"not {type(source).__name__}",
-            source=label,
+    if media_resolution is None:
+        return _HIGH_LONG_SIDE
+    name = str(getattr(media_resolution, "value", media_resolution)).lower()
+    name = name.removeprefix("media_resolution_")
+    if name == "unspecified":
+        return _HIGH_LONG_SIDE
+    if name not in _TOKENS:
+        raise InvalidRequestError(
+            f"unknown media resolution {media_resolution!r}; allowed: {', '.join(_TOKENS)}"
         )
-    return check_image(data, label)
+    return round(_HIGH_LONG_SIDE * math.sqrt(_TOKENS[name] / _TOKENS["high"]))
 
 
-def _too_big(size: int) -> str:
-    return (
-        f"is {size / 1e6:.0f} MB; references up to {MAX_REFERENCE_FILE_BYTES // 1_000_000} MB "
-        "are taken (and shrunk to fit the API's 7 MB per image): export a smaller copy"
-    )
+def prepare_images(
+    sources: Sequence[RefSource],
+    *,
+    text_bytes: int,
+    long_side: int | None = None,
+    workers: int | None = None,
+) -> list[ImageBytes]:
+    """Reads every source once, checks it, and fits them all into one request's budgets.
 
+    Args:
+        sources: The references, in order.
+        text_bytes: What the rest of the request (prompt, history) already takes on the wire.
+        long_side: The long side for references without their own media resolution;
+            ``None`` is `reference_long_side()`.
+        workers: Threads to read and fit with; ``None`` is one per core.
 
-def check_image(data: bytes, label: str) -> ImageBytes:
-    """Checks that ``data`` is a complete image of a type the API takes."""
-    if not data:
-        raise InvalidReferenceError("is empty (0 bytes)", source=label)
-    if len(data) > MAX_REFERENCE_FILE_BYTES:
-        raise InvalidReferenceError(_too_big(len(data)), source=label)
-    info = sniff(data)
-    if info is None:
-        raise InvalidReferenceError(
-            f"is not an image (its first bytes are {data[:8]!r}); allowed: {_ACCEPTED_NAMES}",
-            source=label,
-        )
-    if info.mime_type not in ACCEPTED_MIME_TYPES:
-        kind = info.mime_type.split("/")[1].upper()
-        raise InvalidReferenceError(
-            f"is {kind}, which the Gemini API does not accept; allowed: {_ACCEPTED_NAMES}",
-            source=label,
-        )
-    if not info.complete:
-        raise InvalidReferenceError(
-            f"is a truncated {info.mime_type} ({len(data)} bytes): the file ends before the "
-            "image does",
-            source=label,
-        )
-    return ImageBytes(data, info.mime_type, label, info.width, info.height)
+    Returns:
+        Image bytes in the order of ``sources``, ready to send.
+
+    Raises:
+        InvalidReferenceError: A source is unreadable, not a regular file, too large, not a
+            complete image of a type the API takes, or a decompression bomb; names the source.
+        InvalidRequestError: The text leaves no room, or the images cannot be made to fit.
+    """
+    budget = _budget(text_bytes)
+    default = long_side or reference_long_side()
+    sides = [
+        reference_long_side(s.media_resolution) if s.media_resolution else default for s in sources
+    ]
+    with _Workers(len(sources), workers) as run:
+        loaded = run(_load, sources)
+        return _fit(loaded, sides, budget, run)
 
 
 def fit_to_budget(images: Sequence[ImageBytes], *, text_bytes: int = 0) -> list[ImageBytes]:
-    """Returns the images, shrinking only those that do not fit the per-image and request budgets.
+    """Returns loaded images, shrinking them as `prepare_images` does when they do not fit."""
+    sides = [reference_long_side(i.media_resolution) for i in images]
+    with _Workers(len(images), None) as run:
+        return _fit(list(images), sides, _budget(text_bytes), run)
 
-    The request budget is shared out by water-filling: images smaller than an equal share keep
-    their bytes, and what they leave over is split among the larger ones.
-    """
+
+# --- fitting ---------------------------------------------------------------------------------
+
+
+def _budget(text_bytes: int) -> int:
     budget = MAX_REQUEST_BYTES - REQUEST_HEADROOM_BYTES - text_bytes
-    per_image_cap = wire_size(MAX_INLINE_IMAGE_BYTES)
     if budget <= 0:
         raise InvalidRequestError(
             f"the prompt alone ({text_bytes} bytes) leaves no room for images in a "
             f"{MAX_REQUEST_BYTES // 1_000_000} MB request"
         )
-    targets: dict[int, int] = {}
-    remaining, left = budget, len(images)
-    for i in sorted(range(len(images)), key=lambda i: len(images[i].data)):
-        share = min(remaining // left, per_image_cap)
-        if wire_size(len(images[i].data)) <= share:
-            remaining -= wire_size(len(images[i].data))
-            left -= 1
-        else:
-            targets[i] = share * 3 // 4  # raw bytes whose base64 fits the share
-    if not targets:
-        return list(images)
-    out = list(images)
-    workers = min(len(targets), os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        shrunk = pool.map(lambda i: _shrink(images[i], targets[i]), list(targets))
-        for i, image in zip(list(targets), shrunk, strict=True):
+    return budget
+
+
+def _fits(images: Sequence[ImageBytes], budget: int) -> bool:
+    cap = wire_size(MAX_INLINE_IMAGE_BYTES)
+    sizes = [wire_size(len(i.data)) for i in images]
+    return all(s <= cap for s in sizes) and sum(sizes) <= budget
+
+
+def _fit(
+    images: list[ImageBytes],
+    sides: Sequence[int],
+    budget: int,
+    run: Callable[[Callable[[Any], ImageBytes], Iterable[Any]], list[ImageBytes]],
+) -> list[ImageBytes]:
+    """Untouched if they fit; else every reference larger than its long side is shrunk to it.
+
+    A reference smaller than that but heavier than an even share of the budget is re-encoded
+    at its own size. Only if the set still does not fit (noise-like images) is every shrunk
+    image halved once more, up to three times.
+    """
+    if _fits(images, budget):
+        return images
+    share = min(budget // max(1, len(images)), wire_size(MAX_INLINE_IMAGE_BYTES))
+    factors = [_reduction(image, side) for image, side in zip(images, sides, strict=True)]
+    plan = {
+        i: factor
+        for i, (factor, image) in enumerate(zip(factors, images, strict=True))
+        if factor > 1 or wire_size(len(image.data)) > share
+    }
+    for _ in range(4):
+        shrunk = run(lambda item: _shrink(images[item[0]], item[1]), list(plan.items()))
+        out = list(images)
+        for i, image in zip(plan, shrunk, strict=True):
             out[i] = image
-    return out
+        if _fits(out, budget):
+            return out
+        plan = {i: factor * 2 for i, factor in plan.items()}
+    raise InvalidRequestError(
+        f"{len(images)} references cannot be made to fit one "
+        f"{MAX_REQUEST_BYTES // 1_000_000} MB request; send fewer"
+    )
 
 
-def _shrink(image: ImageBytes, max_bytes: int) -> ImageBytes:
-    """Decodes once at reduced scale, then re-encodes until the bytes fit ``max_bytes``."""
-    from PIL import Image, ImageOps
+def _reduction(image: ImageBytes, long_side: int) -> int:
+    """The power of two to divide by: the one whose result is nearest ``long_side``.
+
+    Powers of two are what JPEG decoding does for free; nearest (in ratio) keeps the result
+    within a factor of 1.41 of ``long_side``, and the same for every photo of one size.
+    """
+    if not image.width or not image.height:
+        return 1
+    ratio = max(image.width, image.height) / long_side
+    return 1 << max(0, round(math.log2(ratio))) if ratio > 1 else 1
+
+
+def _shrink(image: ImageBytes, factor: int) -> ImageBytes:
+    """Decodes once at 1/``factor`` scale (JPEG: inside libjpeg), upright, re-encoded once."""
+    from PIL import Image, ImageFile, ImageOps
 
     pil = _open(image)
-    long_side = max(pil.size)
-    # Guess the scale from how densely the original is compressed; a smaller copy of a photo
-    # compresses less well per pixel, so aim 10% under.
-    scale = min(1.0, math.sqrt(0.9 * max_bytes / len(image.data)))
-    if pil.format == "JPEG":
-        # Snap to a reduction libjpeg does while decoding (1/2, 1/4, 1/8): the decode then
-        # does all the shrinking, and no resize pass over 12 MP is needed.
-        scale = next((s for s in (1.0, 0.5, 0.25, 0.125) if s <= scale), scale)
-        pil.draft(
-            "RGB", (max(1, math.ceil(pil.width * scale)), max(1, math.ceil(pil.height * scale)))
-        )
+    if pil.format == "JPEG" and factor > 1 and isinstance(pil, ImageFile.ImageFile):
+        step = min(factor, 8)
+        pil.draft("RGB" if pil.mode == "RGB" else None, (pil.width // step, pil.height // step))
+        pil.decodermaxblock = len(image.data) + 1  # one call into libjpeg, the GIL let go once
     try:
         pil.load()  # the decode happens here, once
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidReferenceError(f"cannot be decoded ({exc})", source=image.label) from exc
-    if pil.getexif().get(0x0112, 1) != 1:  # only rotate (a full copy) when EXIF asks
+    w, h = image.width or pil.width, image.height or pil.height
+    done = next((s for s in (8, 4, 2) if pil.size == (-(-w // s), -(-h // s))), 1)
+    if factor > done:  # what the decoder did not do: a box filter, exact and cheap
+        pil = pil.reduce(factor // done)
+    if pil.getexif().get(0x0112, 1) != 1:  # rotating a small image: about 1 ms
         pil = ImageOps.exif_transpose(pil)
-    for attempt in range(6):
-        k = max(1, round(long_side * scale)) / max(pil.size)
-        size = (max(1, round(pil.width * k)), max(1, round(pil.height * k)))
-        resized = pil if k >= 1 else pil.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
-        data, mime = _encode(resized, REENCODE_JPEG_QUALITY - 6 * max(0, attempt - 3))
-        if len(data) <= max_bytes:
-            return ImageBytes(data, mime, image.label, *resized.size)
-        scale *= min(0.95, math.sqrt(max_bytes / len(data)) * 0.95)
-    raise InvalidReferenceError(
-        f"could not be made smaller than {max_bytes} bytes", source=image.label
-    )
+    try:
+        data, mime = _encode(pil, REENCODE_JPEG_QUALITY)
+    except (OSError, ValueError) as exc:
+        raise InvalidReferenceError(f"cannot be encoded ({exc})", source=image.label) from exc
+    return ImageBytes(data, mime, image.label, *pil.size, image.media_resolution)
 
 
 def _open(image: ImageBytes) -> Image.Image:
@@ -209,7 +241,7 @@ def _open(image: ImageBytes) -> Image.Image:
         except ImportError:
             raise InvalidReferenceError(
                 f"is {image.mime_type} and too large to send as is ({len(image.data)} bytes); "
-                "install `nanobanana[heic]` so it can be resized, or convert it to JPEG",
+                "install `nanobanana-sdk[heic]` so it can be resized, or convert it to JPEG",
                 source=image.label,
             ) from None
         pillow_heif.register_heif_opener()
@@ -227,27 +259,24 @@ def _open(image: ImageBytes) -> Image.Image:
     return pil
 
 
-def _encode(pil: Image.Image, quality: int) -> tuple[bytes, str]:
-    """JPEG for opaque images; lossy WEBP where there is transparency to keep."""
-    buf = io.BytesIO()
-    if pil.mode in ("RGBA", "LA", "PA") or (pil.mode == "P" and "transparency" in pil.info):
-        pil.convert("RGBA").save(buf, "WEBP", quality=quality, method=4)
-        return buf.getvalue(), "image/webp"
-    if pil.mode not in ("RGB", "L"):
-        pil = pil.convert("RGB")
-    pil.save(buf, "JPEG", quality=quality, optimize=False)
-    return buf.getvalue(), "image/jpeg"
+class _Workers:
+    """Maps on worker threads (one per core), or inline when there is one item or one core."""
 
+    def __init__(self, items: int, workers: int | None) -> None:
+        self.workers = max(1, min(items, workers or os.cpu_count() or 1))
+        self.executor: ThreadPoolExecutor | None = None
 
-def _encode_pil(pil: Image.Image, label: str) -> ImageBytes:
-    """Encodes an in-memory image once: JPEG (or WEBP with alpha), never a bloated PNG."""
-    try:
-        data, mime = _encode(pil, 95)
-    except (OSError, ValueError) as exc:
-        raise InvalidReferenceError(f"cannot be encoded ({exc})", source=label) from exc
-    return ImageBytes(data, mime, label, *pil.size)
+    def __enter__(self) -> Callable[[Callable[[T], R], Iterable[T]], list[R]]:
+        return self.run
 
+    def run(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        items = list(items)
+        if self.workers == 1 or len(items) <= 1:
+            return [fn(item) for item in items]
+        if self.executor is None:
+            self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="nanobanana-ref")
+        return list(self.executor.map(fn, items))
 
-def _is_pil_image(obj: object) -> bool:
-    # Checked by module name, so that a caller who never uses PIL never imports it.
-    return any(c.__module__.startswith("PIL.") and c.__name__ == "Image" for c in type(obj).__mro__)
+    def __exit__(self, *exc: object) -> None:
+        if self.executor is not None:
+            self.executor.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from pathlib import Path
 
@@ -70,10 +71,14 @@ def test_unreadable_file(fake_gemini: FakeGemini, tmp_path: Path, monkeypatch) -
     path = tmp_path / "secret.jpg"
     path.write_bytes(b"\xff\xd8\xff")
 
-    def denied(self):
-        raise PermissionError(13, "Permission denied")
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    def denied(name, flags, *args, **kwargs):  # only this file: root ignores chmod 0
+        if str(name) == str(path):
+            raise PermissionError(13, "Permission denied", str(name))
+        return real_open(name, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)
     with (
         NanoBanana(api_key="t", base_url=fake_gemini.url) as nb,
         pytest.raises(InvalidRequestError, match="cannot be read"),
