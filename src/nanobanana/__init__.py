@@ -58,7 +58,8 @@ _EXPORTS = {
     "QuotaExhaustedError": "._errors",
     "RateLimitError": "._errors",
     "Reference": "._request",
-    "ReferenceLike": "._request",
+    "ReferenceLike": "._reference",
+    "RequestOptions": "._options",
     "ReferenceCountWarning": "._limits",
     "Result": "._result",
     "RetryPolicy": "._retry",
@@ -134,12 +135,13 @@ if _TYPE_CHECKING:
     from ._many import RunReport as RunReport
     from ._multiturn import AsyncSession as AsyncSession
     from ._multiturn import Session as Session
+    from ._options import RequestOptions as RequestOptions
     from ._options import Search as Search
+    from ._reference import ReferenceLike as ReferenceLike
     from ._request import AspectRatio as AspectRatio
     from ._request import GenerationRequest as GenerationRequest
     from ._request import ImageSize as ImageSize
     from ._request import Reference as Reference
-    from ._request import ReferenceLike as ReferenceLike
     from ._result import Result as Result
     from ._result import TextPart as TextPart
     from ._result import Usage as Usage

@@ -24,7 +24,9 @@ from ._catalog import ModelSummary, merge_models
 from ._constants import DEFAULT_MODEL, DEFAULT_TIMEOUT
 from ._many import RunReport
 from ._multiturn import AsyncSession, Session
-from ._request import GenerationRequest, Reference, ReferenceLike, RequestOptions
+from ._options import RequestOptions
+from ._reference import ReferenceLike
+from ._request import GenerationRequest, Reference
 from ._result import Result
 from ._retry import RetryPolicy
 from ._stream import AsyncStream, Stream, StreamEvent, stream_flow

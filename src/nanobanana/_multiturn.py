@@ -24,15 +24,15 @@ from typing_extensions import Self, Unpack
 
 from . import _core, _session_file
 from ._constants import MAX_REQUEST_BYTES, REQUEST_HEADROOM_BYTES
-from ._errors import InvalidRequestError, SessionTooLargeError
-from ._references import ImageBytes, fit_to_budget, wire_size
+from ._errors import InvalidReferenceError, InvalidRequestError, SessionTooLargeError
+from ._options import RequestOptions
+from ._reference import ReferenceLike
+from ._references import ImageBytes, wire_size
 from ._registry import MODELS
 from ._request import (
     AspectRatio,
     GenerationRequest,
     ImageSize,
-    ReferenceLike,
-    RequestOptions,
     check_reference_counts,
 )
 from ._result import FinalPart, Result
@@ -181,12 +181,13 @@ class SessionCore(Generic[_T]):
                 f"{exc} (counting the references of earlier turns, which are sent again; "
                 "drop them with session.drop_oldest())"
             ) from None
-        loaded = [ref.load(i) for i, ref in enumerate(request.references)]
-        reserved = self._history_bytes() + len(request.prompt.encode())
         try:
-            return fit_to_budget(loaded, text_bytes=reserved)
+            return request.prepare_references(reserved_bytes=self._history_bytes())
+        except (SessionTooLargeError, InvalidReferenceError):
+            raise
         except InvalidRequestError:
-            return loaded  # the history alone is too large: _offload_plan says what to do
+            # The history alone is too large: _offload_plan moves references to the Files API.
+            return request.prepare_references()
 
     def _offload_plan(self, new_images: Sequence[ImageBytes], prompt: str) -> list[ImageBytes]:
         """Reference images to move to the Files API, oldest first, so the request fits.

@@ -10,7 +10,7 @@ import difflib
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from ._errors import InvalidRequestError, NanoBananaError
 
@@ -22,6 +22,7 @@ __all__ = [
     "AspectRatio",
     "Detail",
     "ImageSize",
+    "RequestOptions",
     "Search",
     "as_detail",
     "as_output_format",
@@ -287,3 +288,26 @@ def _unknown_fields(names: list[str], init: Any) -> str:
         if len(names) == 1
         else f"{what} has no fields {listed}; allowed: {', '.join(allowed)}"
     )
+
+
+class RequestOptions(TypedDict, total=False):
+    """What shapes one request, taken alike by every call that makes one.
+
+    ``generate``, ``stream``, ``edit`` and ``session`` take these as keyword arguments, on both
+    twins; each is a field of `GenerationRequest`, documented there. Anything else is refused,
+    naming what is allowed.
+    """
+
+    aspect_ratio: AspectRatio | str | None
+    size: ImageSize | str | int | None
+    model: str | None
+    include_thoughts: bool
+    search: bool | Search | None
+    thinking_level: str | None
+    image_only: bool
+    media_resolution: str | None
+    system_instruction: str | None
+    temperature: float | None
+    seed: int | None
+    output_format: str | None
+    quality: int | None

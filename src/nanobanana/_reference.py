@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
+from typing_extensions import TypeAliasType
 
 from ._constants import DEFAULT_MODEL
 from ._errors import InvalidRequestError
@@ -21,7 +22,13 @@ from ._references import ImageBytes, load_image
 from ._registry import MODELS, ModelInfo, user_stacklevel
 from ._types import ImageSource
 
-__all__ = ["Reference", "ReferenceKind", "as_references", "check_reference_counts"]
+__all__ = [
+    "Reference",
+    "ReferenceKind",
+    "ReferenceLike",
+    "as_references",
+    "check_reference_counts",
+]
 
 ReferenceKind = Literal["object", "human", "style"]
 
@@ -130,3 +137,7 @@ def check_reference_counts(kinds: Iterable[str], info: ModelInfo | None = None) 
     advice = check_references(f"{info.id} ({info.name})", info.references, kinds)
     if advice:
         warnings.warn(advice, ReferenceCountWarning, stacklevel=user_stacklevel())
+
+
+ReferenceLike = TypeAliasType("ReferenceLike", Reference | ImageSource)
+"""A `Reference`, or a plain image source (which counts as an object reference)."""

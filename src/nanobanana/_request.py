@@ -11,10 +11,9 @@ import hashlib
 import json
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
-from typing_extensions import TypeAliasType
 
 from ._constants import DEFAULT_MODEL, MAX_PROMPT_CHARS
 from ._cost import ESTIMATED_SEARCH_QUERIES, INPUT_IMAGE_TOKENS, estimate_cost
@@ -35,9 +34,9 @@ from ._options import (
 )
 from ._options import validate_init as _validate
 from ._reference import Reference, ReferenceKind, as_references, check_reference_counts
-from ._references import ImageBytes, fit_to_budget
+from ._references import ImageBytes, RefSource, prepare_images, reference_long_side
 from ._registry import resolve_model, user_stacklevel
-from ._types import ImageSource, PromptLike
+from ._types import PromptLike
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -49,8 +48,6 @@ __all__ = [
     "ImageSize",
     "Reference",
     "ReferenceKind",
-    "ReferenceLike",
-    "RequestOptions",
     "Search",
     "check_reference_counts",
 ]
@@ -222,10 +219,27 @@ class GenerationRequest(BaseModel):
         wide = self.media_resolution if self.media_resolution == "ultra_high" else None
         return [r.detail or wide for r in self.references]
 
-    def prepare_references(self) -> list[ImageBytes]:
-        """Loads every reference, checks it, and fits them all into the request budgets."""
-        loaded = [ref.load(i) for i, ref in enumerate(self.references)]
-        return fit_to_budget(loaded, text_bytes=len(self.prompt.encode()))
+    def prepare_references(self, *, reserved_bytes: int = 0) -> list[ImageBytes]:
+        """Reads every reference once (in worker threads), checks it, and fits them all.
+
+        The one disk and CPU step of a call: references that fit the 7 MB / 20 MB budgets go
+        as they are; when some must shrink, each goes out at the size the model uses at its
+        media resolution (`reference_long_side`).
+
+        Args:
+            reserved_bytes: What else the request carries (a session's history).
+        """
+        if not self.references:
+            return []
+        sources = [
+            RefSource(ref.source, ref.label(i), ref.detail) for i, ref in enumerate(self.references)
+        ]
+        text = len(self.prompt.encode()) + len((self.system_instruction or "").encode())
+        return prepare_images(
+            sources,
+            text_bytes=text + reserved_bytes,
+            long_side=reference_long_side(self.media_resolution),
+        )
 
     def user_parts(self, images: Sequence[ImageBytes]) -> list[types.Part]:
         """The user turn: the prompt, then one inline part per prepared reference image.
@@ -359,30 +373,3 @@ class GenerationRequest(BaseModel):
         )
         shaping["reference_details"] = [r.detail for r in self.references]
         return json.dumps(shaping, sort_keys=True, separators=(",", ":"))
-
-
-ReferenceLike = TypeAliasType("ReferenceLike", Reference | ImageSource)
-"""A `Reference`, or a plain image source (which counts as an object reference)."""
-
-
-class RequestOptions(TypedDict, total=False):
-    """What shapes one request, taken alike by every call that makes one.
-
-    ``generate``, ``stream``, ``edit`` and ``session`` take these as keyword arguments, on both
-    twins; each is a field of `GenerationRequest`, documented there. Anything else is refused,
-    naming what is allowed.
-    """
-
-    aspect_ratio: AspectRatio | str | None
-    size: ImageSize | str | int | None
-    model: str | None
-    include_thoughts: bool
-    search: bool | Search | None
-    thinking_level: str | None
-    image_only: bool
-    media_resolution: str | None
-    system_instruction: str | None
-    temperature: float | None
-    seed: int | None
-    output_format: str | None
-    quality: int | None

@@ -59,7 +59,8 @@ def test_generate_twice_keeps_both_files_and_shows_no_progress_when_piped(tmp_pa
     second, first = sorted(p.name for p in tmp_path.glob("red-fox-*.jpg"))
     assert second == first.replace(".jpg", "-2.jpg")
     keys = [
-        json.loads(line)["key"] for line in (tmp_path / "manifest.jsonl").read_text().splitlines()
+        json.loads(line)["key"]
+        for line in (tmp_path / "manifest.jsonl").read_text().splitlines()[1:]  # after the header
     ]
     assert len(set(keys)) == 2  # a repeat is its own manifest item
 
@@ -116,7 +117,9 @@ def test_generate_offline(tmp_path: Path) -> None:
     (image,) = data["images"]
     assert Path(image).read_bytes()[:3] == b"\xff\xd8\xff"
     assert len(data["thought_images"]) == 2 and data["cost_usd"] > 0
-    assert json.loads((tmp_path / "manifest.jsonl").read_text())["size"] == "2K"
+    header, entry = (tmp_path / "manifest.jsonl").read_text().splitlines()
+    assert json.loads(header)["format"] == "nanobanana-manifest"
+    assert json.loads(entry)["size"] == "2K"
 
 
 def test_generate_with_references_against_the_api(fake_gemini, api_env, tmp_path: Path) -> None:
@@ -248,7 +251,8 @@ def test_batch_stays_non_zero_while_an_item_is_failed(fake_gemini, api_env, tmp_
     again = run(*args, env=api_env)  # the block is not retried: the item is still failed
     assert again.returncode == 6, again.stderr
     summary = json.loads(again.stdout)
-    assert (summary["done_now"], summary["done_before"], summary["failed"]) == (0, 2, 1)
+    assert (summary["done_now"], summary["done_before"], summary["failed"]) == (0, 1, 1)
+    assert summary["failed_before"] == 1  # blocked before, not retried: still failed
     assert summary["manifest"] == str(tmp_path / "out" / "manifest.jsonl")
 
 

@@ -9,8 +9,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from nanobanana import GenerationRequest, RunReport
 from nanobanana.cli._batch import _run
 from nanobanana.cli._console import Console
@@ -29,12 +27,6 @@ class Stoppable:
         return RunReport(out_dir, done=1, not_started=len(requests) - 1)  # ...and finishes
 
 
-class Unstoppable:
-    def generate_many(self, requests: list[Any], **options: Any) -> RunReport:
-        signal.raise_signal(signal.SIGINT)
-        raise AssertionError("not reached: without `stop`, the first Ctrl-C aborts")
-
-
 def test_first_ctrl_c_lets_the_answers_in_flight_finish(tmp_path: Path) -> None:
     requests = [GenerationRequest(f"a fox {i}") for i in range(3)]
     err = io.StringIO()
@@ -42,9 +34,3 @@ def test_first_ctrl_c_lets_the_answers_in_flight_finish(tmp_path: Path) -> None:
     assert (summary["done_now"], summary["not_started"]) == (1, 2)
     assert "waiting for the answers in flight (already paid for)" in err.getvalue()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
-
-
-def test_without_the_sdk_hook_ctrl_c_aborts_as_before(tmp_path: Path) -> None:
-    requests = [GenerationRequest("a fox")]
-    with pytest.raises(KeyboardInterrupt):
-        _run(Unstoppable(), ARGS, requests, JobView(tmp_path, requests), Console(err=io.StringIO()))

@@ -105,21 +105,13 @@ def test_count_tokens(genai_client: genai.Client) -> None:
 
 
 _SHARED = sorted(set(MODELS) & set(_registry.MODELS))
-_PENDING = pytest.mark.xfail(
-    strict=False,
-    reason="the SDK registry on main gives Nano Banana 2 the default 6 object + 5 human "
-    "references; FACTS says 10 + 4 (3p): the registry's update lands at merge",
-)
 
 
 def test_the_two_tables_share_models() -> None:
     assert {"gemini-3-pro-image", "gemini-3.1-flash-image"} <= set(_SHARED)
 
 
-@pytest.mark.parametrize(
-    "model",
-    [pytest.param(m, marks=_PENDING) if m == "gemini-3.1-flash-image" else m for m in _SHARED],
-)
+@pytest.mark.parametrize("model", _SHARED)
 def test_the_emulator_table_agrees_with_the_sdk_registry(model: str) -> None:
     """Two tables kept apart on purpose (a fake sharing the SDK's table shares its bugs)."""
     ours = {f.name for f in fields(ModelSpec)}

@@ -35,7 +35,6 @@ def test_limit_zero_requests_first_is_quota_exhausted(fake_gemini: FakeGemini) -
     assert len(fake_gemini.generate_requests) == 1  # not retried
 
 
-@pytest.mark.xfail(strict=True, reason="SDK side lands on main")
 def test_limit_zero_tokens_first_is_quota_exhausted(fake_gemini: FakeGemini) -> None:
     """The live body lists its two violations in either order; limit: 0 decides."""
     fake_gemini.push(Fault.quota_zero(tokens_first=True))

@@ -14,15 +14,12 @@ import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import _wire as wire
 from ._faults import Fault
-from ._routes import Reply, json_reply, route
-
-if TYPE_CHECKING:
-    from ._server import FakeGemini
+from ._routes import Emulator, Reply, json_reply, route
 
 __all__ = ["RecordedRequest", "make_server"]
 
@@ -66,7 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     @property
-    def emulator(self) -> FakeGemini:
+    def emulator(self) -> Emulator:
         return self.server.emulator  # type: ignore[attr-defined, no-any-return]
 
     def setup(self) -> None:
@@ -261,7 +258,7 @@ class _Server(ThreadingHTTPServer):
         log.warning("connection from %s failed", client_address[0], exc_info=True)
 
 
-def make_server(emulator: FakeGemini, host: str, port: int, max_threads: int) -> _Server:
+def make_server(emulator: Emulator, host: str, port: int, max_threads: int) -> _Server:
     """Binds the listening socket (raises `OSError` if the port is taken)."""
     server = _Server((host, port), max_threads)
     server.emulator = emulator  # type: ignore[attr-defined]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _wire as wire
 from ._faults import Fault
@@ -20,7 +20,27 @@ from ._generate import stream_chunks
 from ._models import MODELS
 
 if TYPE_CHECKING:
-    from ._server import FakeGemini
+    from ._batches import BatchStore
+    from ._files import FileStore
+
+
+class Emulator(Protocol):
+    """What the HTTP side needs of `FakeGemini`, named here so nothing imports it back."""
+
+    api_keys: frozenset[str] | None
+    files: FileStore
+    batches: BatchStore
+    idle_timeout: float
+    clock: Callable[[], float]
+
+    @property
+    def url(self) -> str: ...
+    def generate(self, *args: Any, **kwargs: Any) -> Any: ...
+    def count_tokens(self, *args: Any, **kwargs: Any) -> Any: ...
+    def create_batch(self, *args: Any, **kwargs: Any) -> Any: ...
+    def _take_fault(self, scope: str, model: str, version: str = ...) -> Fault | None: ...
+    def _recording(self, *args: Any, **kwargs: Any) -> Any: ...
+
 
 __all__ = ["Reply", "json_reply", "route"]
 
@@ -69,7 +89,7 @@ def _stream(answer: dict[str, Any], fault: Fault | None) -> Reply:
 
 
 def route(
-    em: FakeGemini,
+    em: Emulator,
     method: str,
     path: str,
     query: dict[str, str],
@@ -120,7 +140,7 @@ def route(
 
 
 def _vertex(
-    em: FakeGemini,
+    em: Emulator,
     method: str,
     groups: tuple[str, ...],
     headers: Mapping[str, str],
@@ -148,7 +168,7 @@ def _vertex(
     return json_reply(200, answer, fault)
 
 
-def _authenticate(em: FakeGemini, headers: Mapping[str, str], query: dict[str, str]) -> None:
+def _authenticate(em: Emulator, headers: Mapping[str, str], query: dict[str, str]) -> None:
     key = headers.get("x-goog-api-key") or query.get("key")
     if not key:
         raise wire.MISSING_KEY
@@ -182,7 +202,7 @@ def _models_json(version: str, model: str | None) -> dict[str, Any]:
 
 
 def _files(
-    em: FakeGemini,
+    em: Emulator,
     method: str,
     version: str,
     name: str,
@@ -202,7 +222,7 @@ def _files(
 
 
 def _batches(
-    em: FakeGemini, method: str, version: str, name: str, cancel: str | None
+    em: Emulator, method: str, version: str, name: str, cancel: str | None
 ) -> Reply | None:
     if name == "batches" and method == "GET":
         ops = [em.batches.to_json(j) for j in em.batches.list()]
@@ -219,7 +239,7 @@ def _batches(
 
 
 def _upload(
-    em: FakeGemini,
+    em: Emulator,
     path: str,
     query: dict[str, str],
     headers: Mapping[str, str],
