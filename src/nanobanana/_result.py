@@ -301,9 +301,14 @@ class Result:
         text = f"<p>{html.escape(self.text)}</p>" if self.text else ""
         cost = f"${self.cost:.3f}" if self.cost is not None else "cost unknown"
         u = self.usage
+        outcome = (
+            f"prompt blocked: {self.block_reason}"
+            if self.block_reason
+            else f"finish reason {self.finish_reason or 'none'}"
+        )
         facts = (
-            f"{html.escape(self.describe_outcome())} · {u.prompt_tokens} in, {u.output_tokens} "
-            f"out, {u.thinking_tokens} thinking tokens · {cost}"
+            f"{html.escape(outcome)} · {u.prompt_tokens} in, {u.output_tokens} out, "
+            f"{u.thinking_tokens} thinking tokens · {cost}"
         )
         notes = "".join(f"<br>⚠ {html.escape(n)}" for n in (*self.size_mismatches, *self.problems))
         grounded = self.grounding.to_html() if self.grounding is not None else ""
