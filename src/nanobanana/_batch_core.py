@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import _core
 from ._constants import MAX_REQUEST_BYTES
@@ -229,8 +230,14 @@ class JobCore(Generic[_T]):
                 self._jobs[str(job.name)] = job
 
     def _refresh_flow(self) -> Flow:
+        """Asks for each job not yet ended: a finished inline job's answers (every image) are
+        never fetched again for a status.
+        """
         jobs = []
         for name in self.names:
+            known = self._jobs.get(name)
+            if known is not None and _state(known) in TERMINAL:
+                continue
             jobs.append(
                 (yield from attempt(Op("batches.get", {"name": name}), self._transport.policy))
             )
@@ -270,11 +277,17 @@ class JobCore(Generic[_T]):
                 outcomes = [(k, failed) for k, (_, r) in self.requests.items()
                             if r.model == _model_of(job) and failed is not None]  # fmt: skip
             elif job.dest is not None and job.dest.file_name:
-                download = Op("files.download", {"file": job.dest.file_name})
-                data = yield from attempt(download, self._transport.policy)
-                outcomes = self._outcomes(
-                    json.loads(line) for line in data.splitlines() if line.strip()
-                )
+                # The results file streams to a spool on disk and is read a line at a time:
+                # each image is written and recorded as soon as its line is parsed, so memory
+                # stays flat however large the job.
+                with tempfile.TemporaryFile() as spool:
+                    yield from self._download(job.dest.file_name, spool)
+                    lines = (json.loads(line) for line in spool if line.strip())
+                    for key, outcome in self._outcomes(lines):
+                        result = self._record(manifest, key, outcome)
+                        if result is not None:
+                            yield _core.Emit(result)
+                continue
             else:
                 responses = job.dest.inlined_responses if job.dest is not None else None
                 outcomes = self._outcomes(_inline_lines(responses or []))
@@ -282,6 +295,17 @@ class JobCore(Generic[_T]):
                 result = self._record(manifest, key, outcome)
                 if result is not None:
                     yield _core.Emit(result)
+
+    def _download(self, name: str, spool: IO[bytes]) -> Flow:
+        """Streams a results file into ``spool`` (starting over on a retry), then rewinds it."""
+
+        def restart(error: BaseException, wait: float) -> None:
+            spool.seek(0)
+            spool.truncate()
+
+        op = Op("files.download", {"file": name, "destination": spool})
+        yield from attempt(op, self._transport.policy, on_retry=restart)
+        spool.seek(0)
 
     def _outcomes(
         self, lines: Iterable[dict[str, Any]]
