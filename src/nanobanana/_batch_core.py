@@ -230,8 +230,9 @@ class JobCore(Generic[_T]):
                 self._jobs[str(job.name)] = job
 
     def _refresh_flow(self) -> Flow:
-        """Asks for each job not yet ended: a finished inline job's answers (every image) are
-        never fetched again for a status.
+        """Asks the API for each job not yet ended.
+
+        A finished inline job's answers (every image) are never fetched again for a status.
         """
         jobs = []
         for name in self.names:
