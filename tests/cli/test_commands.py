@@ -284,7 +284,6 @@ def test_batch_api_path(tmp_path: Path) -> None:
         "--json",
         env=env,
     )
-    # The embedded emulator's batch jobs take 3 s of real time to finish.
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["done"] == 2
 

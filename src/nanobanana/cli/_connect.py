@@ -27,8 +27,9 @@ def client(args: argparse.Namespace) -> Iterator[NanoBanana]:
     if args.emulator:
         from ..testing import FakeGemini
 
+        # Batch jobs finish at once offline: nobody should wait on a poll for an emulator.
         with (
-            FakeGemini() as server,
+            FakeGemini(batch_pending=0, batch_running=0) as server,
             NanoBanana(api_key="emulator", base_url=server.url, **options) as nb,
         ):
             yield nb
