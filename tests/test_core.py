@@ -280,3 +280,9 @@ def test_run_keys_of_0_1_still_resume() -> None:
         request_key(nanobanana.GenerationRequest("a fox", search=True))
         != "89f3b3317c9ed548663c57cb"
     )
+
+
+def test_tenacity_kwargs_still_works_with_a_deprecation_warning() -> None:
+    with pytest.warns(DeprecationWarning, match="next_delay"):
+        kwargs = RetryPolicy().tenacity_kwargs()
+    assert kwargs["reraise"] is True

@@ -1,8 +1,8 @@
 """When to retry, and how long to wait: one policy for the sync and async clients.
 
-The decisions live here and never sleep; `tenacity` runs them, with the caller's sleep
-(``time.sleep``, ``asyncio.sleep``, or a test's fake clock). One kwargs dict feeds both
-``Retrying`` and ``AsyncRetrying``, as google-genai's ``retry_args()`` does.
+The decisions live here and never sleep: the flows in `_core` ask `RetryPolicy.next_delay`
+after each failure, and the transports sleep with the policy's ``sleep``/``asleep``
+(``time.sleep``, ``asyncio.sleep``, or a test's fake clock).
 """
 
 from __future__ import annotations
@@ -136,9 +136,21 @@ class RetryPolicy:
     ) -> dict[str, Any]:
         """Arguments for ``tenacity.Retrying`` / ``AsyncRetrying``, for one call.
 
-        ``on_retry(error, wait)`` hears of each retry (a run's rate limiter slows down on 429).
+        Deprecated: nanobanana's own calls retry through `next_delay`, the one decision; use
+        it in your own loops. Kept working for 0.1 callers.
         """
+        import warnings
+
         import tenacity
+
+        from ._registry import user_stacklevel
+
+        warnings.warn(
+            "RetryPolicy.tenacity_kwargs() is deprecated: call policy.next_delay(error, "
+            "attempt, elapsed) for the one retry decision",
+            DeprecationWarning,
+            stacklevel=user_stacklevel(),
+        )
 
         start = self.clock()
         planned: dict[int, float | None] = {}
