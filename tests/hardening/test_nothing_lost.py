@@ -263,3 +263,50 @@ def test_a_device_is_not_a_reference(fake_gemini, nb) -> None:
     with pytest.raises(InvalidReferenceError):
         nb.generate("a fox", references="/dev/zero")
     assert fake_gemini.requests == []
+
+
+# -- saved sessions are untrusted input --------------------------------------------------------
+
+
+@pytest.fixture
+def saved(nb, tmp_path) -> Path:
+    session = nb.session(aspect_ratio="1:1")
+    session.send("a fox", references=[photo(320, 240)])
+    return session.save(tmp_path / "s.json")
+
+
+def _rewrite(path: Path, change) -> None:
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda d: d.pop("turns"), "has no 'turns'"),
+        (lambda d: d["turns"][0].update(prompt=5), r"turns\[0\]\.prompt must be str"),
+        (lambda d: d["turns"][0]["references"][0].update(path="../../etc/passwd"),
+         "points outside the session's folder"),
+        (lambda d: d["turns"][0]["references"][0].update(path="/etc/hostname"),
+         "points outside the session's folder"),
+        (lambda d: d["turns"][0]["references"][0].update(sha256="0" * 64),
+         "has changed since it was saved"),
+    ],
+)  # fmt: skip
+def test_a_saved_session_is_checked_as_untrusted_input(nb, saved, change, words) -> None:
+    from nanobanana import Session
+
+    _rewrite(saved, change)
+    with pytest.raises(InvalidRequestError, match=words):
+        Session.load(saved, nb)
+
+
+def test_a_trusted_session_may_point_outside_its_folder(nb, saved, tmp_path) -> None:
+    from nanobanana import Session
+
+    ref = json.loads(saved.read_text())["turns"][0]["references"][0]
+    moved = tmp_path.parent / f"{tmp_path.name}-outside.jpg"
+    moved.write_bytes((saved.parent / ref["path"]).read_bytes())
+    _rewrite(saved, lambda d: d["turns"][0]["references"][0].update(path=str(moved)))
+    assert len(Session.load(saved, nb, allow_outside=True).history) == 1
