@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._constants import API_KEY_ENV_VARS
 from ._errors import MissingAPIKeyError
@@ -45,6 +45,7 @@ def genai_factory(
     vertexai: bool,
     project: str | None,
     location: str | None,
+    credentials: Any = None,
 ) -> Callable[[], genai.Client]:
     """A maker of google-genai clients with this configuration, the key held out of sight.
 
@@ -66,7 +67,7 @@ def genai_factory(
             )
     http_options = types.HttpOptions(base_url=base_url, timeout=int(timeout * 1000))
     secret = _Secret(None if vertexai else api_key)
-    return functools.partial(_make, secret, vertexai, project, location, http_options)
+    return functools.partial(_make, secret, vertexai, project, location, http_options, credentials)
 
 
 def _make(
@@ -75,6 +76,7 @@ def _make(
     project: str | None,
     location: str | None,
     http_options: types.HttpOptions,
+    credentials: Any,
 ) -> genai.Client:
     from google import genai
 
@@ -83,5 +85,6 @@ def _make(
         vertexai=vertexai or None,
         project=project,
         location=location,
+        credentials=credentials,
         http_options=http_options,
     )

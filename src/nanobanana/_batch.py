@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from ._batch_core import JobCore, open_manifest, prepare, submit_flow
 from ._core import Flow, Op, attempt, list_flow
+from ._errors import InvalidRequestError
 from ._request import GenerationRequest
 from ._result import Result
 from ._transport import AsyncTransport, SyncTransport
@@ -85,14 +86,24 @@ class _BatchesCore(Generic[_T]):
         self._transport: _T = transport
         self._make = make
 
+    def _no_vertex(self) -> None:
+        if self._transport.vertex:
+            raise InvalidRequestError(
+                "the Batch API is not available on Vertex AI here: Vertex batch prediction "
+                "reads and writes Cloud Storage, which nanobanana does not drive yet. Use "
+                "generate_many, or a Gemini API key"
+            )
+
     def _checked(
         self, requests: Iterable[GenerationRequest | PromptLike]
     ) -> list[GenerationRequest]:
         from ._many import as_requests
 
+        self._no_vertex()
         return as_requests(requests, self._make)
 
     def _list_flow(self) -> Flow:
+        self._no_vertex()
         return list_flow("batches.list", self._transport.policy)
 
 
@@ -128,6 +139,7 @@ class Batches(_BatchesCore[SyncTransport]):
 
     def get(self, name: str, *, out_dir: str | Path | None = None) -> BatchJob:
         """A job by name (its requests unknown here: results carry no request)."""
+        self._no_vertex()
         handle = BatchJob(self._transport, name.split(","), {}, _path(out_dir))
         handle.refresh()
         return handle
@@ -167,6 +179,7 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
 
     async def get(self, name: str, *, out_dir: str | Path | None = None) -> AsyncBatchJob:
         """A job by name; see `Batches.get`."""
+        self._no_vertex()
         handle = AsyncBatchJob(self._transport, name.split(","), {}, _path(out_dir))
         await handle.refresh()
         return handle

@@ -35,6 +35,7 @@ from ._types import ImageSource, PromptLike
 
 if TYPE_CHECKING:
     from google import genai
+    from google.auth.credentials import Credentials
 
 __all__ = ["AsyncNanoBanana", "NanoBanana"]
 
@@ -55,6 +56,7 @@ class _ClientBase:
         vertexai: bool = False,
         project: str | None = None,
         location: str | None = None,
+        credentials: Credentials | None = None,
         genai_client: genai.Client | None = None,
     ) -> None:
         self.model = model
@@ -66,7 +68,7 @@ class _ClientBase:
         if genai_client is None:
             self._fresh_genai = genai_factory(
                 api_key, base_url=base_url, timeout=timeout, vertexai=vertexai, project=project,
-                location=location,
+                location=location, credentials=credentials,
             )  # fmt: skip
             genai_client = self._fresh_genai()
         self._genai = genai_client
@@ -98,7 +100,12 @@ class NanoBanana(_ClientBase):
         retry: When to retry; see `RetryPolicy`.
         timeout: Seconds to wait for one answer. A 4K image takes up to 2 minutes with no
             byte sent meanwhile, so the default is 180.
-        vertexai: Use Vertex AI (with ``project`` and ``location``) instead of a key.
+        vertexai: Use Vertex AI (with ``project`` and ``location``) instead of a key: every
+            feature but the Batch API and the Files API (Vertex batch needs Cloud Storage).
+        project: The Google Cloud project, for Vertex AI.
+        location: The Vertex AI region (``us-central1``, ``global``...).
+        credentials: Google credentials for Vertex AI; by default Application Default
+            Credentials.
         genai_client: An existing ``google.genai.Client`` to use as it is.
 
     Example:

@@ -227,7 +227,14 @@ class SessionCore(Generic[_T]):
         The turn is kept only when it succeeded, so a failure leaves the history as it was.
         """
         policy = self._transport.policy
-        for image in self._offload_plan(images, request.prompt):
+        plan = self._offload_plan(images, request.prompt)
+        if plan and self._transport.vertex:
+            raise SessionTooLargeError(
+                f"the next turn would be over the {MAX_REQUEST_BYTES / 1e6:.0f} MB request limit, "
+                "and Vertex AI has no Files API to move references to. Drop older turns with "
+                "session.drop_oldest(n), or start a new session from the latest image"
+            )
+        for image in plan:
             uri = yield from _core.upload_flow(image, policy)
             self._uploads[_digest(image.data)] = _Upload(uri, image.mime_type, time.time())
         history: list[types.Content] = []
