@@ -87,6 +87,31 @@ class PageRun:
 _RUNS: dict[Path, PageRun] = {}
 
 
+def _close(run: PageRun) -> None:
+    """Closes the clients a page's examples made (as a reader's script would end), so their
+    sockets are not left for the garbage collector to find in some later test."""
+    import gc
+    import warnings
+
+    from nanobanana import NanoBanana
+
+    for value in list(run.namespace.values()):
+        if isinstance(value, NanoBanana):
+            value.close()
+    run.namespace.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # examples that made their own clients
+        gc.collect()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_every_page():
+    yield
+    for run in _RUNS.values():
+        _close(run)
+    _RUNS.clear()
+
+
 def _execute(block: Block, namespace: dict[str, Any]) -> None:
     # Compiled as the page itself, so a traceback names the page's own line numbers and text.
     # Top-level `await` is allowed, as in a notebook cell.
@@ -115,6 +140,8 @@ def test_doc_block_runs(
     monkeypatch.setenv("GEMINI_API_KEY", "docs-example")
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", fake_gemini.url)
     if run is None or run.done != index:  # run alone, or after a failure: replay the page
+        if run is not None:
+            _close(run)
         cwd = tmp_path_factory.mktemp(block.page.stem)
         for name, make in SAMPLES.items():
             (cwd / name).write_bytes(make())

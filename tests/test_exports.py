@@ -98,10 +98,12 @@ def test_every_error_and_warning_is_exported() -> None:
 
 def _hint_namespace() -> dict[str, object]:
     from google import genai
+    from google.auth.credentials import Credentials
     from google.genai import types
     from PIL import Image
 
     return {
+        "Credentials": Credentials,
         **{name: getattr(nanobanana, name) for name in nanobanana.__all__},
         "genai": genai,
         "types": types,
