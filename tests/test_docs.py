@@ -93,10 +93,12 @@ def _close(run: PageRun) -> None:
     import gc
     import warnings
 
+    from google import genai
+
     from nanobanana import NanoBanana
 
     for value in list(run.namespace.values()):
-        if isinstance(value, NanoBanana):
+        if isinstance(value, NanoBanana | genai.Client):
             value.close()
     run.namespace.clear()
     with warnings.catch_warnings():

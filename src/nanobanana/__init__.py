@@ -79,7 +79,7 @@ _EXPORTS = {
     "Template": ".prompts",
     "TextPart": "._result",
     "Turn": "._session_file",
-    "Usage": "._result",
+    "Usage": "._usage",
     "lint": ".prompts",
 }
 
@@ -144,7 +144,6 @@ if _TYPE_CHECKING:
     from ._request import Reference as Reference
     from ._result import Result as Result
     from ._result import TextPart as TextPart
-    from ._result import Usage as Usage
     from ._retry import RetryPolicy as RetryPolicy
     from ._session_file import Turn as Turn
     from ._stream import AsyncStream as AsyncStream
@@ -152,6 +151,7 @@ if _TYPE_CHECKING:
     from ._stream import StreamEvent as StreamEvent
     from ._types import ImageSource as ImageSource
     from ._types import PromptLike as PromptLike
+    from ._usage import Usage as Usage
     from .prompts import CharacterFromPhoto as CharacterFromPhoto
     from .prompts import CharacterSheet as CharacterSheet
     from .prompts import LintIssue as LintIssue

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import html
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from ._errors import InvalidResponseError, NoImageError
 from ._grounding import Grounding, parse_grounding
 from ._image import GeneratedImage, image_mime, img_tag
 from ._limits import size_mismatch
+from ._usage import Usage
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -27,53 +27,6 @@ if TYPE_CHECKING:
     from ._request import GenerationRequest
 
 __all__ = ["FinalPart", "GeneratedImage", "Result", "TextPart", "Usage"]
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts as the API reported them (``total = prompt + output + thinking``)."""
-
-    prompt_tokens: int = 0
-    output_tokens: int = 0
-    """Text and image output (``candidatesTokenCount``)."""
-    thinking_tokens: int = 0
-    """Billed even when thoughts are not returned."""
-    total_tokens: int = 0
-    input_image_tokens: int = 0
-    output_image_tokens: int = 0
-
-    @property
-    def output_text_tokens(self) -> int:
-        return max(0, self.output_tokens - self.output_image_tokens)
-
-    @classmethod
-    def from_metadata(cls, meta: Mapping[str, Any] | None) -> Usage:
-        """Reads ``usageMetadata`` tolerantly: unknown fields (``serviceTier``) are ignored."""
-        meta = meta or {}
-
-        def modality(key: str, name: str) -> int:
-            details = meta.get(key)
-            return sum(
-                _int(d.get("tokenCount", d.get("token_count")))
-                for d in (details if isinstance(details, list) else [])
-                if isinstance(d, Mapping) and str(d.get("modality", "")).upper().endswith(name)
-            )
-
-        return cls(
-            prompt_tokens=_int(meta.get("promptTokenCount")),
-            output_tokens=_int(meta.get("candidatesTokenCount")),
-            thinking_tokens=_int(meta.get("thoughtsTokenCount")),
-            total_tokens=_int(meta.get("totalTokenCount")),
-            input_image_tokens=modality("promptTokensDetails", "IMAGE"),
-            output_image_tokens=modality("candidatesTokensDetails", "IMAGE"),
-        )
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
 
 
 Thought = str | GeneratedImage
