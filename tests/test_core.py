@@ -286,3 +286,21 @@ def test_tenacity_kwargs_still_works_with_a_deprecation_warning() -> None:
     with pytest.warns(DeprecationWarning, match="next_delay"):
         kwargs = RetryPolicy().tenacity_kwargs()
     assert kwargs["reraise"] is True
+
+
+def test_search_reaches_every_entry_point(fake_gemini, nb, tmp_path) -> None:
+    from nanobanana import Template
+
+    session = nb.session()
+    session.send("a fox", search=True)
+    nb.generate_many(["an owl"], out_dir=tmp_path / "run", search=True)
+    nb.batch.submit(["a cat"], search=True)
+    grounded = Template.from_string("A {animal} in today's news", name="News")
+    grounded.defaults = grounded.defaults.model_copy(update={"search": True})
+    nb.generate(grounded(animal="heron"))
+    bodies = [r.body for r in fake_gemini.requests if r.body and "contents" in r.body]
+    batch = next(r.body for r in fake_gemini.requests if r.path.endswith(":batchGenerateContent"))
+    line = batch["batch"]["inputConfig"]["requests"]["requests"][0]["request"]
+    assert all(b.get("tools") == [{"googleSearch": {}}] for b in bodies) and len(bodies) == 3
+    assert line["tools"] == [{"googleSearch": {}}]
+    assert session.last.grounding is not None

@@ -13,9 +13,12 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from typing_extensions import Unpack
+
 from ._batch_core import JobCore, open_manifest, prepare, submit_flow
 from ._core import Flow, Op, attempt, list_flow
 from ._errors import InvalidRequestError
+from ._options import RequestOptions
 from ._request import GenerationRequest
 from ._result import Result
 from ._transport import AsyncTransport, SyncTransport
@@ -82,7 +85,11 @@ class AsyncBatchJob(JobCore[AsyncTransport]):
 
 
 class _BatchesCore(Generic[_T]):
-    def __init__(self, transport: _T, make: Callable[[Any], GenerationRequest]) -> None:
+    def __init__(
+        self,
+        transport: _T,
+        make: Callable[[RequestOptions], Callable[[PromptLike], GenerationRequest]],
+    ) -> None:
         self._transport: _T = transport
         self._make = make
 
@@ -95,12 +102,12 @@ class _BatchesCore(Generic[_T]):
             )
 
     def _checked(
-        self, requests: Iterable[GenerationRequest | PromptLike]
+        self, requests: Iterable[GenerationRequest | PromptLike], options: RequestOptions
     ) -> list[GenerationRequest]:
         from ._many import as_requests
 
         self._no_vertex()
-        return as_requests(requests, self._make)
+        return as_requests(requests, self._make(options))
 
     def _list_flow(self) -> Flow:
         self._no_vertex()
@@ -116,17 +123,19 @@ class Batches(_BatchesCore[SyncTransport]):
         *,
         display_name: str | None = None,
         out_dir: str | Path | None = None,
+        **options: Unpack[RequestOptions],
     ) -> BatchJob:
         """Submits one batch job for these requests (prompts, templates or `GenerationRequest`s).
 
         Requests for several models become one API job per model behind the one `BatchJob`.
+        ``options`` (`RequestOptions`) apply to the prompts and templates given as such.
 
         Example:
             >>> job = nb.batch.submit([f"A {c} bicycle" for c in colours], out_dir="bikes")
             >>> for result in job.wait().results(): ...
         """
         keyed, sources = self._transport.offload(
-            prepare, self._checked(requests), self._transport.vertex
+            prepare, self._checked(requests, options), self._transport.vertex
         )
         manifest = open_manifest(_path(out_dir))
         flow = submit_flow(sources, display_name, self._transport.policy, manifest)
@@ -163,10 +172,11 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
         *,
         display_name: str | None = None,
         out_dir: str | Path | None = None,
+        **options: Unpack[RequestOptions],
     ) -> AsyncBatchJob:
         """Submits one batch job; see `Batches.submit`."""
         keyed, sources = await self._transport.offload(
-            prepare, self._checked(requests), self._transport.vertex
+            prepare, self._checked(requests, options), self._transport.vertex
         )
         manifest = open_manifest(_path(out_dir))
         flow = submit_flow(sources, display_name, self._transport.policy, manifest)

@@ -25,8 +25,8 @@ from ._constants import DEFAULT_MODEL, DEFAULT_TIMEOUT
 from ._many import RunReport
 from ._multiturn import AsyncSession, Session
 from ._options import RequestOptions
-from ._reference import ReferenceLike
-from ._request import GenerationRequest, Reference
+from ._reference import ReferenceLike, as_references
+from ._request import GenerationRequest
 from ._result import Result
 from ._retry import RetryPolicy
 from ._stream import AsyncStream, Stream, StreamEvent, stream_flow
@@ -86,8 +86,9 @@ class _ClientBase:
         model = options.get("model") or self.model
         return GenerationRequest(prompt, references=references, **{**options, "model": model})
 
-    def _default_request(self, prompt: PromptLike) -> GenerationRequest:
-        return self._request(prompt, (), {})
+    def _maker(self, options: RequestOptions) -> Callable[[PromptLike], GenerationRequest]:
+        """Makes the request for a prompt or template given as such, with these options."""
+        return lambda prompt: self._request(prompt, (), options)
 
 
 class NanoBanana(_ClientBase):
@@ -190,7 +191,7 @@ class NanoBanana(_ClientBase):
             >>> nb.edit("photo.jpg", "Remove the background").image.save("cutout")
         """
         session = self.session(**options)
-        return session.send(instruction, references=[image, *_as_list(references)])
+        return session.send(instruction, references=(image, *as_references(references)))
 
     def generate_many(
         self,
@@ -203,6 +204,7 @@ class NanoBanana(_ClientBase):
         max_cost: float | None = None,
         progress: bool | None = None,
         stop: threading.Event | None = None,
+        **options: Unpack[RequestOptions],
     ) -> RunReport:
         """Generates many images concurrently, within quota, streaming them to ``out_dir``.
 
@@ -224,6 +226,8 @@ class NanoBanana(_ClientBase):
             stop: Set it (from any thread) to wind the run down: nothing new starts, and the
                 answers already paid for are waited for and saved. The first Ctrl-C does the
                 same; a second aborts.
+            **options: `RequestOptions` for the prompts and templates given as such
+                (``search=True``, ``size="2K"``...); a `GenerationRequest` keeps its own.
 
         Example:
             >>> prompts = [f"A {colour} bicycle" for colour in colours]
@@ -232,7 +236,7 @@ class NanoBanana(_ClientBase):
         """
         from ._many import as_requests, run_in_thread, run_many
 
-        checked = as_requests(requests, self._default_request)
+        checked = as_requests(requests, self._maker(options))
         own = self._fresh_genai() if self._fresh_genai else self._genai
         transport = AsyncTransport(own, self.retry)
 
@@ -264,7 +268,7 @@ class NanoBanana(_ClientBase):
     @functools.cached_property
     def batch(self) -> Batches:
         """The Batch API: ``nb.batch.submit(requests)`` (half price, results within 24 h)."""
-        return Batches(self._transport, self._default_request)
+        return Batches(self._transport, self._maker)
 
     def close(self) -> None:
         """Closes the connections."""
@@ -341,7 +345,7 @@ class AsyncNanoBanana(_ClientBase):
     ) -> Result:
         """Edits an existing image; see `NanoBanana.edit`."""
         session = self.session(**options)
-        return await session.send(instruction, references=[image, *_as_list(references)])
+        return await session.send(instruction, references=(image, *as_references(references)))
 
     async def generate_many(
         self,
@@ -354,11 +358,12 @@ class AsyncNanoBanana(_ClientBase):
         max_cost: float | None = None,
         progress: bool | None = None,
         stop: threading.Event | None = None,
+        **options: Unpack[RequestOptions],
     ) -> RunReport:
         """Generates many images concurrently; see `NanoBanana.generate_many`."""
         from ._many import as_requests, run_many
 
-        checked = as_requests(requests, self._default_request)
+        checked = as_requests(requests, self._maker(options))
         return await run_many(self._transport, checked, out_dir=Path(out_dir),
                               concurrency=concurrency, rpm=rpm, ipm=ipm, max_cost=max_cost,
                               progress=progress, stop=stop)  # fmt: skip
@@ -371,7 +376,7 @@ class AsyncNanoBanana(_ClientBase):
     @functools.cached_property
     def batch(self) -> AsyncBatches:
         """The Batch API; see `NanoBanana.batch`."""
-        return AsyncBatches(self._transport, self._default_request)
+        return AsyncBatches(self._transport, self._maker)
 
     async def aclose(self) -> None:
         """Closes the connections."""
@@ -382,14 +387,3 @@ class AsyncNanoBanana(_ClientBase):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def _as_list(references: Iterable[ReferenceLike] | ReferenceLike | None) -> list[Any]:
-    """One reference or many, as a list: ``"photo.jpg"`` is one reference, not 9."""
-    if references is None:
-        return []
-    if isinstance(references, str | bytes | bytearray | memoryview | Reference | os.PathLike):
-        return [references]
-    if isinstance(references, Iterable) and not hasattr(references, "read"):
-        return list(references)
-    return [references]

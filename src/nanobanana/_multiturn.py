@@ -30,9 +30,7 @@ from ._reference import ReferenceLike
 from ._references import ImageBytes, wire_size
 from ._registry import MODELS
 from ._request import (
-    AspectRatio,
     GenerationRequest,
-    ImageSize,
     check_reference_counts,
 )
 from ._result import FinalPart, Result
@@ -155,15 +153,16 @@ class SessionCore(Generic[_T]):
         self,
         prompt: PromptLike,
         references: Iterable[ReferenceLike] | ReferenceLike | None,
-        aspect_ratio: AspectRatio | str | None,
-        size: ImageSize | str | None,
+        options: RequestOptions,
     ) -> GenerationRequest:
-        """The turn's request; the session's settings fill the gaps."""
-        options = self._options.copy()
-        options["model"] = self.model
-        options["aspect_ratio"] = aspect_ratio if aspect_ratio is not None else self.aspect_ratio
-        options["size"] = size if size is not None else self.size
-        return GenerationRequest(prompt, references=references, **options)
+        """The turn's request: this turn's options, then the session's, fill it."""
+        merged = self._options.copy()
+        merged.update(options)
+        merged["model"] = self.model
+        for name in ("aspect_ratio", "size"):
+            if merged.get(name) is None:
+                merged[name] = getattr(self, name)  # type: ignore[literal-required]
+        return GenerationRequest(prompt, references=references, **merged)
 
     def _history_bytes(self) -> int:
         return sum(_turn_wire_size(t, self._uploads) for t in self.turns)
@@ -332,17 +331,19 @@ class Session(SessionCore[SyncTransport]):
         prompt: PromptLike,
         *,
         references: Iterable[ReferenceLike] | ReferenceLike | None = (),
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Result:
         """Sends the next turn; on any error the history is left exactly as it was.
+
+        ``options`` (`RequestOptions`: ``aspect_ratio``, ``size``, ``search``...) apply to
+        this turn, over the session's own.
 
         Raises:
             SessionTooLargeError: The history no longer fits one request.
             GenerationError: No final image (the turn is not kept).
             APIError: The API refused, after any retries.
         """
-        request = self._request(prompt, references, aspect_ratio, size)
+        request = self._request(prompt, references, options)
         images = self._transport.offload(self._prepare, request)
         result: Result = self._transport.run(self._turn_flow(request, images))
         return result
@@ -367,11 +368,10 @@ class AsyncSession(SessionCore[AsyncTransport]):
         prompt: PromptLike,
         *,
         references: Iterable[ReferenceLike] | ReferenceLike | None = (),
-        aspect_ratio: AspectRatio | str | None = None,
-        size: ImageSize | str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Result:
         """Sends the next turn; see `Session.send`."""
-        request = self._request(prompt, references, aspect_ratio, size)
+        request = self._request(prompt, references, options)
         images = await self._transport.offload(self._prepare, request)
         result: Result = await self._transport.run(self._turn_flow(request, images))
         return result

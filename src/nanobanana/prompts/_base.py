@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from .._errors import InvalidRequestError
+from .._options import Search
 from .._request import AspectRatio, ImageSize, ReferenceKind
 
 __all__ = ["RequestDefaults", "Template", "join_words"]
@@ -29,6 +30,10 @@ class RequestDefaults(BaseModel):
     size: ImageSize | None = None
     reference_kind: ReferenceKind = "object"
     """The kind given to references passed as plain sources (paths, bytes, images)."""
+    search: bool | Search | None = None
+    """Ground the image in Google Search (a template about current events, say)."""
+    thinking_level: str | None = None
+    image_only: bool | None = None
 
 
 def join_words(items: Iterable[str], conjunction: str = "and") -> str:
