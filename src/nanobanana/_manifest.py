@@ -122,55 +122,46 @@ class Manifest:
             self._read()
 
     def _read(self) -> None:
+        """One pass over the lines, keeping only what resume needs (never every entry)."""
+        header: bool | None = None  # None: nothing read yet
+        size = torn_at = 0
+        last: bytes = b"\n"
         fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(fd, "rb") as handle:
-            raw = handle.read()
-        complete, _, tail = raw.rpartition(b"\n")
-        records: list[Any] = []
-        for line in complete.split(b"\n"):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                if not records:
-                    raise self._foreign() from None
-                self.recovered_torn_line = True  # a torn line mid-file: keep the rest
-        whole_tail: Any = None
-        if tail.strip():
-            try:
-                whole_tail = json.loads(tail)
-            except ValueError:
-                if not records and not tail.startswith(_HEADER[:24]):
-                    raise self._foreign() from None
-        header = self._check_ours([*records, *([whole_tail] if whole_tail is not None else [])])
-        if whole_tail is not None:
-            records.append(whole_tail)
+            for line in handle:
+                start, size, last = size, size + len(line), line
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    if header is None and not line.startswith(_HEADER[:24]):
+                        raise self._foreign() from None
+                    torn_at = start if not line.endswith(b"\n") else torn_at
+                    self.recovered_torn_line = True  # a torn line: keep the rest
+                    continue
+                if header is None:
+                    header = isinstance(record, dict) and record.get("format") == FORMAT
+                    if header:
+                        continue
+                ours = isinstance(record, dict) and (
+                    ("key" in record and "status" in record) or record.get("type") == "batch_job"
+                )
+                if not ours:
+                    if not header:  # 0.1's entries say they are ours; this one does not
+                        raise self._foreign()
+                    continue
+                if record.get("type") == "batch_job":
+                    self.jobs.append(record)
+                elif "key" in record:
+                    self._note(record)
+        if torn_at:
+            self._truncate(torn_at)  # a crash mid-write tore the last line
+        elif not last.endswith(b"\n"):
             self._write(b"\n")  # a whole last line that lost its newline: keep it, end it
-        elif tail.strip():
-            self._truncate(len(raw) - len(tail))  # a crash mid-write tore the last line
-            self.recovered_torn_line = True
-        if records and not header:
+        if header is False:
             self._upgrade()  # 0.1 wrote no header: its entries say it is ours
-        self._has_header = bool(records)
-        for record in records[1:] if header else records:
-            if not isinstance(record, dict):
-                continue
-            if record.get("type") == "batch_job":
-                self.jobs.append(record)
-            elif "key" in record:
-                self._note(record)
-
-    def _check_ours(self, records: list[Any]) -> bool:
-        """Whether the records start with our header; raises if they are not ours at all."""
-        if not records:
-            return False
-        first = records[0]
-        if isinstance(first, dict) and first.get("format") == FORMAT:
-            return True
-        if all(isinstance(r, dict) and "key" in r and "status" in r for r in records):
-            return False
-        raise self._foreign()
+        self._has_header = header is not None
 
     def _note(self, entry: dict[str, Any]) -> None:
         cost = entry.get("cost")

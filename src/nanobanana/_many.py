@@ -38,6 +38,10 @@ from ._types import PromptLike
 
 __all__ = ["RunReport", "as_requests", "run_in_thread", "run_many"]
 
+#: How often (real seconds) the runner looks at the calls still out, to raise its latency
+#: estimate before any has come back (a 4K image takes minutes; the registry says typical).
+_TICK = 0.1
+
 
 @dataclass
 class RunReport:
@@ -157,7 +161,8 @@ async def run_many(
     bar = _Progress(progress, len(items))
     committed = manifest.spent  # spend so far, plus the estimates of requests in flight
     started = clock()
-    pending: set[asyncio.Task[tuple[tuple[dict[str, Any], float], float]]] = set()
+    pending: set[asyncio.Task[tuple[dict[str, Any], float, float | None]]] = set()
+    calls: dict[str, float] = {}  # key -> when its request went out (after the limiter)
 
     def leave(reason: str) -> None:
         report.not_started += len(queue)
@@ -178,25 +183,24 @@ async def run_many(
             queue.popleft()
             committed += estimate
             pending.add(asyncio.create_task(
-                _timed(_one(transport, request, key, index, out_dir, limiter), estimate, clock)
+                _one(transport, request, key, index, out_dir, limiter, estimate, calls)
             ))  # fmt: skip
         if not pending:
             break
-        finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        finished, pending = await asyncio.wait(
+            pending, timeout=_TICK, return_when=asyncio.FIRST_COMPLETED
+        )
+        if calls:  # the oldest call still out says the latency is at least its age
+            pacer.at_least(clock() - min(calls.values()))
         for task in finished:
-            (entry, estimate), took = task.result()
+            entry, estimate, took = task.result()
             committed += entry.get("cost", 0.0) - estimate
             manifest.append(entry)
-            if entry["status"] == "ok":
+            if took is not None:
                 pacer.observe(took)
-                report.done += 1
-                report.images += len(entry["images"])
-                report.cost += entry.get("cost", 0.0)
-            else:
-                report.failed += 1
-                report.failures.append(entry)
-                if entry["error"]["type"] == QuotaExhaustedError.__name__:
-                    leave(f"a quota that will not recover: {entry['error']['message']}")
+            reason = _tally(report, entry)
+            if reason is not None:
+                leave(reason)
         report.seconds = clock() - started
         bar.show(report, len(pending))
     report.seconds = clock() - started
@@ -204,12 +208,27 @@ async def run_many(
     return report
 
 
-async def _timed(
-    work: Awaitable[dict[str, Any]], estimate: float, clock: Callable[[], float]
-) -> tuple[tuple[dict[str, Any], float], float]:
-    start = clock()
-    entry = await work
-    return (entry, estimate), clock() - start
+def _retrying(
+    limiter: RateLimiter, calls: dict[str, float], key: str, count: int, error: BaseException,
+    wait: float,
+) -> None:  # fmt: skip
+    """A retry is another request: the limiter books it, and its call is timed from then."""
+    limiter.on_retry(error, wait, count)
+    calls[key] = limiter.clock() + wait
+
+
+def _tally(report: RunReport, entry: dict[str, Any]) -> str | None:
+    """Counts one finished item; returns why the run must start nothing more, if it must."""
+    if entry["status"] == "ok":
+        report.done += 1
+        report.images += len(entry["images"])
+        report.cost += entry.get("cost", 0.0)
+        return None
+    report.failed += 1
+    report.failures.append(entry)
+    if entry["error"]["type"] == QuotaExhaustedError.__name__:
+        return f"a quota that will not recover: {entry['error']['message']}"
+    return None
 
 
 async def _one(
@@ -219,8 +238,17 @@ async def _one(
     index: int,
     out_dir: Path,
     limiter: RateLimiter,
-) -> dict[str, Any]:
+    estimate: float,
+    calls: dict[str, float],
+) -> tuple[dict[str, Any], float, float | None]:
+    """One item, start to saved.
+
+    Returns its manifest entry, its cost estimate, and how long its call took (``None``: it
+    never went out).
+    """
     count = request.expected_images
+    clock = transport.policy.clock
+    head = entry_head(request, key, index)
     try:
         prepared = await transport.offload(request.prepare_references)
         call = _core.build(request, prepared, vertex=transport.vertex)
@@ -228,20 +256,22 @@ async def _one(
         while (wait := limiter.wait_time(count)) > 0:
             await transport.policy.asleep(wait)
         limiter.acquire(count)
+        calls[key] = clock()
         flow = _core.generate_flow(
             call,
             transport.policy,
-            on_retry=lambda error, wait: limiter.on_retry(error, wait, count),
+            on_retry=lambda error, wait: _retrying(limiter, calls, key, count, error, wait),
         )
         result = await transport.run(flow)
     except NanoBananaError as exc:
-        return failure_entry(entry_head(request, key, index), exc)
+        sent = calls.pop(key, None)
+        return failure_entry(head, exc), estimate, None if sent is None else clock() - sent
+    took = clock() - calls.pop(key)
     limiter.on_success()
-    head = entry_head(request, key, index)
     try:
-        return await transport.offload(success_entry, head, result, out_dir)
+        return await transport.offload(success_entry, head, result, out_dir), estimate, took
     except OSError as exc:  # disk full, a folder in the way: this item's problem only
-        return unsaved_entry(head, result, exc)
+        return unsaved_entry(head, result, exc), estimate, took
 
 
 def _check_run_options(

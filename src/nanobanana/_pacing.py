@@ -27,17 +27,20 @@ MAX_IN_FLIGHT = 256
 class RateLimiter:
     """Requests and images per minute over a sliding window, adaptive to 429s.
 
-    A 429 slows only the limit it is about: one naming a request quota slows requests, one
-    naming an image quota slows images, one naming neither (or unknown) both; a 429 about
-    another quota (input tokens, say) pauses nothing but its own retry. The slowed limit
-    pauses starts until the server's ``retryDelay`` and drops 15%; each success wins back 5%,
-    up to the configured quota (additive increase, multiplicative decrease, as TCP does).
+    Starts are spread evenly at the quota (one every ``60 / rpm`` seconds), so a run never
+    bursts into the server's window. A 429 slows only the limit it is about: one naming a
+    request quota slows requests, one naming an image quota slows images, one naming neither
+    (or unknown) both; a 429 about another quota (input tokens, say) pauses nothing but its
+    own retry. The slowed limit pauses starts until the server's ``retryDelay`` and drops 15%;
+    each success wins back 5%, up to the configured quota (additive increase, multiplicative
+    decrease, as TCP does).
     """
 
     def __init__(self, rpm: int | None, ipm: int | None, clock: Callable[[], float]) -> None:
         self.rpm, self.ipm, self.clock = rpm, ipm, clock
         self.window: collections.deque[tuple[float, int]] = collections.deque()
         self.paused_until = 0.0
+        self.spaced_until = 0.0  # starts are spread evenly at the quota, never in a burst
         self.scale = 1.0  # requests
         self.image_scale = 1.0
 
@@ -46,7 +49,7 @@ class RateLimiter:
         now = self.clock()
         while self.window and self.window[0][0] <= now - _WINDOW:
             self.window.popleft()
-        wait = max(0.0, self.paused_until - now)
+        wait = max(0.0, self.paused_until - now, self.spaced_until - now)
         if self.rpm is not None and len(self.window) >= max(1, math.floor(self.rpm * self.scale)):
             wait = max(wait, self.window[0][0] + _WINDOW - now)
         if self.ipm is not None:
@@ -65,7 +68,12 @@ class RateLimiter:
 
     def acquire(self, images: int, at: float | None = None) -> None:
         """Books a start (now, or the future moment a retry will go out)."""
-        bisect.insort(self.window, (self.clock() if at is None else at, images))
+        when = self.clock() if at is None else at
+        bisect.insort(self.window, (when, images))
+        gaps = [60 / (self.rpm * self.scale)] if self.rpm else []
+        gaps += [60 * images / (self.ipm * self.image_scale)] if self.ipm else []
+        if gaps and at is None:  # a retry booked for later leaves today's starts alone
+            self.spaced_until = max(self.spaced_until, when) + max(gaps)
 
     def on_retry(self, error: BaseException, wait: float, images: int) -> None:
         """A retry is another request to the server: book it, and back off on a 429."""
@@ -123,7 +131,11 @@ class Pacer:
         """One request took ``seconds``: move the latency estimate a fifth of the way."""
         self.latency += (seconds - self.latency) * 0.2
 
+    def at_least(self, seconds: float) -> None:
+        """A request still out has taken ``seconds`` so far: the latency is no less."""
+        self.latency = max(self.latency, seconds)
+
     def limit(self) -> int:
-        """Requests to keep in flight now."""
-        wanted = max(1, math.ceil(self.rate * self.latency * 1.1))
+        """Requests to keep in flight now: never more than the quota can serve."""
+        wanted = max(1, math.ceil(self.rate * self.latency))
         return min(wanted, self.ceiling or MAX_IN_FLIGHT, MAX_IN_FLIGHT)

@@ -310,3 +310,22 @@ def test_a_trusted_session_may_point_outside_its_folder(nb, saved, tmp_path) -> 
     moved.write_bytes((saved.parent / ref["path"]).read_bytes())
     _rewrite(saved, lambda d: d["turns"][0]["references"][0].update(path=str(moved)))
     assert len(Session.load(saved, nb, allow_outside=True).history) == 1
+
+
+def test_starts_are_spread_at_the_quota_never_in_a_burst() -> None:
+    now = [0.0]
+    limiter = RateLimiter(rpm=60, ipm=None, clock=lambda: now[0])
+    limiter.acquire(1)
+    assert limiter.wait_time(1) == pytest.approx(1.0)  # one start a second at 60 rpm
+    limiter.acquire(1, at=30.0)  # a retry booked for later leaves today's starts alone
+    assert limiter.wait_time(1) == pytest.approx(1.0)
+
+
+def test_in_flight_follows_rate_times_latency() -> None:
+    from nanobanana._pacing import Pacer
+
+    pacer = Pacer("gemini-3-pro-image", "1K", 1, rpm=60, ipm=None, ceiling=None)
+    assert pacer.limit() == 23  # 1 request/s x 23 s, the registry's typical 1K latency
+    pacer.at_least(100.0)  # a call still out after 100 s: 4K-like latency
+    assert pacer.limit() == 100
+    assert Pacer("gemini-3-pro-image", "1K", 1, rpm=60, ipm=None, ceiling=8).limit() == 8
