@@ -40,6 +40,7 @@ _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp",
                "image/heic": ".heic", "image/heif": ".heif", "image/avif": ".avif"}  # fmt: skip
 _FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
 _MIME_OF_FORMAT = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+_MIME_OF_EXTENSION = {ext: mime for mime, ext in _EXTENSIONS.items()} | {".jpeg": "image/jpeg"}
 _ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
 
 
@@ -184,15 +185,8 @@ class GeneratedImage:
         return f"<GeneratedImage {kind} {self.mime_type} {size} {len(self.data) / 1e6:.2f} MB>"
 
 
-def atomic_write(target: Path, data: bytes, *, overwrite: bool = True) -> None:
-    """Writes to a temporary file beside the target, then renames: never a partial file.
-
-    With ``overwrite=False`` the file is linked into place only if the name is free, so an
-    existing file is never replaced, even by a writer racing this one.
-
-    Raises:
-        FileExistsError: ``overwrite`` is false and ``target`` exists.
-    """
+def atomic_write(target: Path, data: bytes) -> None:
+    """Writes to a temporary file beside the target, then renames: never a partial file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
@@ -201,32 +195,46 @@ def atomic_write(target: Path, data: bytes, *, overwrite: bool = True) -> None:
             handle.write(data)
         # The rename is atomic: a killed process leaves the old file or the new one, never half
         # of one. (No fsync: it would make every save 5x slower for power-loss safety only.)
-        if overwrite:
-            os.replace(tmp, target)
-        else:
-            os.link(tmp, target)  # fails if the name is taken, atomically
-            os.unlink(tmp)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def save_new(image: GeneratedImage, directory: Path, stem: str) -> Path:
-    """Saves under the first free name ``stem.ext``, ``stem-2.ext``, ...: never overwrites.
+def save_new(data: bytes, directory: Path, stem: str, preferred: str | None = None) -> Path:
+    """Writes ``data`` as ``directory/stem.<ext>``, or ``stem-2.<ext>``...: never over a file.
 
-    The extension follows the bytes (`image_mime`), whatever MIME type the server declared.
+    The extension follows the bytes, whatever MIME type a server declared (``preferred``,
+    such as ``.jpeg``, is kept when it names the same type). Atomic: the bytes go to a
+    temporary file that is then hard-linked to the first free name (a link fails if the name
+    exists, even if another process took it a moment ago).
     """
-    ext = extension_for(image_mime(image.data, image.mime_type))
-    for n in range(1, 10_000):
-        target = directory / f"{stem}{'' if n == 1 else f'-{n}'}{ext}"
-        if target.exists():
-            continue
-        try:
-            atomic_write(target, image.data, overwrite=False)
-        except FileExistsError:
-            continue
-        return target
-    raise FileExistsError(f"no free name for {stem}{ext} in {directory}")
+    directory.mkdir(parents=True, exist_ok=True)
+    ext = extension_for(image_mime(data))
+    if preferred and _MIME_OF_EXTENSION.get(preferred.lower()) == image_mime(data):
+        ext = preferred
+    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part", dir=directory)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        for n in range(1, 10_000):
+            target = directory / f"{stem}{'' if n == 1 else f'-{n}'}{ext}"
+            try:
+                os.link(tmp, target)
+                return target
+            except FileExistsError:
+                continue
+            except OSError:  # a file system without hard links: exclusive create instead
+                try:
+                    with open(target, "xb") as out:
+                        out.write(data)
+                    return target
+                except FileExistsError:
+                    continue
+        raise FileExistsError(f"no free name for {stem}{ext} in {directory}")
+    finally:
+        os.unlink(tmp)
 
 
 @functools.cache

@@ -39,6 +39,7 @@ __all__ = [
     "failure_entry",
     "read_entries",
     "request_key",
+    "slug",
     "success_entry",
     "unsaved_entry",
 ]
@@ -286,10 +287,10 @@ def success_entry(entry: dict[str, Any], result: Result, out_dir: Path) -> dict[
     files.
     """
     key = entry["key"]
-    stem = f"{_slug(entry['prompt'] or 'image')}-{key[:8]}{key[24:]}"
+    stem = f"{slug(entry['prompt'] or 'image')}-{key[:8]}{key[24:]}"
     many = len(result.images) > 1
     names = [
-        save_new(image, out_dir, f"{stem}-{k}" if many else stem).name
+        save_new(image.data, out_dir, f"{stem}-{k}" if many else stem).name
         for k, image in enumerate(result.images, 1)
     ]
     entry.update(
@@ -323,12 +324,18 @@ def unsaved_entry(entry: dict[str, Any], result: Result, exc: OSError) -> dict[s
     return entry
 
 
-def _slug(text: str, limit: int = 40) -> str:
-    """A file-name stem from text, cut at a whole word."""
-    words = re.sub(r"[^a-z0-9]+", " ", text.lower()).split()
-    stem = ""
+def slug(text: str, limit: int = 40) -> str:
+    """``A red fox, asleep`` -> ``red-fox-asleep``: whole words only, at most ``limit`` long."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    while len(words) > 1 and words[0] in _ARTICLES:
+        words = words[1:]
+    out = ""
     for word in words:
-        if stem and len(stem) + 1 + len(word) > limit:
+        candidate = f"{out}-{word}" if out else word
+        if len(candidate) > limit:
             break
-        stem = f"{stem}-{word}" if stem else word[:limit]
-    return stem or "image"
+        out = candidate
+    return out or (words[0][:limit] if words else "image")
+
+
+_ARTICLES = frozenset({"a", "an", "the"})

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from nanobanana import CharacterSheet, InvalidRequestError, ProductShot
+from nanobanana._image import save_new
 from nanobanana.cli._files import (
     Target,
     free_stem,
     readable_stem,
     resolve_target,
-    save_new,
     slug,
 )
 from tests.conftest import photo

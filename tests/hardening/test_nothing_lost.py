@@ -184,11 +184,11 @@ def test_one_item_failing_to_save_never_kills_the_run(
     real = manifest_module.save_new
     calls = [0]
 
-    def flaky(image, directory, stem):
+    def flaky(data, directory, stem):
         calls[0] += 1
         if calls[0] == 2:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real(image, directory, stem)
+        return real(data, directory, stem)
 
     monkeypatch.setattr(manifest_module, "save_new", flaky)
     report = nb.generate_many([f"a fox {i}" for i in range(4)], out_dir=tmp_path, concurrency=1)
@@ -210,7 +210,7 @@ def test_the_file_type_comes_from_the_bytes(declared, tmp_path) -> None:
         {"inlineData": {"mimeType": declared, "data": base64.b64encode(jpeg).decode()}}]}}]}  # fmt: skip
     image = Result.from_body(body).image
     assert image.mime_type == "image/jpeg"
-    assert save_new(image, tmp_path, "x").name == "x.jpg"
+    assert save_new(image.data, tmp_path, "x").name == "x.jpg"
 
 
 # -- Ctrl-C -----------------------------------------------------------------------------------

@@ -17,9 +17,10 @@ from typing import Any
 
 from .. import Session
 from .._errors import GenerationError, InvalidRequestError, NanoBananaError
+from .._image import save_new
 from ._connect import client
 from ._console import Console
-from ._files import free_stem, save_new
+from ._files import free_stem
 from ._parser import EDIT_COMMANDS
 from ._progress import Live, duration, money
 from ._record import Record

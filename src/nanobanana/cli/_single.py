@@ -9,12 +9,12 @@ from typing import Any
 
 from .. import CharacterSheet, GenerationRequest
 from .._errors import GenerationError
-from .._image import GeneratedImage
+from .._image import GeneratedImage, save_new
 from .._options import Search
 from .._result import Result
 from ._connect import client, references
 from ._console import Console
-from ._files import Target, free_stem, readable_stem, resolve_target, save_new
+from ._files import Target, free_stem, readable_stem, resolve_target
 from ._progress import Live, duration, money
 from ._record import Record
 
