@@ -129,7 +129,8 @@ def bench_references(opts: Options) -> list[Row]:
 
 
 def _prepare_one(path: str) -> bytes:
-    from nanobanana._references import RefSource, _load, _reduction, _shrink, reference_long_side
+    from nanobanana._images.bytes import RefSource
+    from nanobanana._images.fit import _load, _reduction, _shrink, reference_long_side
 
     image = _load(RefSource(path, path))
     return _shrink(image, _reduction(image, reference_long_side())).data
@@ -139,7 +140,8 @@ def bench_pool(opts: Options) -> list[Row]:
     """Reading and fitting 14 photos: worker threads vs a warm pool of processes."""
     import os
 
-    from nanobanana._references import RefSource, prepare_images
+    from nanobanana._images.bytes import RefSource
+    from nanobanana._images.fit import prepare_images
 
     paths = [str(p) for p in phone_photos()]
     sources = [RefSource(p, p) for p in paths]

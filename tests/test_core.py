@@ -272,7 +272,7 @@ def test_options_are_refused_before_sending(fake_gemini, nb) -> None:
 
 
 def test_run_keys_of_0_1_still_resume() -> None:
-    from nanobanana._manifest import request_key
+    from nanobanana._runs.manifest import request_key
 
     # The key 0.1 gave this request: a manifest it wrote must still be found.
     assert request_key(nanobanana.GenerationRequest("a fox")) == "89f3b3317c9ed548663c57cb"

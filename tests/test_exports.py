@@ -29,12 +29,12 @@ INIT = ROOT / "src" / "nanobanana" / "__init__.py"
 # fails both ways: a new leak must be exported or made private, and an entry that is no
 # longer reachable must go.
 KNOWN_UNEXPORTED = {
-    "nanobanana._request.GenaiCall": "GenerationRequest.to_genai, kept for 0.1 callers",
-    "nanobanana._refread.ImageBytes": "what prepare_references returns: bytes ready to send",
+    "nanobanana._request.request.GenaiCall": "GenerationRequest.to_genai, kept for 0.1 callers",
+    "nanobanana._images.bytes.ImageBytes": "what prepare_references returns: bytes ready to send",
     "nanobanana.prompts._base.RequestDefaults": "Template.request_defaults",
     "nanobanana._errors.Outcome": "GenerationError.result's type: the Result, by its fields",
-    "nanobanana._multiturn._Client": "Session.load's client: any client with session()",
-    "nanobanana._registry.ModelInfo": "ModelSummary.info: the registry's entry, read-only data",
+    "nanobanana._sessions.session._Client": "Session.load's client: any client with session()",
+    "nanobanana._models.registry.ModelInfo": "ModelSummary.info: the registry's entry, read-only data",
 }
 
 

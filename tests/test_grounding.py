@@ -8,7 +8,7 @@ from google.genai import types
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nanobanana._grounding import Grounding, Source, parse_grounding
+from nanobanana._result.grounding import Grounding, Source, parse_grounding
 
 REDIRECT = "https://vertexaisearch.cloud.google.com/grounding-api-redirect/AUZIYQ"
 CHIP = '<style>.chip{color:#1f1f1f}</style><div class="container"><a class="chip" href="https://www.google.com/search?q=paris+weather">paris weather</a></div>'

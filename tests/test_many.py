@@ -18,7 +18,7 @@ from nanobanana import (
     NanoBanana,
     RetryPolicy,
 )
-from nanobanana._manifest import Manifest
+from nanobanana._runs.manifest import Manifest
 from nanobanana.testing import FakeGemini, Fault
 
 
@@ -188,7 +188,7 @@ class TestBatch:
         assert len(lines(tmp_path)) == 3 and not job.errors
 
     def test_large_jobs_go_through_a_jsonl_file(self, server, nb, monkeypatch, tmp_path) -> None:
-        monkeypatch.setattr("nanobanana._batch_core.INLINE_LIMIT", 10)
+        monkeypatch.setattr("nanobanana._batch.flows.INLINE_LIMIT", 10)
         job = nb.batch.submit([f"a fox number {i}" for i in range(3)])
         assert "fileName" in server.requests[-1].body["batch"]["inputConfig"]
         results = list(job.wait().results())

@@ -9,9 +9,7 @@ import pytest
 from PIL import Image
 
 from nanobanana import GenerationRequest, InvalidReferenceError, InvalidRequestError, Reference
-from nanobanana._constants import MAX_INLINE_IMAGE_BYTES, MAX_REQUEST_BYTES
-from nanobanana._imageinfo import sniff
-from nanobanana._references import (
+from nanobanana._images.fit import (
     RefSource,
     check_image,
     fit_to_budget,
@@ -20,6 +18,8 @@ from nanobanana._references import (
     reference_long_side,
     wire_size,
 )
+from nanobanana._images.sniff import sniff
+from nanobanana._models.registry import MAX_INLINE_IMAGE_BYTES, MAX_REQUEST_BYTES
 from tests.conftest import photo
 
 

@@ -10,10 +10,11 @@ import pytest
 from google.genai import types
 
 from nanobanana import GenerationRequest, InvalidRequestError, Reference
-from nanobanana._catalog import merge_models, models_markdown
-from nanobanana._cost import estimate_cost, usage_cost
-from nanobanana._limits import ReferenceCountWarning, SizeMismatchWarning, size_mismatch
-from nanobanana._registry import (
+from nanobanana._errors import ReferenceCountWarning, SizeMismatchWarning
+from nanobanana._models.catalog import merge_models, models_markdown
+from nanobanana._models.checks import size_mismatch
+from nanobanana._models.cost import estimate_cost, usage_cost
+from nanobanana._models.registry import (
     ALL_ASPECT_RATIOS,
     ALL_IMAGE_SIZES,
     MODELS,
@@ -292,5 +293,5 @@ def test_merge_models_from_the_api(fake_gemini, genai_client) -> None:
 def test_models_page_is_current() -> None:
     page = Path(__file__).resolve().parent.parent / "docs" / "models.md"
     assert page.read_text() == models_markdown(), (
-        "docs/models.md is stale: run `python -m nanobanana._catalog > docs/models.md`"
+        "docs/models.md is stale: run `python -m nanobanana._models.catalog > docs/models.md`"
     )

@@ -18,7 +18,8 @@ from nanobanana import (
     NanoBananaError,
     Reference,
 )
-from nanobanana._request import Search, check_reference_counts
+from nanobanana._request.options import Search
+from nanobanana._request.reference import check_reference_counts
 from tests.conftest import photo
 
 ALL_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]

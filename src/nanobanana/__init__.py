@@ -22,31 +22,31 @@ _EXPORTS = {
     "APIConnectionError": "._errors",
     "APIError": "._errors",
     "APITimeoutError": "._errors",
-    "AspectRatio": "._request",
-    "AsyncBatchJob": "._batch",
-    "AsyncBatches": "._batch",
+    "AspectRatio": "._request.request",
+    "AsyncBatchJob": "._batch.jobs",
+    "AsyncBatches": "._batch.jobs",
     "AsyncNanoBanana": "._client",
-    "AsyncSession": "._multiturn",
+    "AsyncSession": "._sessions.session",
     "AsyncStream": "._stream",
     "BadRequestError": "._errors",
-    "BatchJob": "._batch",
-    "Batches": "._batch",
+    "BatchJob": "._batch.jobs",
+    "Batches": "._batch.jobs",
     "BatchJobError": "._errors",
     "CharacterFromPhoto": ".prompts",
     "CharacterSheet": ".prompts",
-    "GeneratedImage": "._image",
+    "GeneratedImage": "._images.generated",
     "GenerationError": "._errors",
-    "GenerationRequest": "._request",
-    "Grounding": "._grounding",
-    "ImageSize": "._request",
-    "ImageSource": "._types",
+    "GenerationRequest": "._request.request",
+    "Grounding": "._result.grounding",
+    "ImageSize": "._request.request",
+    "ImageSource": "._request.types",
     "InvalidReferenceError": "._errors",
     "InvalidRequestError": "._errors",
     "InvalidResponseError": "._errors",
     "LintIssue": ".prompts",
     "MissingAPIKeyError": "._errors",
-    "MissingImagesWarning": "._core",
-    "ModelSummary": "._catalog",
+    "MissingImagesWarning": "._errors",
+    "ModelSummary": "._models.catalog",
     "NanoBanana": "._client",
     "NanoBananaError": "._errors",
     "NoImageError": "._errors",
@@ -54,32 +54,32 @@ _EXPORTS = {
     "PermissionDeniedError": "._errors",
     "ProductShot": ".prompts",
     "Prompt": ".prompts",
-    "PromptLike": "._types",
+    "PromptLike": "._request.types",
     "QuotaExhaustedError": "._errors",
     "RateLimitError": "._errors",
-    "Reference": "._request",
-    "ReferenceLike": "._reference",
-    "RequestOptions": "._options",
-    "ReferenceCountWarning": "._limits",
-    "Result": "._result",
+    "Reference": "._request.request",
+    "ReferenceLike": "._request.reference",
+    "RequestOptions": "._request.options",
+    "ReferenceCountWarning": "._errors",
+    "Result": "._result.result",
     "RetryPolicy": "._retry",
-    "RunReport": "._many",
+    "RunReport": "._runs.runner",
     "SafetyBlockedError": "._errors",
-    "Search": "._options",
+    "Search": "._request.options",
     "ServerError": "._errors",
-    "Session": "._multiturn",
+    "Session": "._sessions.session",
     "SessionTooLargeError": "._errors",
-    "SizeMismatchWarning": "._limits",
-    "Source": "._grounding",
+    "SizeMismatchWarning": "._errors",
+    "Source": "._result.grounding",
     "StickerSet": ".prompts",
     "Storyboard": ".prompts",
     "Stream": "._stream",
-    "StreamEvent": "._stream",
+    "StreamEvent": "._core.stream",
     "StyleTransfer": ".prompts",
     "Template": ".prompts",
-    "TextPart": "._result",
-    "Turn": "._session_file",
-    "Usage": "._usage",
+    "TextPart": "._result.result",
+    "Turn": "._sessions.file",
+    "Usage": "._result.usage",
     "lint": ".prompts",
 }
 
@@ -100,14 +100,13 @@ def __dir__() -> list[str]:
 
 
 if _TYPE_CHECKING:
-    from ._batch import AsyncBatches as AsyncBatches
-    from ._batch import AsyncBatchJob as AsyncBatchJob
-    from ._batch import Batches as Batches
-    from ._batch import BatchJob as BatchJob
-    from ._catalog import ModelSummary as ModelSummary
+    from ._batch.jobs import AsyncBatches as AsyncBatches
+    from ._batch.jobs import AsyncBatchJob as AsyncBatchJob
+    from ._batch.jobs import Batches as Batches
+    from ._batch.jobs import BatchJob as BatchJob
     from ._client import AsyncNanoBanana as AsyncNanoBanana
     from ._client import NanoBanana as NanoBanana
-    from ._core import MissingImagesWarning as MissingImagesWarning
+    from ._core.stream import StreamEvent as StreamEvent
     from ._errors import APIConnectionError as APIConnectionError
     from ._errors import APIError as APIError
     from ._errors import APITimeoutError as APITimeoutError
@@ -118,40 +117,41 @@ if _TYPE_CHECKING:
     from ._errors import InvalidRequestError as InvalidRequestError
     from ._errors import InvalidResponseError as InvalidResponseError
     from ._errors import MissingAPIKeyError as MissingAPIKeyError
+    from ._errors import MissingImagesWarning as MissingImagesWarning
     from ._errors import NanoBananaError as NanoBananaError
     from ._errors import NoImageError as NoImageError
     from ._errors import NotFoundError as NotFoundError
     from ._errors import PermissionDeniedError as PermissionDeniedError
     from ._errors import QuotaExhaustedError as QuotaExhaustedError
     from ._errors import RateLimitError as RateLimitError
+    from ._errors import ReferenceCountWarning as ReferenceCountWarning
     from ._errors import SafetyBlockedError as SafetyBlockedError
     from ._errors import ServerError as ServerError
     from ._errors import SessionTooLargeError as SessionTooLargeError
-    from ._grounding import Grounding as Grounding
-    from ._grounding import Source as Source
-    from ._image import GeneratedImage as GeneratedImage
-    from ._limits import ReferenceCountWarning as ReferenceCountWarning
-    from ._limits import SizeMismatchWarning as SizeMismatchWarning
-    from ._many import RunReport as RunReport
-    from ._multiturn import AsyncSession as AsyncSession
-    from ._multiturn import Session as Session
-    from ._options import RequestOptions as RequestOptions
-    from ._options import Search as Search
-    from ._reference import ReferenceLike as ReferenceLike
-    from ._request import AspectRatio as AspectRatio
-    from ._request import GenerationRequest as GenerationRequest
-    from ._request import ImageSize as ImageSize
-    from ._request import Reference as Reference
-    from ._result import Result as Result
-    from ._result import TextPart as TextPart
+    from ._errors import SizeMismatchWarning as SizeMismatchWarning
+    from ._images.generated import GeneratedImage as GeneratedImage
+    from ._models.catalog import ModelSummary as ModelSummary
+    from ._request.options import RequestOptions as RequestOptions
+    from ._request.options import Search as Search
+    from ._request.reference import ReferenceLike as ReferenceLike
+    from ._request.request import AspectRatio as AspectRatio
+    from ._request.request import GenerationRequest as GenerationRequest
+    from ._request.request import ImageSize as ImageSize
+    from ._request.request import Reference as Reference
+    from ._request.types import ImageSource as ImageSource
+    from ._request.types import PromptLike as PromptLike
+    from ._result.grounding import Grounding as Grounding
+    from ._result.grounding import Source as Source
+    from ._result.result import Result as Result
+    from ._result.result import TextPart as TextPart
+    from ._result.usage import Usage as Usage
     from ._retry import RetryPolicy as RetryPolicy
-    from ._session_file import Turn as Turn
+    from ._runs.runner import RunReport as RunReport
+    from ._sessions.file import Turn as Turn
+    from ._sessions.session import AsyncSession as AsyncSession
+    from ._sessions.session import Session as Session
     from ._stream import AsyncStream as AsyncStream
     from ._stream import Stream as Stream
-    from ._stream import StreamEvent as StreamEvent
-    from ._types import ImageSource as ImageSource
-    from ._types import PromptLike as PromptLike
-    from ._usage import Usage as Usage
     from .prompts import CharacterFromPhoto as CharacterFromPhoto
     from .prompts import CharacterSheet as CharacterSheet
     from .prompts import LintIssue as LintIssue

@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._constants import API_KEY_ENV_VARS
 from ._errors import MissingAPIKeyError
 
 if TYPE_CHECKING:
@@ -20,6 +19,12 @@ if TYPE_CHECKING:
     from google.genai import types
 
 __all__ = ["genai_factory"]
+
+#: Environment variables read for the API key, in order (as `google-genai` does).
+API_KEY_ENV_VARS = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+#: A 4K image takes 50-120 s with no byte sent meanwhile (FACTS): the timeout must outlast it.
+DEFAULT_TIMEOUT = 180.0
 
 
 class _Secret:

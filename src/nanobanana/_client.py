@@ -1,7 +1,7 @@
 """`NanoBanana` and `AsyncNanoBanana`: thin facades over `_core`, driven by `_transport`.
 
 A method is prepare, build, run: read the references (the async twin in a worker thread),
-`_core.build` the call, and run a `_core` flow on the client's transport. The sync twin's
+`build` the call, and run a `_core` flow on the client's transport. The sync twin's
 transport calls ``genai.Client``; the async one's awaits ``client.aio`` (google-genai's one
 API client with two faces); nothing else differs.
 """
@@ -17,21 +17,23 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
-from . import _core
-from ._auth import genai_factory
-from ._batch import AsyncBatches, Batches
-from ._catalog import ModelSummary, merge_models
-from ._constants import DEFAULT_MODEL, DEFAULT_TIMEOUT
-from ._many import RunReport
-from ._multiturn import AsyncSession, Session
-from ._options import RequestOptions
-from ._reference import ReferenceLike, as_references
-from ._request import GenerationRequest
-from ._result import Result
+from ._auth import DEFAULT_TIMEOUT, genai_factory
+from ._batch.jobs import AsyncBatches, Batches
+from ._core.flows import generate_flow, list_flow
+from ._core.stream import StreamEvent, stream_flow
+from ._core.wire import build
+from ._models.catalog import ModelSummary, merge_models
+from ._models.registry import DEFAULT_MODEL
+from ._request.options import RequestOptions
+from ._request.reference import ReferenceLike, as_references
+from ._request.request import GenerationRequest
+from ._request.types import ImageSource, PromptLike
+from ._result.result import Result
 from ._retry import RetryPolicy
-from ._stream import AsyncStream, Stream, StreamEvent, stream_flow
+from ._runs.runner import RunReport
+from ._sessions.session import AsyncSession, Session
+from ._stream import AsyncStream, Stream
 from ._transport import AsyncTransport, SyncTransport
-from ._types import ImageSource, PromptLike
 
 if TYPE_CHECKING:
     from google import genai
@@ -146,8 +148,8 @@ class NanoBanana(_ClientBase):
     def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
         images = self._transport.offload(request.prepare_references)
-        call = _core.build(request, images, vertex=self._transport.vertex)
-        result: Result = self._transport.run(_core.generate_flow(call, self.retry))
+        call = build(request, images, vertex=self._transport.vertex)
+        result: Result = self._transport.run(generate_flow(call, self.retry))
         return result
 
     def stream(
@@ -168,7 +170,7 @@ class NanoBanana(_ClientBase):
 
         def events() -> Iterator[StreamEvent]:
             images = self._transport.offload(request.prepare_references)
-            call = _core.build(request, images, vertex=self._transport.vertex)
+            call = build(request, images, vertex=self._transport.vertex)
             yield from self._transport.events(stream_flow(call, self.retry), outcome)
 
         return Stream(events(), outcome)
@@ -234,7 +236,7 @@ class NanoBanana(_ClientBase):
             >>> report = nb.generate_many(prompts, out_dir="bikes", rpm=20)
             >>> report.done, report.failed, report.cost
         """
-        from ._many import as_requests, run_in_thread, run_many
+        from ._runs.runner import as_requests, run_in_thread, run_many
 
         checked = as_requests(requests, self._maker(options))
         own = self._fresh_genai() if self._fresh_genai else self._genai
@@ -262,7 +264,7 @@ class NanoBanana(_ClientBase):
         Example:
             >>> [(m.id, m.price_per_image) for m in nb.models()]
         """
-        listed = self._transport.run(_core.list_flow("models.list", self.retry))
+        listed = self._transport.run(list_flow("models.list", self.retry))
         return merge_models(listed)
 
     @functools.cached_property
@@ -306,8 +308,8 @@ class AsyncNanoBanana(_ClientBase):
     async def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
         images = await self._transport.offload(request.prepare_references)
-        call = _core.build(request, images, vertex=self._transport.vertex)
-        result: Result = await self._transport.run(_core.generate_flow(call, self.retry))
+        call = build(request, images, vertex=self._transport.vertex)
+        result: Result = await self._transport.run(generate_flow(call, self.retry))
         return result
 
     def stream(
@@ -323,9 +325,7 @@ class AsyncNanoBanana(_ClientBase):
 
         async def events() -> AsyncIterator[StreamEvent]:
             images = await self._transport.offload(request.prepare_references)
-            flow = stream_flow(
-                _core.build(request, images, vertex=self._transport.vertex), self.retry
-            )
+            flow = stream_flow(build(request, images, vertex=self._transport.vertex), self.retry)
             async for event in self._transport.events(flow, outcome):
                 yield event
 
@@ -361,7 +361,7 @@ class AsyncNanoBanana(_ClientBase):
         **options: Unpack[RequestOptions],
     ) -> RunReport:
         """Generates many images concurrently; see `NanoBanana.generate_many`."""
-        from ._many import as_requests, run_many
+        from ._runs.runner import as_requests, run_many
 
         checked = as_requests(requests, self._maker(options))
         return await run_many(self._transport, checked, out_dir=Path(out_dir),
@@ -370,7 +370,7 @@ class AsyncNanoBanana(_ClientBase):
 
     async def models(self) -> list[ModelSummary]:
         """The models this key can use; see `NanoBanana.models`."""
-        listed = await self._transport.run(_core.list_flow("models.list", self.retry))
+        listed = await self._transport.run(list_flow("models.list", self.retry))
         return merge_models(listed)
 
     @functools.cached_property

@@ -28,6 +28,7 @@ batch job states map through `batch_state_error`.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -362,3 +363,33 @@ def batch_state_error(job: str, state: str, *, waited: float | None = None) -> B
     else:
         message = f"batch job {job} is {state}, not done yet: call wait() first"
     return BatchJobError(message, job=job, state=state)
+
+
+# -- warnings ---------------------------------------------------------------------------
+
+
+class ReferenceCountWarning(UserWarning):
+    """More reference images than the model is advised to take (it may ignore some)."""
+
+
+class SizeMismatchWarning(UserWarning):
+    """The image that came back is not the size or aspect ratio that was asked for.
+
+    Gateways and some model versions silently fall back to 1K or 1:1 when they do not
+    understand a size or ratio.
+    """
+
+
+class MissingImagesWarning(UserWarning):
+    """Fewer final images came back than the prompt asked for; all that came are kept."""
+
+
+_OURS = frozenset({"nanobanana", "pydantic", "pydantic_core"})
+
+
+def user_stacklevel() -> int:
+    """A ``stacklevel`` pointing a warning at the first frame outside nanobanana and pydantic."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] in _OURS:
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    return level

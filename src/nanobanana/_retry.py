@@ -14,15 +14,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._constants import (
-    DEFAULT_DEADLINE,
-    DEFAULT_INITIAL_DELAY,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_MAX_DELAY,
-)
 from ._errors import APIConnectionError, QuotaExhaustedError, RateLimitError, ServerError
 
 __all__ = ["RetryPolicy"]
+
+#: Retry defaults (see `RetryPolicy`).
+#: Retry defaults (see `RetryPolicy`).
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_INITIAL_DELAY = 2.0
+DEFAULT_MAX_DELAY = 60.0
+DEFAULT_DEADLINE = 600.0
 
 logger = logging.getLogger("nanobanana")
 # A library adds no output of its own: configure logging (or pass -v to the CLI) to see retries.
@@ -143,7 +144,7 @@ class RetryPolicy:
 
         import tenacity
 
-        from ._registry import user_stacklevel
+        from ._errors import user_stacklevel
 
         warnings.warn(
             "RetryPolicy.tenacity_kwargs() is deprecated: call policy.next_delay(error, "

@@ -1,118 +1,19 @@
-"""Streaming: the flow (sans-IO, like `_core`'s) and its two handles, `Stream` and `AsyncStream`.
+"""The two handles of a streamed generation, `Stream` and `AsyncStream`.
 
-Each image arrives whole in one chunk; the last chunk is an empty text part with the finish
-reason; usage changes between chunks and the last one counts (FACTS). Chunks are gathered into
-one body for the one parser (`_core.parse`).
+The stream's flow and the gathering of its chunks are `_core.stream`'s; a handle only hands
+out the events a driver emits and, at the end, the one `Result`.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ._core import END, Call, Emit, Flow, Next, Op, Sleep, finish, parse
-from ._errors import NanoBananaError
-from ._image import GeneratedImage
-from ._result import Result
-from ._retry import RetryPolicy
+if TYPE_CHECKING:
+    from ._core.stream import StreamEvent
+    from ._result.result import Result
 
-__all__ = ["AsyncStream", "Stream", "StreamEvent", "stream_flow"]
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """One part of a streamed answer, as it arrives: thought text or image, or a final part."""
-
-    thought: bool
-    text: str | None = None
-    image: GeneratedImage | None = None
-
-
-class StreamAccumulator:
-    """Collects stream chunks into one response body, for the one parser.
-
-    Images arrive whole, one per chunk; usage changes between chunks and the last one counts.
-    """
-
-    def __init__(self) -> None:
-        self.parts: list[Any] = []
-        self.candidate: dict[str, Any] = {}
-        self.top: dict[str, Any] = {}
-
-    def feed(self, chunk: Any) -> list[StreamEvent]:
-        """Adds one chunk (a google-genai response object); returns its parts as events."""
-        body = chunk.model_dump(by_alias=True, exclude_none=True, mode="python")
-        candidates = body.get("candidates") or []
-        candidate = candidates[0] if candidates and isinstance(candidates[0], dict) else {}
-        new = (candidate.get("content") or {}).get("parts") or []
-        self.parts.extend(new)
-        for key, value in candidate.items():
-            if key not in ("content", "index") and value is not None:
-                self.candidate[key] = value
-        for key in ("usageMetadata", "modelVersion", "responseId", "promptFeedback"):
-            if body.get(key) is not None:
-                self.top[key] = body[key]
-        one = Result.from_body({"candidates": [{"content": {"parts": new}}]})
-        events = [
-            StreamEvent(True, None, t) if isinstance(t, GeneratedImage) else StreamEvent(True, t)
-            for t in one.thoughts
-        ]
-        for part in one.parts:
-            if isinstance(part, GeneratedImage):
-                events.append(StreamEvent(False, image=part))
-            else:
-                events.append(StreamEvent(False, text=part.text))
-        return events
-
-    def has_final_image(self) -> bool:
-        return any(
-            isinstance(p, dict)
-            and not p.get("thought")
-            and (p.get("inlineData") or p.get("inline_data"))
-            for p in self.parts
-        )
-
-    def result(self, call: Call, cut_by: NanoBananaError | None = None) -> Result:
-        """The whole answer, parsed once; a stream cut after its images keeps them, noted."""
-        body = {
-            "candidates": [{"content": {"role": "model", "parts": self.parts}, **self.candidate}],
-            **self.top,
-        }
-        note = (
-            (f"the stream was cut before it finished ({cut_by}); all parts received kept",)
-            if cut_by is not None
-            else ()
-        )
-        return finish(parse(body, call, problems=note))
-
-
-def stream_flow(call: Call, policy: RetryPolicy) -> Flow:
-    """A streamed generation: emits `StreamEvent`s as they arrive; returns the `Result`.
-
-    Retried like any call until a final image has arrived; a stream cut after that stops and
-    keeps what came rather than paying twice.
-    """
-    started = policy.clock()
-    for n in itertools.count(1):
-        acc = StreamAccumulator()
-        try:
-            stream = yield Op("models.generate_content_stream", call.kwargs(raw_body=False))
-            while (chunk := (yield Next(stream))) is not END:
-                for event in acc.feed(chunk):
-                    yield Emit(event)
-        except NanoBananaError as error:
-            if acc.has_final_image():
-                return acc.result(call, cut_by=error)
-            wait = policy.next_delay(error, n, policy.clock() - started)
-            if wait is None:
-                raise
-            policy.log_retry(error, n, wait)
-            yield Sleep(wait)
-            continue
-        return acc.result(call)
-    raise AssertionError("unreachable")  # pragma: no cover
+__all__ = ["AsyncStream", "Stream"]
 
 
 class Stream:

@@ -12,7 +12,7 @@ import functools
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._core import END, Emit, Flow, Next, Op, Sleep, Step
+from ._core.steps import END, Emit, Flow, Next, Op, Sleep, Step
 from ._errors import NanoBananaError, translating
 from ._retry import RetryPolicy
 

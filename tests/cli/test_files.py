@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nanobanana import CharacterSheet, InvalidRequestError, ProductShot
-from nanobanana._image import save_new
+from nanobanana._images.generated import save_new
 from nanobanana.cli._files import (
     Target,
     free_stem,

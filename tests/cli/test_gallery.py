@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from nanobanana._gallery import write_gallery
+from nanobanana._runs.gallery import write_gallery
 from tests.conftest import photo
 
 

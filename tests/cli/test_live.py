@@ -149,7 +149,7 @@ def test_warnings_are_one_clean_line() -> None:
     with console.installed():
         # As the library's own warnings are attributed (even where -W error is the rule).
         warnings.warn_explicit("model x is retired; using y", DeprecationWarning,
-                               "_registry.py", 1, module="nanobanana._registry")  # fmt: skip
+                               "_registry.py", 1, module="nanobanana._models.registry")  # fmt: skip
     assert err.getvalue() == "warning: model x is retired; using y (DeprecationWarning)\n"
 
 

@@ -420,7 +420,7 @@ def kill_and_resume(tmp: Path, points: list[float], n: int = 24) -> list[dict[st
 
 
 def _done(out: Path) -> set[str]:
-    from nanobanana._manifest import Manifest
+    from nanobanana._runs.manifest import Manifest
 
     if not (out / "manifest.jsonl").exists():
         return set()
@@ -434,7 +434,7 @@ def _done(out: Path) -> set[str]:
 def _check_run_folder(
     out: Path, server: FakeGemini, done_before: set[str], sent_before: int
 ) -> dict[str, Any]:
-    from nanobanana._manifest import Manifest
+    from nanobanana._runs.manifest import Manifest
 
     manifest = Manifest(out / "manifest.jsonl") if (out / "manifest.jsonl").exists() else None
     sent_since = collections.Counter(
@@ -526,7 +526,7 @@ def key_hygiene(tmp: Path) -> dict[str, Any]:
     """
     import logging
 
-    from nanobanana._gallery import write_gallery
+    from nanobanana._runs.gallery import write_gallery
 
     texts: dict[str, str] = {}
     handler = _Collect()

@@ -19,8 +19,8 @@ from nanobanana import (
     Result,
     RetryPolicy,
 )
-from nanobanana._manifest import Manifest
-from nanobanana._pacing import RateLimiter
+from nanobanana._runs.manifest import Manifest
+from nanobanana._runs.pacing import RateLimiter
 from nanobanana.testing import FakeGemini, Fault
 from tests.conftest import photo
 
@@ -179,7 +179,7 @@ def test_a_zero_retry_delay_still_backs_off() -> None:
 def test_one_item_failing_to_save_never_kills_the_run(
     fake_gemini, nb, tmp_path, monkeypatch
 ) -> None:
-    import nanobanana._manifest as manifest_module
+    import nanobanana._runs.manifest as manifest_module
 
     real = manifest_module.save_new
     calls = [0]
@@ -203,7 +203,7 @@ def test_one_item_failing_to_save_never_kills_the_run(
 def test_the_file_type_comes_from_the_bytes(declared, tmp_path) -> None:
     import base64
 
-    from nanobanana._image import save_new
+    from nanobanana._images.generated import save_new
 
     jpeg = photo(64, 48)
     body = {"candidates": [{"content": {"parts": [
@@ -322,7 +322,7 @@ def test_starts_are_spread_at_the_quota_never_in_a_burst() -> None:
 
 
 def test_in_flight_follows_rate_times_latency() -> None:
-    from nanobanana._pacing import Pacer
+    from nanobanana._runs.pacing import Pacer
 
     pacer = Pacer("gemini-3-pro-image", "1K", 1, rpm=60, ipm=None, ceiling=None)
     assert pacer.limit() == 23  # 1 request/s x 23 s, the registry's typical 1K latency

@@ -10,7 +10,7 @@ from google import genai
 from google.genai import errors, types
 from PIL import Image
 
-from nanobanana import _registry
+from nanobanana._models import registry as _registry
 from nanobanana.testing import FakeGemini, sample_photo
 from nanobanana.testing._models import MODELS, RETIRED, ModelSpec
 from tests.testing.helpers import call, text_body

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import NanoBanana
-from .._constants import API_KEY_ENV_VARS
+from .._auth import API_KEY_ENV_VARS
 from .._errors import InvalidRequestError, MissingAPIKeyError
 
 __all__ = ["NO_KEY", "client", "references"]

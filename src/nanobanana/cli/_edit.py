@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import Session
 from .._errors import GenerationError, InvalidRequestError, NanoBananaError
-from .._image import save_new
+from .._images.generated import save_new
 from ._connect import client
 from ._console import Console
 from ._files import free_stem

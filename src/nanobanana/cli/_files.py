@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InvalidRequestError
-from .._manifest import slug
+from .._runs.manifest import slug
 
 __all__ = ["Target", "free_stem", "readable_stem", "resolve_target", "slug"]
 

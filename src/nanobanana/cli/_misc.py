@@ -23,7 +23,7 @@ DEMO_JOBS = (
 
 
 def gallery(args: argparse.Namespace, console: Console) -> int:
-    from .._gallery import write_gallery
+    from .._runs.gallery import write_gallery
 
     console.say(str(write_gallery(args.folder, args.output)))
     return 0
@@ -31,7 +31,7 @@ def gallery(args: argparse.Namespace, console: Console) -> int:
 
 def demo(args: argparse.Namespace, console: Console) -> int:
     from .. import GenerationRequest
-    from .._gallery import write_gallery
+    from .._runs.gallery import write_gallery
     from ._connect import client
     from ._record import JobView
 

@@ -179,7 +179,7 @@ def _args_demo(p: argparse.ArgumentParser) -> None:
 
 
 def _args_emulator(p: argparse.ArgumentParser) -> None:
-    from ..testing._cli import add_arguments  # the emulator owns its knobs
+    from ..testing._cli import add_arguments
 
     add_arguments(p)
     p.set_defaults(json=False, quiet=True)

@@ -1,6 +1,6 @@
 """The run manifest, as the CLI's single-shot commands write it.
 
-The one place the CLI touches the manifest (`nanobanana._manifest`, shared with runs and batch
+The one place the CLI touches the manifest (`nanobanana._runs.manifest`, shared with runs and batch
 jobs), so that ``nanobanana gallery`` shows what ``generate``, ``sheet`` and ``edit`` made, as
 it shows a batch.
 """
@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import NanoBananaError
-from .._manifest import (
+from .._request.request import GenerationRequest
+from .._result.result import Result
+from .._runs.manifest import (
     MANIFEST_NAME,
     Manifest,
     entry_head,
@@ -21,8 +23,6 @@ from .._manifest import (
     read_entries,
     request_key,
 )
-from .._request import GenerationRequest
-from .._result import Result
 
 __all__ = ["MANIFEST_NAME", "JobView", "Record"]
 

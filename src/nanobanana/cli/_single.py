@@ -9,9 +9,9 @@ from typing import Any
 
 from .. import CharacterSheet, GenerationRequest
 from .._errors import GenerationError
-from .._image import GeneratedImage, save_new
-from .._options import Search
-from .._result import Result
+from .._images.generated import GeneratedImage, save_new
+from .._request.options import Search
+from .._result.result import Result
 from ._connect import client, references
 from ._console import Console
 from ._files import Target, free_stem, readable_stem, resolve_target
@@ -170,6 +170,6 @@ def _span(paths: Sequence[Path]) -> str:
 
 def maybe_gallery(args: argparse.Namespace, console: Console, folder: Path) -> None:
     if getattr(args, "gallery", False):
-        from .._gallery import write_gallery
+        from .._runs.gallery import write_gallery
 
         console.note(f"gallery: {write_gallery(folder)}")

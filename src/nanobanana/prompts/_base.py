@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from .._errors import InvalidRequestError
-from .._options import Search
-from .._request import AspectRatio, ImageSize, ReferenceKind
+from .._request.options import Search
+from .._request.request import AspectRatio, ImageSize, ReferenceKind
 
 __all__ = ["RequestDefaults", "Template", "join_words"]
 

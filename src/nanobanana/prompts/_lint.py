@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .._errors import InvalidRequestError
-from .._types import PromptLike
+from .._request.types import PromptLike
 
 __all__ = ["LintIssue", "lint"]
 
@@ -79,7 +79,7 @@ def lint(prompt: PromptLike, *, references: Iterable[object] = ()) -> list[LintI
         )
     refs = list(references)
     if refs:
-        from .._request import Reference, check_reference_counts
+        from .._request.request import Reference, check_reference_counts
 
         kinds = [r.kind if isinstance(r, Reference) else "object" for r in refs]
         try:

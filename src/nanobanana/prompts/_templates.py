@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from .._request import AspectRatio, ImageSize
+from .._request.request import AspectRatio, ImageSize
 from ._base import RequestDefaults, Template, join_words
 
 __all__ = [

@@ -21,8 +21,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._errors import InvalidRequestError
-from ._imageinfo import sniff
+from .._errors import InvalidRequestError
+from .sniff import sniff
 
 if TYPE_CHECKING:
     from PIL import Image

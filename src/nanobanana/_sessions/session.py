@@ -22,21 +22,21 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from typing_extensions import Self, Unpack
 
-from . import _core, _session_file
-from ._constants import MAX_REQUEST_BYTES, REQUEST_HEADROOM_BYTES
-from ._errors import InvalidReferenceError, InvalidRequestError, SessionTooLargeError
-from ._options import RequestOptions
-from ._reference import ReferenceLike
-from ._references import ImageBytes, wire_size
-from ._registry import MODELS
-from ._request import (
-    GenerationRequest,
-    check_reference_counts,
-)
-from ._result import FinalPart, Result
-from ._session_file import Turn
-from ._transport import AsyncTransport, SyncTransport
-from ._types import PromptLike
+from .._core.flows import generate_flow, upload_flow
+from .._core.steps import Flow
+from .._core.wire import build, inline_parts, model_content, user_content
+from .._errors import InvalidReferenceError, InvalidRequestError, SessionTooLargeError
+from .._images.bytes import ImageBytes
+from .._images.fit import wire_size
+from .._models.registry import MAX_REQUEST_BYTES, MODELS, REQUEST_HEADROOM_BYTES
+from .._request.options import RequestOptions
+from .._request.reference import ReferenceLike
+from .._request.request import GenerationRequest, check_reference_counts
+from .._request.types import PromptLike
+from .._result.result import FinalPart, Result
+from .._transport import AsyncTransport, SyncTransport
+from . import file as _session_file
+from .file import Turn
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -220,7 +220,7 @@ class SessionCore(Generic[_T]):
             )
         return plan
 
-    def _turn_flow(self, request: GenerationRequest, images: list[ImageBytes]) -> _core.Flow:
+    def _turn_flow(self, request: GenerationRequest, images: list[ImageBytes]) -> Flow:
         """Uploads what must go through the Files API, then sends every earlier turn and this one.
 
         The turn is kept only when it succeeded, so a failure leaves the history as it was.
@@ -234,20 +234,20 @@ class SessionCore(Generic[_T]):
                 "session.drop_oldest(n), or start a new session from the latest image"
             )
         for image in plan:
-            uri = yield from _core.upload_flow(image, policy)
+            uri = yield from upload_flow(image, policy)
             self._uploads[_digest(image.data)] = _Upload(uri, image.mime_type, time.time())
         history: list[types.Content] = []
         for turn in self.turns:
-            history.append(_core.user_content(turn.prompt, self._parts(turn.references)))
-            history.append(_core.model_content(turn.result.parts))
-        call = _core.build(
+            history.append(user_content(turn.prompt, self._parts(turn.references)))
+            history.append(model_content(turn.result.parts))
+        call = build(
             request,
             images,
             vertex=self._transport.vertex,
             history=history,
             parts=self._parts(images),
         )
-        result: Result = yield from _core.generate_flow(call, policy)
+        result: Result = yield from generate_flow(call, policy)
         kinds = tuple(r.kind for r in request.references)
         self.turns.append(Turn(request.prompt, tuple(images), kinds, result))
         return result
@@ -260,7 +260,7 @@ class SessionCore(Generic[_T]):
         for image in images:
             upload = self._uploads.get(_digest(image.data))
             if upload is None:
-                parts += _core.inline_parts([image])
+                parts += inline_parts([image])
             else:
                 ref = types.FileData(file_uri=upload.uri, mime_type=upload.mime_type)
                 parts.append(types.Part(file_data=ref))

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-from ._errors import InvalidRequestError, NanoBananaError
+from .._errors import InvalidRequestError, NanoBananaError
 
 if TYPE_CHECKING:
     from google.genai import types

@@ -14,13 +14,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 from typing_extensions import TypeAliasType
 
-from ._constants import DEFAULT_MODEL
-from ._errors import InvalidRequestError
-from ._limits import ReferenceCountWarning, check_references
-from ._options import Detail, as_detail, validate_init
-from ._references import ImageBytes, load_image
-from ._registry import MODELS, ModelInfo, user_stacklevel
-from ._types import ImageSource
+from .._errors import InvalidRequestError, ReferenceCountWarning, user_stacklevel
+from .._images.bytes import ImageBytes
+from .._images.read import load_image
+from .._models.checks import check_references
+from .._models.registry import DEFAULT_MODEL, MODELS, ModelInfo
+from .options import Detail, as_detail, validate_init
+from .types import ImageSource
 
 __all__ = [
     "Reference",
@@ -98,11 +98,11 @@ class Reference(BaseModel):
 
 def _is_one_source(value: Any) -> bool:
     """One image source (a path, bytes, file, PIL image, GeneratedImage), not a collection."""
-    from ._references import _is_pil_image
+    from .._images.sniff import is_pil_image
 
     if isinstance(value, str | bytes | bytearray | memoryview | os.PathLike):
         return True
-    if _is_pil_image(value) or callable(getattr(value, "read", None)):
+    if is_pil_image(value) or callable(getattr(value, "read", None)):
         return True
     return isinstance(getattr(value, "data", None), bytes)
 

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ._errors import (
+from .._errors import (
     APIConnectionError,
     GenerationError,
     InvalidRequestError,
@@ -27,9 +27,9 @@ from ._errors import (
     RateLimitError,
     ServerError,
 )
-from ._image import atomic_write, save_new
-from ._request import GenerationRequest
-from ._result import Result
+from .._images.generated import atomic_write, save_new
+from .._request.request import GenerationRequest
+from .._result.result import Result
 
 __all__ = [
     "MANIFEST_NAME",

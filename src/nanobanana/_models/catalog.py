@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._registry import MODELS, RETIRED_MODELS, ModelInfo
+from .registry import MODELS, RETIRED_MODELS, ModelInfo
 
 __all__ = ["ModelSummary", "merge_models", "models_markdown"]
 
@@ -108,8 +108,9 @@ def models_markdown() -> str:
     lines = [
         "# Models",
         "",
-        "<!-- Generated from src/nanobanana/_registry.py by "
-        "`python -m nanobanana._catalog > docs/models.md`; edit the registry, not this file. -->",
+        "<!-- Generated from src/nanobanana/_models/registry.py by "
+        "`python -m nanobanana._models.catalog > docs/models.md`; "
+        "edit the registry, not this file. -->",
         "",
         "Every model of the Nano Banana family that nanobanana knows. Other ids pass through "
         "unchanged (ratios and sizes then get syntax checks only); retired ids map to their "

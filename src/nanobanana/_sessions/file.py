@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._constants import MAX_REFERENCE_FILE_BYTES
-from ._errors import InvalidRequestError
-from ._image import GeneratedImage, atomic_write, extension_for
-from ._references import ImageBytes
-from ._result import FinalPart, Result, TextPart
+from .._errors import InvalidRequestError
+from .._images.bytes import ImageBytes
+from .._images.generated import GeneratedImage, atomic_write, extension_for
+from .._images.read import MAX_REFERENCE_FILE_BYTES
+from .._result.result import FinalPart, Result, TextPart
 
 __all__ = ["SESSION_FORMAT", "SessionState", "Turn", "dump", "load"]
 

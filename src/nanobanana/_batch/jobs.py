@@ -15,14 +15,15 @@ from typing import Any, Generic, TypeVar
 
 from typing_extensions import Unpack
 
-from ._batch_core import JobCore, open_manifest, prepare, submit_flow
-from ._core import Flow, Op, attempt, list_flow
-from ._errors import InvalidRequestError
-from ._options import RequestOptions
-from ._request import GenerationRequest
-from ._result import Result
-from ._transport import AsyncTransport, SyncTransport
-from ._types import PromptLike
+from .._core.flows import attempt, list_flow
+from .._core.steps import Flow, Op
+from .._errors import InvalidRequestError
+from .._request.options import RequestOptions
+from .._request.request import GenerationRequest
+from .._request.types import PromptLike
+from .._result.result import Result
+from .._transport import AsyncTransport, SyncTransport
+from .flows import JobCore, open_manifest, prepare, submit_flow
 
 __all__ = ["AsyncBatchJob", "AsyncBatches", "BatchJob", "Batches"]
 
@@ -104,7 +105,7 @@ class _BatchesCore(Generic[_T]):
     def _checked(
         self, requests: Iterable[GenerationRequest | PromptLike], options: RequestOptions
     ) -> list[GenerationRequest]:
-        from ._many import as_requests
+        from .._runs.runner import as_requests
 
         self._no_vertex()
         return as_requests(requests, self._make(options))

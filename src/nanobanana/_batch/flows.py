@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import _core
-from ._constants import MAX_REQUEST_BYTES
-from ._core import Flow, Op, Sleep, attempt
-from ._errors import (
-    APIConnectionError,
-    NanoBananaError,
-    api_error,
-    batch_state_error,
-)
-from ._manifest import (
+from .._core.flows import attempt
+from .._core.parse import finish, parse
+from .._core.steps import Emit, Flow, Op, Sleep
+from .._core.wire import Call, build
+from .._errors import APIConnectionError, NanoBananaError, api_error, batch_state_error
+from .._models.registry import MAX_REQUEST_BYTES
+from .._request.request import GenerationRequest
+from .._result.result import Result
+from .._retry import RetryPolicy
+from .._runs.manifest import (
     MANIFEST_NAME,
     Manifest,
     entry_head,
@@ -37,10 +37,7 @@ from ._manifest import (
     failure_entry,
     success_entry,
 )
-from ._request import GenerationRequest
-from ._result import Result
-from ._retry import RetryPolicy
-from ._transport import AsyncTransport, SyncTransport
+from .._transport import AsyncTransport, SyncTransport
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -60,7 +57,7 @@ _T = TypeVar("_T", SyncTransport, AsyncTransport)
 Keyed = dict[str, tuple[int, GenerationRequest]]
 
 
-def _rest(call: _core.Call) -> dict[str, Any]:
+def _rest(call: Call) -> dict[str, Any]:
     """A built call as the REST request object (camelCase, base64): what a JSONL line holds.
 
     ``GenerateContentConfig`` mixes generation settings with what REST puts beside them
@@ -116,13 +113,13 @@ def prepare(
     from google.genai import types
 
     keyed: Keyed = {}
-    by_model: dict[str, list[tuple[str, _core.Call]]] = {}
-    calls: dict[int, _core.Call] = {}
+    by_model: dict[str, list[tuple[str, Call]]] = {}
+    calls: dict[int, Call] = {}
     for index, request, key in expand(requests):
         keyed[key] = (index, request)
         if index not in calls:
             images = request.prepare_references()
-            calls[index] = _core.build(request, images, vertex=vertex)
+            calls[index] = build(request, images, vertex=vertex)
         by_model.setdefault(request.model, []).append((key, calls[index]))
     sources = []
     for model, items in by_model.items():
@@ -287,7 +284,7 @@ class JobCore(Generic[_T]):
                     for key, outcome in self._outcomes(lines):
                         result = self._record(manifest, key, outcome)
                         if result is not None:
-                            yield _core.Emit(result)
+                            yield Emit(result)
                 continue
             else:
                 responses = job.dest.inlined_responses if job.dest is not None else None
@@ -295,7 +292,7 @@ class JobCore(Generic[_T]):
             for key, outcome in outcomes:
                 result = self._record(manifest, key, outcome)
                 if result is not None:
-                    yield _core.Emit(result)
+                    yield Emit(result)
 
     def _download(self, name: str, spool: IO[bytes]) -> Flow:
         """Streams a results file into ``spool`` (starting over on a retry), then rewinds it."""
@@ -322,7 +319,7 @@ class JobCore(Generic[_T]):
                 continue
             try:
                 body = line.get("response")
-                yield key, _core.finish(_core.parse(body, request=request, batch=True))
+                yield key, finish(parse(body, request=request, batch=True))
             except NanoBananaError as exc:
                 yield key, exc
 

@@ -203,3 +203,8 @@ def _box_size(data: bytes, pos: int) -> int:
     elif size == 0:
         size = len(data) - pos
     return int(size)
+
+
+def is_pil_image(obj: object) -> bool:
+    # Checked by module name, so that a caller who never uses PIL never imports it.
+    return any(c.__module__.startswith("PIL.") and c.__name__ == "Image" for c in type(obj).__mro__)

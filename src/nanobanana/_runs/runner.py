@@ -20,9 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import _core
-from ._errors import InvalidRequestError, NanoBananaError, QuotaExhaustedError
-from ._manifest import (
+from .._core.flows import generate_flow
+from .._core.wire import build
+from .._errors import InvalidRequestError, NanoBananaError, QuotaExhaustedError
+from .._request.request import GenerationRequest, Reference
+from .._request.types import PromptLike
+from .._transport import AsyncTransport
+from .manifest import (
     MANIFEST_NAME,
     Manifest,
     entry_head,
@@ -31,10 +35,7 @@ from ._manifest import (
     success_entry,
     unsaved_entry,
 )
-from ._pacing import Pacer, RateLimiter
-from ._request import GenerationRequest, Reference
-from ._transport import AsyncTransport
-from ._types import PromptLike
+from .pacing import Pacer, RateLimiter
 
 __all__ = ["RunReport", "as_requests", "run_in_thread", "run_many"]
 
@@ -251,13 +252,13 @@ async def _one(
     head = entry_head(request, key, index)
     try:
         prepared = await transport.offload(request.prepare_references)
-        call = _core.build(request, prepared, vertex=transport.vertex)
+        call = build(request, prepared, vertex=transport.vertex)
         # Take the quota slot as late as possible: right before the request goes out.
         while (wait := limiter.wait_time(count)) > 0:
             await transport.policy.asleep(wait)
         limiter.acquire(count)
         calls[key] = clock()
-        flow = _core.generate_flow(
+        flow = generate_flow(
             call,
             transport.policy,
             on_retry=lambda error, wait: _retrying(limiter, calls, key, count, error, wait),

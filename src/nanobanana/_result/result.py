@@ -14,17 +14,17 @@ import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._cost import usage_cost
-from ._errors import InvalidResponseError, NoImageError
-from ._grounding import Grounding, parse_grounding
-from ._image import GeneratedImage, image_mime, img_tag
-from ._limits import size_mismatch
-from ._usage import Usage
+from .._errors import InvalidResponseError, NoImageError
+from .._images.generated import GeneratedImage, image_mime, img_tag
+from .._models.checks import size_mismatch
+from .._models.cost import usage_cost
+from .grounding import Grounding, parse_grounding
+from .usage import Usage
 
 if TYPE_CHECKING:
     from google.genai import types
 
-    from ._request import GenerationRequest
+    from .._request.request import GenerationRequest
 
 __all__ = ["FinalPart", "GeneratedImage", "Result", "TextPart", "Usage"]
 

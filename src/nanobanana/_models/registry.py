@@ -10,12 +10,11 @@ retired ids map to their replacement with a `DeprecationWarning`.
 from __future__ import annotations
 
 import re
-import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ._constants import DEFAULT_MODEL
+from .._errors import user_stacklevel
 
 __all__ = [
     "ALL_ASPECT_RATIOS",
@@ -31,6 +30,21 @@ __all__ = [
     "typical_latency",
     "typical_quota",
 ]
+
+DEFAULT_MODEL = "gemini-3-pro-image"
+
+#: The Gemini API takes about 7 MB per inline image and about 20 MB per request (FACTS).
+#: Both are measured here on the base64 text that goes on the wire, with headroom for the JSON
+#: around it, so that a request we build is never the one the API rejects for its size.
+MAX_INLINE_IMAGE_BYTES = 7 * 1000 * 1000
+
+MAX_REQUEST_BYTES = 20 * 1000 * 1000
+
+REQUEST_HEADROOM_BYTES = 256 * 1000
+
+#: Nano Banana Pro takes 65,536 input tokens (Google's model page; not in FACTS). At about 4
+#: characters a token, a prompt longer than this cannot fit, whatever else is sent.
+MAX_PROMPT_CHARS = 65_536 * 4
 
 _RATIOS_10 = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 _RATIOS_14 = (*_RATIOS_10, "1:4", "4:1", "1:8", "8:1")
@@ -281,16 +295,7 @@ ALL_IMAGE_SIZES = tuple(s for s in ("512", "1K", "2K", "4K") if s in _union(
 ALL_THINKING_LEVELS = ("minimal", "low", "medium", "high")
 
 
-def user_stacklevel() -> int:
-    """A ``stacklevel`` pointing a warning at the first frame outside nanobanana and pydantic."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").partition(".")[0] in _OURS:
-        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
-    return level
-
-
 _MODEL_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,127}", re.IGNORECASE)
-_OURS = frozenset({"nanobanana", "pydantic", "pydantic_core"})
 
 
 def resolve_model(model: str | None) -> tuple[str, ModelInfo | None]:
@@ -302,7 +307,7 @@ def resolve_model(model: str | None) -> tuple[str, ModelInfo | None]:
     Raises:
         InvalidRequestError: The id is empty.
     """
-    from ._errors import InvalidRequestError
+    from .._errors import InvalidRequestError
 
     if model is None:
         model = DEFAULT_MODEL

@@ -9,20 +9,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
-from ._registry import ALL_THINKING_LEVELS, MODELS, ModelInfo, ReferenceLimits
+from .registry import ALL_THINKING_LEVELS, MODELS, ModelInfo, ReferenceLimits
 
 __all__ = [
     "RATIO_TOLERANCE",
-    "ReferenceCountWarning",
-    "SizeMismatchWarning",
     "check_options",
     "check_references",
     "size_mismatch",
 ]
-
-
-class ReferenceCountWarning(UserWarning):
-    """More reference images than the model is advised to take (it may ignore some)."""
 
 
 def _named(info: ModelInfo) -> str:
@@ -58,7 +52,7 @@ def check_options(
     Raises:
         InvalidRequestError: Naming the model and listing what it allows.
     """
-    from ._errors import InvalidRequestError
+    from .._errors import InvalidRequestError
 
     info = MODELS.get(model)
     if info is None:
@@ -111,7 +105,7 @@ def check_references(model: str, limits: ReferenceLimits, kinds: Iterable[str]) 
     Raises:
         InvalidRequestError: Naming the model, the kind that overflowed, the counts and the rule.
     """
-    from ._errors import InvalidRequestError
+    from .._errors import InvalidRequestError
 
     counts = Counter(kinds)
     objects, humans, styles = (counts.get(k, 0) for k in ("object", "human", "style"))
@@ -144,14 +138,6 @@ def check_references(model: str, limits: ReferenceLimits, kinds: Iterable[str]) 
             f"slots ({overflowing}) but there are {limits.flex}; {rule}"
         )
     return None
-
-
-class SizeMismatchWarning(UserWarning):
-    """The image that came back is not the size or aspect ratio that was asked for.
-
-    Gateways and some model versions silently fall back to 1K or 1:1 when they do not
-    understand a size or ratio.
-    """
 
 
 #: How far an image's width/height may stray from the ratio asked for (21:9 at 1K is 1% off).

@@ -11,49 +11,28 @@ import io
 import os
 import stat
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._constants import MAX_REFERENCE_FILE_BYTES
-from ._errors import InvalidReferenceError
-from ._imageinfo import ACCEPTED_MIME_TYPES, sniff
+from .._errors import InvalidReferenceError
+from .bytes import ImageBytes, RefSource
+from .sniff import ACCEPTED_MIME_TYPES, is_pil_image, sniff
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["MAX_REFERENCE_PIXELS", "ImageBytes", "RefSource", "check_image", "load_image"]
+__all__ = ["MAX_REFERENCE_PIXELS", "check_image", "load_image"]
+
+#: A reference file larger than this is refused before it is read: phone photos are 3-12 MB,
+#: and anything sent is shrunk to 7 MB anyway.
+MAX_REFERENCE_FILE_BYTES = 50 * 1000 * 1000
 
 _ACCEPTED_NAMES = "PNG, JPEG, WEBP, HEIC, HEIF"
 
 #: Pillow's own decompression-bomb threshold (`PIL.Image.MAX_IMAGE_PIXELS`, 89.5 MP). Checked
 #: from the headers before any decode, so that Pillow never has to warn.
 MAX_REFERENCE_PIXELS = 89_478_485
-
-
-@dataclass(frozen=True)
-class ImageBytes:
-    """Image bytes ready to send, with the MIME type read from the bytes themselves."""
-
-    data: bytes
-    mime_type: str
-    label: str
-    """How errors name this image: its path, or its position and kind of source."""
-    width: int | None = None
-    height: int | None = None
-    media_resolution: str | None = None
-    """The detail asked for this reference (``"high"``, ``"ultra_high"``...), or ``None``."""
-
-
-@dataclass(frozen=True)
-class RefSource:
-    """One reference to prepare: where its bytes come from and how errors name it."""
-
-    source: Any
-    """A path, bytes, a binary file object, a `PIL.Image` or anything with ``.data`` bytes."""
-    label: str
-    media_resolution: str | None = None
-    """Per-reference input detail; ``None`` takes the call's."""
 
 
 def load_image(source: Any, label: str) -> ImageBytes:
@@ -111,7 +90,7 @@ def _load(ref: RefSource) -> ImageBytes:
         data = _read_path(Path(source), label)
     elif isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
-    elif _is_pil_image(source):
+    elif is_pil_image(source):
         return replace(_encode_pil(source, label), media_resolution=ref.media_resolution)
     elif isinstance(data_attr := getattr(source, "data", None), bytes):
         data = data_attr  # a GeneratedImage: its bytes as received, checked like any other
@@ -217,8 +196,3 @@ def _encode_pil(pil: Image.Image, label: str) -> ImageBytes:
     except (OSError, ValueError) as exc:
         raise InvalidReferenceError(f"cannot be encoded ({exc})", source=label) from exc
     return ImageBytes(data, mime, label, *pil.size)
-
-
-def _is_pil_image(obj: object) -> bool:
-    # Checked by module name, so that a caller who never uses PIL never imports it.
-    return any(c.__module__.startswith("PIL.") and c.__name__ == "Image" for c in type(obj).__mro__)

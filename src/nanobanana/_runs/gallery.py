@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from . import _manifest
-from ._image import atomic_write as _atomic_write
+from .._images.generated import atomic_write as _atomic_write
+from . import manifest as _manifest
 
 __all__ = ["read_entries", "write_gallery"]
 

@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from ._constants import DEFAULT_MODEL, MAX_PROMPT_CHARS
-from ._cost import ESTIMATED_SEARCH_QUERIES, INPUT_IMAGE_TOKENS, estimate_cost
-from ._errors import InvalidRequestError
-from ._limits import ReferenceCountWarning, check_options
-from ._options import (
+from .._errors import InvalidRequestError, ReferenceCountWarning, user_stacklevel
+from .._images.bytes import ImageBytes, RefSource
+from .._images.fit import prepare_images, reference_long_side
+from .._models.checks import check_options
+from .._models.cost import ESTIMATED_SEARCH_QUERIES, INPUT_IMAGE_TOKENS, estimate_cost
+from .._models.registry import DEFAULT_MODEL, MAX_PROMPT_CHARS, resolve_model
+from .options import (
     AspectRatio,
     Detail,
     ImageSize,
@@ -32,11 +34,9 @@ from ._options import (
     part_media_resolution,
     search_tool,
 )
-from ._options import validate_init as _validate
-from ._reference import Reference, ReferenceKind, as_references, check_reference_counts
-from ._references import ImageBytes, RefSource, prepare_images, reference_long_side
-from ._registry import resolve_model, user_stacklevel
-from ._types import PromptLike
+from .options import validate_init as _validate
+from .reference import Reference, ReferenceKind, as_references, check_reference_counts
+from .types import PromptLike
 
 if TYPE_CHECKING:
     from google.genai import types

@@ -7,7 +7,7 @@ bounds.
 
 from __future__ import annotations
 
-from ._registry import MODELS, Pricing
+from .registry import MODELS, Pricing
 
 __all__ = [
     "CHARS_PER_TOKEN",

@@ -25,24 +25,10 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._constants import (
-    MAX_INLINE_IMAGE_BYTES,
-    MAX_REQUEST_BYTES,
-    REENCODE_JPEG_QUALITY,
-    REQUEST_HEADROOM_BYTES,
-)
-from ._errors import InvalidReferenceError, InvalidRequestError
-from ._refread import (
-    ImageBytes,
-    RefSource,
-    _encode,
-    _load,
-    check_image,
-    load_image,
-)
-from ._refread import (
-    _is_pil_image as _is_pil_image,  # _request imports it from here
-)
+from .._errors import InvalidReferenceError, InvalidRequestError
+from .._models.registry import MAX_INLINE_IMAGE_BYTES, MAX_REQUEST_BYTES, REQUEST_HEADROOM_BYTES
+from .bytes import ImageBytes, RefSource
+from .read import _encode, _load, check_image, load_image
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -57,6 +43,9 @@ __all__ = [
     "reference_long_side",
     "wire_size",
 ]
+
+#: Quality used when a reference image must be re-encoded to fit.
+REENCODE_JPEG_QUALITY = 88
 
 #: Input tokens Gemini 3 gives one image at each media resolution (FACTS: 1,120 at the default
 #: HIGH, 2,240 at ULTRA_HIGH; LOW and MEDIUM follow Google's table at 1/4 and 1/2 of HIGH).

@@ -13,8 +13,8 @@ import collections
 import math
 from collections.abc import Callable
 
-from ._errors import RateLimitError
-from ._registry import typical_latency, typical_quota
+from .._errors import RateLimitError
+from .._models.registry import typical_latency, typical_quota
 
 __all__ = ["Pacer", "RateLimiter"]
 
