@@ -10,6 +10,7 @@ import pytest
 from google.genai import types
 
 from nanobanana import GenerationRequest, InvalidRequestError, Reference
+from nanobanana._core.wire import generation_config
 from nanobanana._errors import ReferenceCountWarning, SizeMismatchWarning
 from nanobanana._models.catalog import merge_models, models_markdown
 from nanobanana._models.checks import size_mismatch
@@ -70,7 +71,7 @@ def test_each_model_takes_exactly_its_sizes(model, ratios, sizes, search, levels
     for size in ALL_IMAGE_SIZES:
         if size in sizes:
             request = GenerationRequest("a", model=model, size=size.lower())
-            assert request.generation_config().image_config.image_size == size
+            assert generation_config(request).image_config.image_size == size
         else:
             with pytest.raises(InvalidRequestError, match=rf"{model} .*does not take size {size}; "
                                rf"allowed: {', '.join(sizes)}$"):  # fmt: skip

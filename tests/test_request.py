@@ -18,6 +18,8 @@ from nanobanana import (
     NanoBananaError,
     Reference,
 )
+from nanobanana._core.wire import build, generation_config
+from nanobanana._images.fit import prepare_references
 from nanobanana._request.options import Search
 from nanobanana._request.reference import check_reference_counts
 from tests.conftest import photo
@@ -269,7 +271,7 @@ def test_image_search_sends_search_types(fake_gemini, genai_client) -> None:
         "imageSearch",
     }
     only_images = GenerationRequest("x", model=FLASH, search=Search(web=False, images=True))
-    search_types = only_images.generation_config().tools[0].google_search.search_types
+    search_types = generation_config(only_images).tools[0].google_search.search_types
     assert search_types.image_search is not None and search_types.web_search is None
 
 
@@ -323,11 +325,11 @@ def test_per_reference_media_resolution_goes_on_its_part_over_v1beta(
 def test_request_wide_ultra_high_goes_on_every_part() -> None:
     refs = [photo(64, 48), Reference.style(photo(64, 48), detail="low")]
     request = GenerationRequest("a fox", references=refs, media_resolution="ULTRA_HIGH")
-    parts = request.user_parts(request.prepare_references())
+    parts = build(request, prepare_references(request)).contents[-1].parts
     levels = [p.media_resolution.level.value for p in parts[1:]]
     assert levels == ["MEDIA_RESOLUTION_ULTRA_HIGH", "MEDIA_RESOLUTION_LOW"]
-    assert request.generation_config().media_resolution is None  # no global ULTRA_HIGH
-    assert request.generation_config(vertex=True).http_options is None
+    assert generation_config(request).media_resolution is None  # no global ULTRA_HIGH
+    assert generation_config(request, vertex=True).http_options is None
 
 
 @pytest.mark.parametrize("bad", ["max", "4k", 3])
@@ -346,16 +348,16 @@ def test_per_reference_detail_refused_on_a_model_without_it() -> None:
     with pytest.raises(InvalidRequestError, match="no 'ultra_high'"):
         GenerationRequest("a", model="gemini-2.5-flash-image", media_resolution="ultra_high")
     ok = GenerationRequest("a", model="gemini-2.5-flash-image", media_resolution="high")
-    assert ok.generation_config().media_resolution.value == "MEDIA_RESOLUTION_HIGH"
+    assert generation_config(ok).media_resolution.value == "MEDIA_RESOLUTION_HIGH"
 
 
 def test_output_format_and_quality_only_on_vertex() -> None:
     request = GenerationRequest("a fox", output_format="JPG", quality=80)
     with pytest.raises(InvalidRequestError, match="output_format and quality work on Vertex AI"):
-        request.generation_config()
+        generation_config(request)
     with pytest.raises(InvalidRequestError, match="Vertex AI only"):
         request.to_genai()
-    image = request.generation_config(vertex=True).image_config
+    image = generation_config(request, vertex=True).image_config
     assert image.output_mime_type == "image/jpeg" and image.output_compression_quality == 80
     assert GenerationRequest("a", output_format="image/png").output_format == "png"
     with pytest.raises(InvalidRequestError, match="allowed: png, jpeg"):
@@ -494,7 +496,7 @@ def test_any_options_give_a_request_or_a_typed_error(kwargs: dict) -> None:
         except InvalidRequestError:
             return
     try:
-        request.generation_config(vertex=True)
+        generation_config(request, vertex=True)
         request.options_key()
         request.estimated_cost()
     except InvalidRequestError:

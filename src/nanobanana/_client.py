@@ -22,6 +22,7 @@ from ._batch.jobs import AsyncBatches, Batches
 from ._core.flows import generate_flow, list_flow
 from ._core.stream import StreamEvent, stream_flow
 from ._core.wire import build
+from ._images.fit import prepare_references
 from ._models.catalog import ModelSummary, merge_models
 from ._models.registry import DEFAULT_MODEL
 from ._request.options import RequestOptions
@@ -147,7 +148,7 @@ class NanoBanana(_ClientBase):
 
     def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
-        images = self._transport.offload(request.prepare_references)
+        images = self._transport.offload(prepare_references, request)
         call = build(request, images, vertex=self._transport.vertex)
         result: Result = self._transport.run(generate_flow(call, self.retry))
         return result
@@ -169,7 +170,7 @@ class NanoBanana(_ClientBase):
         outcome: list[Result] = []
 
         def events() -> Iterator[StreamEvent]:
-            images = self._transport.offload(request.prepare_references)
+            images = self._transport.offload(prepare_references, request)
             call = build(request, images, vertex=self._transport.vertex)
             yield from self._transport.events(stream_flow(call, self.retry), outcome)
 
@@ -307,7 +308,7 @@ class AsyncNanoBanana(_ClientBase):
 
     async def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
-        images = await self._transport.offload(request.prepare_references)
+        images = await self._transport.offload(prepare_references, request)
         call = build(request, images, vertex=self._transport.vertex)
         result: Result = await self._transport.run(generate_flow(call, self.retry))
         return result
@@ -324,7 +325,7 @@ class AsyncNanoBanana(_ClientBase):
         outcome: list[Result] = []
 
         async def events() -> AsyncIterator[StreamEvent]:
-            images = await self._transport.offload(request.prepare_references)
+            images = await self._transport.offload(prepare_references, request)
             flow = stream_flow(build(request, images, vertex=self._transport.vertex), self.retry)
             async for event in self._transport.events(flow, outcome):
                 yield event

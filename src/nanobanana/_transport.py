@@ -1,5 +1,8 @@
 """The two drivers: they perform the steps `_core`'s flows yield, and nothing else.
 
+An `Offload` step (disk or CPU work) runs in place in the sync driver and in a worker thread
+in the async one.
+
 `SyncTransport` calls ``genai.Client`` and sleeps with the policy's ``sleep``;
 `AsyncTransport` awaits ``client.aio`` and the policy's ``asleep``. Every google-genai call
 goes through `perform`, inside the one error boundary (`translating`), so a flow receives our
@@ -12,7 +15,7 @@ import functools
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._core.steps import END, Emit, Flow, Next, Op, Sleep, Step
+from ._core.steps import END, Emit, Flow, Next, Offload, Op, Sleep, Step
 from ._errors import NanoBananaError, translating
 from ._retry import RetryPolicy
 
@@ -40,6 +43,8 @@ class SyncTransport:
         """Does one step; google-genai and transport errors come out as ours."""
         if isinstance(step, Sleep):
             return self.policy.sleep(step.seconds)
+        if isinstance(step, Offload):
+            return step.fn(*step.args)
         with translating():
             if isinstance(step, Next):
                 return next(step.stream, END)
@@ -92,6 +97,8 @@ class AsyncTransport:
         """Does one step; see `SyncTransport.perform`."""
         if isinstance(step, Sleep):
             return await self.policy.asleep(step.seconds)
+        if isinstance(step, Offload):
+            return await self.offload(step.fn, *step.args)
         with translating():
             if isinstance(step, Next):
                 return await anext(step.stream, END)

@@ -4,7 +4,7 @@
 job runs on one model). ``job.wait()`` polls with backoff; ``job.results()`` yields the same
 `Result` objects as ``generate`` (costed at the batch rate) and, given an ``out_dir``, saves
 them through the same manifest as ``generate_many``. The decisions are flows in
-`_batch_core`; these handles only run them on their transport.
+`_batch.flows`; these handles only run them on their transport.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from typing import Any, Generic, TypeVar
 from typing_extensions import Unpack
 
 from .._core.flows import attempt, list_flow
-from .._core.steps import Flow, Op
+from .._core.steps import Flow, Offload, Op
 from .._errors import InvalidRequestError
 from .._request.options import RequestOptions
 from .._request.request import GenerationRequest
 from .._request.types import PromptLike
 from .._result.result import Result
 from .._transport import AsyncTransport, SyncTransport
-from .flows import JobCore, open_manifest, prepare, submit_flow
+from .flows import JobCore, Keyed, Source, open_manifest, prepare, submit_flow
 
 __all__ = ["AsyncBatchJob", "AsyncBatches", "BatchJob", "Batches"]
 
@@ -110,6 +110,23 @@ class _BatchesCore(Generic[_T]):
         self._no_vertex()
         return as_requests(requests, self._make(options))
 
+    def _submitted_flow(
+        self,
+        make: Callable[[Any, list[str], Keyed, Path | None], Any],
+        keyed: Keyed,
+        sources: list[Source],
+        display_name: str | None,
+        out_dir: Path | None,
+    ) -> Flow:
+        """Submits (or attaches to) the jobs and returns their handle, refreshed if attached."""
+        manifest = yield Offload(open_manifest, (out_dir,))
+        jobs = yield from submit_flow(sources, display_name, self._transport.policy, manifest)
+        handle = make(self._transport, _names(jobs), keyed, out_dir)
+        handle._update(jobs)
+        if any(isinstance(job, str) for job in jobs):
+            yield from handle._refresh_flow()  # attached to a job an earlier run created
+        return handle
+
     def _list_flow(self) -> Flow:
         self._no_vertex()
         return list_flow("batches.list", self._transport.policy)
@@ -138,13 +155,8 @@ class Batches(_BatchesCore[SyncTransport]):
         keyed, sources = self._transport.offload(
             prepare, self._checked(requests, options), self._transport.vertex
         )
-        manifest = open_manifest(_path(out_dir))
-        flow = submit_flow(sources, display_name, self._transport.policy, manifest)
-        jobs = self._transport.run(flow)
-        handle = BatchJob(self._transport, _names(jobs), keyed, _path(out_dir))
-        handle._update(jobs)
-        if any(isinstance(job, str) for job in jobs):
-            handle.refresh()  # attached to a job an earlier run created
+        flow = self._submitted_flow(BatchJob, keyed, sources, display_name, _path(out_dir))
+        handle: BatchJob = self._transport.run(flow)
         return handle
 
     def get(self, name: str, *, out_dir: str | Path | None = None) -> BatchJob:
@@ -179,13 +191,8 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
         keyed, sources = await self._transport.offload(
             prepare, self._checked(requests, options), self._transport.vertex
         )
-        manifest = open_manifest(_path(out_dir))
-        flow = submit_flow(sources, display_name, self._transport.policy, manifest)
-        jobs = await self._transport.run(flow)
-        handle = AsyncBatchJob(self._transport, _names(jobs), keyed, _path(out_dir))
-        handle._update(jobs)
-        if any(isinstance(job, str) for job in jobs):
-            await handle.refresh()  # attached to a job an earlier run created
+        flow = self._submitted_flow(AsyncBatchJob, keyed, sources, display_name, _path(out_dir))
+        handle: AsyncBatchJob = await self._transport.run(flow)
         return handle
 
     async def get(self, name: str, *, out_dir: str | Path | None = None) -> AsyncBatchJob:

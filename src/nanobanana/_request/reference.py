@@ -16,7 +16,6 @@ from typing_extensions import TypeAliasType
 
 from .._errors import InvalidRequestError, ReferenceCountWarning, user_stacklevel
 from .._images.bytes import ImageBytes
-from .._images.read import load_image
 from .._models.checks import check_references
 from .._models.registry import DEFAULT_MODEL, MODELS, ModelInfo
 from .options import Detail, as_detail, validate_init
@@ -93,6 +92,8 @@ class Reference(BaseModel):
 
     def load(self, index: int) -> ImageBytes:
         """Reads the source and checks that it is a complete image the API takes."""
+        from .._images.read import load_image  # shim: reading is _images' job
+
         return load_image(self.source, self.label(index))
 
 

@@ -23,7 +23,8 @@ from typing import Any
 from .._core.flows import generate_flow
 from .._core.wire import build
 from .._errors import InvalidRequestError, NanoBananaError, QuotaExhaustedError
-from .._request.request import GenerationRequest, Reference
+from .._images.fit import prepare_references
+from .._request.request import GenerationRequest
 from .._request.types import PromptLike
 from .._transport import AsyncTransport
 from .manifest import (
@@ -251,7 +252,7 @@ async def _one(
     clock = transport.policy.clock
     head = entry_head(request, key, index)
     try:
-        prepared = await transport.offload(request.prepare_references)
+        prepared = await transport.offload(prepare_references, request)
         call = build(request, prepared, vertex=transport.vertex)
         # Take the quota slot as late as possible: right before the request goes out.
         while (wait := limiter.wait_time(count)) > 0:
@@ -379,7 +380,7 @@ def _read_file_objects(request: GenerationRequest) -> GenerationRequest:
     if not any(callable(getattr(r.source, "read", None)) for r in request.references):
         return request
     references = tuple(
-        Reference(ref.load(i).data, kind=ref.kind)
+        ref.model_copy(update={"source": ref.load(i).data})
         if callable(getattr(ref.source, "read", None))
         else ref
         for i, ref in enumerate(request.references)
