@@ -65,3 +65,15 @@ def test_a_batch_line_keeps_the_detail_of_a_file_object_reference(
     (item,) = create.body["batch"]["inputConfig"]["requests"]["requests"]
     parts = item["request"]["contents"][-1]["parts"]
     assert parts[1]["mediaResolution"] == {"level": f"MEDIA_RESOLUTION_{detail.upper()}"}
+
+
+def test_old_names_still_work_with_a_deprecation() -> None:
+    import nanobanana
+
+    with pytest.warns(DeprecationWarning, match="GroundingSource"):
+        assert nanobanana.Source is nanobanana.GroundingSource
+    assert "Source" not in nanobanana.__all__
+    ref = Reference.object(photo(64, 48), detail="ultra-high")
+    assert ref.media_resolution == ref.detail == "ultra_high"
+    with pytest.raises(nanobanana.InvalidRequestError, match="not both"):
+        Reference(photo(64, 48), detail="low", media_resolution="high")

@@ -213,7 +213,14 @@ class JobCore(Generic[_T]):
 
     @property
     def state(self) -> str:
-        """Alias of `status`."""
+        """Deprecated alias of `status` (one name per setting): removed in 0.3."""
+        import warnings
+
+        warnings.warn(
+            "BatchJob.state is deprecated: use BatchJob.status (the same value)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.status
 
     def __repr__(self) -> str:

@@ -9,6 +9,7 @@ them through the same manifest as ``generate_many``. The decisions are flows in
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -140,7 +141,7 @@ class Batches(_BatchesCore[SyncTransport]):
         requests: Iterable[GenerationRequest | PromptLike],
         *,
         display_name: str | None = None,
-        out_dir: str | Path | None = None,
+        out_dir: str | os.PathLike[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> BatchJob:
         """Submits one batch job for these requests (prompts, templates or `GenerationRequest`s).
@@ -159,7 +160,7 @@ class Batches(_BatchesCore[SyncTransport]):
         handle: BatchJob = self._transport.run(flow)
         return handle
 
-    def get(self, name: str, *, out_dir: str | Path | None = None) -> BatchJob:
+    def get(self, name: str, *, out_dir: str | os.PathLike[str] | None = None) -> BatchJob:
         """A job by name (its requests unknown here: results carry no request)."""
         self._no_vertex()
         handle = BatchJob(self._transport, name.split(","), {}, _path(out_dir))
@@ -184,7 +185,7 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
         requests: Iterable[GenerationRequest | PromptLike],
         *,
         display_name: str | None = None,
-        out_dir: str | Path | None = None,
+        out_dir: str | os.PathLike[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> AsyncBatchJob:
         """Submits one batch job; see `Batches.submit`."""
@@ -195,7 +196,9 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
         handle: AsyncBatchJob = await self._transport.run(flow)
         return handle
 
-    async def get(self, name: str, *, out_dir: str | Path | None = None) -> AsyncBatchJob:
+    async def get(
+        self, name: str, *, out_dir: str | os.PathLike[str] | None = None
+    ) -> AsyncBatchJob:
         """A job by name; see `Batches.get`."""
         self._no_vertex()
         handle = AsyncBatchJob(self._transport, name.split(","), {}, _path(out_dir))
@@ -212,7 +215,7 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
         return jobs
 
 
-def _path(out_dir: str | Path | None) -> Path | None:
+def _path(out_dir: str | os.PathLike[str] | None) -> Path | None:
     return Path(out_dir) if out_dir else None
 
 

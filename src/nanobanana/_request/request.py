@@ -119,7 +119,8 @@ class GenerationRequest(BaseModel):
     image_only: bool = False
     """Ask for the image alone, no text (``responseModalities: ["IMAGE"]``)."""
     media_resolution: Annotated[Detail | None, BeforeValidator(as_detail)] = None
-    """How closely the model looks at every reference; a `Reference`'s ``detail`` wins."""
+    """How closely the model looks at every reference; a `Reference`'s own
+    ``media_resolution`` wins."""
     system_instruction: str | None = None
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     seed: int | None = None
@@ -197,7 +198,7 @@ class GenerationRequest(BaseModel):
             search=self.search.modes if self.search else (),
             thinking_level=self.thinking_level,
             part_detail=self.media_resolution == "ultra_high"
-            or any(r.detail for r in self.references),
+            or any(r.media_resolution for r in self.references),
         )
         if advice:
             warnings.warn(advice, ReferenceCountWarning, stacklevel=user_stacklevel())
@@ -211,7 +212,7 @@ class GenerationRequest(BaseModel):
         (``generationConfig.mediaResolution`` cannot carry ``ultra_high``: it goes per part.)
         """
         wide = self.media_resolution if self.media_resolution == "ultra_high" else None
-        return [r.detail or wide for r in self.references]
+        return [r.media_resolution or wide for r in self.references]
 
     def prepare_references(self, *, reserved_bytes: int = 0) -> list[ImageBytes]:
         """Reads every reference once (in worker threads), checks it, and fits them all.
@@ -248,7 +249,7 @@ class GenerationRequest(BaseModel):
             self.model,
             prompt_chars=len(self.prompt) + len(self.system_instruction or ""),
             input_image_tokens=sum(
-                max(INPUT_IMAGE_TOKENS[r.detail or wide], INPUT_IMAGE_TOKENS["high"])
+                max(INPUT_IMAGE_TOKENS[r.media_resolution or wide], INPUT_IMAGE_TOKENS["high"])
                 for r in self.references
             ),
             size=self.size.value if self.size else None,
@@ -265,5 +266,5 @@ class GenerationRequest(BaseModel):
         shaping = self.model_dump(
             mode="json", exclude={"prompt", "references", "n", "expected_images"}
         )
-        shaping["reference_details"] = [r.detail for r in self.references]
+        shaping["reference_details"] = [r.media_resolution for r in self.references]
         return json.dumps(shaping, sort_keys=True, separators=(",", ":"))

@@ -176,7 +176,9 @@ def _card(entry: dict[str, Any], folder: Path, page_dir: Path) -> str:
     )
 
 
-def write_gallery(out_dir: str | Path, output: str | Path | None = None) -> Path:
+def write_gallery(
+    out_dir: str | os.PathLike[str], output: str | os.PathLike[str] | None = None
+) -> Path:
     """Writes ``index.html`` (or ``output``) for the run in ``out_dir``; returns its path.
 
     Raises:

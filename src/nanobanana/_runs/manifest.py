@@ -66,7 +66,7 @@ def request_key(request: GenerationRequest) -> str:
         value = getattr(request, name)
         if value != fields[name].default:
             digest.update(f"{name}={_v(value)!r}".encode() + b"\0")
-    details = [r.detail for r in request.references]
+    details = [r.media_resolution for r in request.references]
     if any(details):
         digest.update(repr(details).encode() + b"\0")
     for ref in request.references:
