@@ -61,7 +61,7 @@ _TABLES: dict[str, dict[str, str]] = {
         "top_p": "number",
         "transcription_config": _ANY,
         "video_config": _ANY,
-    },  # fmt: skip
+    },
     "ImageConfig": {"aspect_ratio": "string", "image_size": "string"},
     "WebhookConfig": {"uris": _ANY, "user_metadata": _ANY},
     "image_format": {
@@ -70,7 +70,7 @@ _TABLES: dict[str, dict[str, str]] = {
         "image_size": "string",
         "mime_type": "string",
         "delivery": "string",
-    },  # fmt: skip
+    },
     "text_format": {"type": "string", "mime_type": "string", "schema": _ANY},
     "text": {"type": "string", "text": "string", "annotations": _ANY},
     "image": {
@@ -79,7 +79,7 @@ _TABLES: dict[str, dict[str, str]] = {
         "uri": "string",
         "mime_type": "string",
         "resolution": "string",
-    },  # fmt: skip
+    },
     "user_input": {"type": "string", "content": _ANY},
     "google_search": {"type": "string", "search_types": _ANY},
 }

@@ -151,7 +151,7 @@ def _interactions(em: Emulator, method: str, m: re.Match[str], body: Any, arrive
     if m.re is _MEDIA and method == "GET":
         media = em.interactions.media(m.group(2))
         return Reply(200, media.data, media.mime_type)
-    version, interaction_id, cancel = (m.groups() + (None, None))[:3]
+    version, interaction_id, cancel = ((*m.groups(), None, None))[:3]
     if interaction_id is None and method == "POST":
         answer, fault = em.interact(body, arrived, version=version)
         if isinstance(body, dict) and body.get("stream"):
