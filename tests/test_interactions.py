@@ -86,6 +86,8 @@ def test_bad_options_are_refused_before_sending(fake_gemini: FakeGemini, nb: Nan
         NanoBanana(api_key="k", api="interaction")  # type: ignore[arg-type]
     with pytest.raises(InvalidRequestError, match="need the Interactions API"):
         NanoBanana(api_key="k", background=True)
+    with pytest.raises(InvalidRequestError, match="delivery='uri' is not supported yet"):
+        NanoBanana(api_key="k", api="interactions", delivery="uri")
     assert not fake_gemini.requests
 
 
