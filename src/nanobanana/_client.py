@@ -19,9 +19,9 @@ from typing_extensions import Unpack
 
 from ._auth import DEFAULT_TIMEOUT, genai_factory
 from ._batch.jobs import AsyncBatches, Batches
-from ._core.flows import generate_flow, list_flow
-from ._core.stream import StreamEvent, stream_flow
-from ._core.wire import build
+from ._core.flows import list_flow
+from ._core.interactions import Api, ApiName, Delivery, generation
+from ._core.stream import StreamEvent
 from ._images.fit import prepare_references
 from ._models.catalog import ModelSummary, merge_models
 from ._models.registry import DEFAULT_MODEL
@@ -61,7 +61,11 @@ class _ClientBase:
         location: str | None = None,
         credentials: Credentials | None = None,
         genai_client: genai.Client | None = None,
+        api: ApiName = "generate_content",
+        background: bool = False,
+        delivery: Delivery = "inline",
     ) -> None:
+        wire = Api(api, background, delivery)
         self.model = model
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
@@ -76,6 +80,7 @@ class _ClientBase:
             genai_client = self._fresh_genai()
         self._genai = genai_client
         self._transport = self._transport_type(genai_client, self.retry)
+        self._transport.api = wire
 
     def __repr__(self) -> str:  # never the key
         return f"{type(self).__name__}(model={self.model!r}, timeout={self.timeout})"
@@ -111,6 +116,13 @@ class NanoBanana(_ClientBase):
         credentials: Google credentials for Vertex AI; by default Application Default
             Credentials.
         genai_client: An existing ``google.genai.Client`` to use as it is.
+        api: ``"generate_content"`` (the default) or ``"interactions"``: generate, stream and
+            session turns go through ``client.interactions``, and a session sends only its
+            new turn (see docs/interactions.md).
+        background: With ``api="interactions"``: each call runs on the server and is polled
+            to its end (long 4K work), under the same retry policy.
+        delivery: With ``api="interactions"``: ``"uri"`` has images returned as links,
+            fetched when saved.
 
     Example:
         >>> nb = NanoBanana()
@@ -148,9 +160,9 @@ class NanoBanana(_ClientBase):
 
     def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
-        images = self._transport.offload(prepare_references, request)
-        call = build(request, images, vertex=self._transport.vertex)
-        result: Result = self._transport.run(generate_flow(call, self.retry))
+        t = self._transport
+        images = t.offload(prepare_references, request)
+        result: Result = t.run(generation(t.api, request, images, self.retry, vertex=t.vertex))
         return result
 
     def stream(
@@ -170,9 +182,10 @@ class NanoBanana(_ClientBase):
         outcome: list[Result] = []
 
         def events() -> Iterator[StreamEvent]:
-            images = self._transport.offload(prepare_references, request)
-            call = build(request, images, vertex=self._transport.vertex)
-            yield from self._transport.events(stream_flow(call, self.retry), outcome)
+            t = self._transport
+            images = t.offload(prepare_references, request)
+            flow = generation(t.api, request, images, self.retry, vertex=t.vertex, stream=True)
+            yield from t.events(flow, outcome)
 
         return Stream(events(), outcome)
 
@@ -308,9 +321,10 @@ class AsyncNanoBanana(_ClientBase):
 
     async def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
-        images = await self._transport.offload(prepare_references, request)
-        call = build(request, images, vertex=self._transport.vertex)
-        result: Result = await self._transport.run(generate_flow(call, self.retry))
+        t = self._transport
+        images = await t.offload(prepare_references, request)
+        flow = generation(t.api, request, images, self.retry, vertex=t.vertex)
+        result: Result = await t.run(flow)
         return result
 
     def stream(
@@ -325,9 +339,10 @@ class AsyncNanoBanana(_ClientBase):
         outcome: list[Result] = []
 
         async def events() -> AsyncIterator[StreamEvent]:
-            images = await self._transport.offload(prepare_references, request)
-            flow = stream_flow(build(request, images, vertex=self._transport.vertex), self.retry)
-            async for event in self._transport.events(flow, outcome):
+            t = self._transport
+            images = await t.offload(prepare_references, request)
+            flow = generation(t.api, request, images, self.retry, vertex=t.vertex, stream=True)
+            async for event in t.events(flow, outcome):
                 yield event
 
         return AsyncStream(events(), outcome)

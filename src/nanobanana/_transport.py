@@ -15,6 +15,7 @@ import functools
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._core.interactions import Api
 from ._core.steps import END, Emit, Flow, Next, Offload, Op, Sleep, Step
 from ._errors import NanoBananaError, translating
 from ._retry import RetryPolicy
@@ -38,6 +39,8 @@ class SyncTransport:
         self.client, self.policy = client, policy
         self.vertex = bool(client.vertexai)
         """Whether calls go to Vertex AI, which takes options the Gemini API refuses."""
+        self.api = Api()
+        """Which API generations go through (`NanoBanana(api=...)`)."""
 
     def perform(self, step: Step) -> Any:
         """Does one step; google-genai and transport errors come out as ours."""
@@ -92,6 +95,8 @@ class AsyncTransport:
         self.client, self.policy = client, policy
         self.vertex = bool(client.vertexai)
         """Whether calls go to Vertex AI, which takes options the Gemini API refuses."""
+        self.api = Api()
+        """Which API generations go through (`NanoBanana(api=...)`)."""
 
     async def perform(self, step: Step) -> Any:
         """Does one step; see `SyncTransport.perform`."""

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from typing_extensions import Self, Unpack
 
 from .._core.flows import generate_flow, upload_flow
+from .._core.interactions import build_interaction, interaction_flow
 from .._core.steps import Flow
 from .._core.wire import Upload, build, model_content, user_content
 from .._errors import InvalidReferenceError, InvalidRequestError, SessionTooLargeError
@@ -183,6 +184,8 @@ class SessionCore(Generic[_T]):
                 f"{exc} (counting the references of earlier turns, which are sent again; "
                 "drop them with session.drop_oldest())"
             ) from None
+        if self._transport.api.interactions:  # earlier turns stay on the server
+            return prepare_references(request)
         try:
             return prepare_references(request, reserved_bytes=self._history_bytes())
         except (SessionTooLargeError, InvalidReferenceError):
@@ -229,6 +232,13 @@ class SessionCore(Generic[_T]):
         The turn is kept only when it succeeded, so a failure leaves the history as it was.
         """
         policy = self._transport.policy
+        if self._transport.api.interactions:
+            return (yield from self._interaction_turn(request, images))
+        if any(t.interaction_id for t in self.turns):
+            raise InvalidRequestError(
+                "this session's turns are stored interactions (made with api='interactions'); "
+                "continue it with a client made with api='interactions'"
+            )
         plan = self._offload_plan(images, request.prompt)
         if plan and self._transport.vertex:
             raise SessionTooLargeError(
@@ -250,6 +260,28 @@ class SessionCore(Generic[_T]):
         result: Result = yield from generate_flow(call, policy)
         kinds = tuple(r.kind for r in request.references)
         self.turns.append(Turn(request.prompt, tuple(images), kinds, result))
+        return result
+
+    def _interaction_turn(self, request: GenerationRequest, images: list[ImageBytes]) -> Flow:
+        """On the Interactions API: this turn alone, continuing the last turn's interaction.
+
+        The server holds the conversation (``store``), so a turn sends only its own prompt
+        and references, whatever came before; undo and branch continue from an earlier id.
+        """
+        if self.turns and not self.turns[-1].interaction_id:
+            raise InvalidRequestError(
+                "this session's earlier turns were made with generateContent, so the server "
+                "holds none of them; continue it with a client made with "
+                "api='generate_content'"
+            )
+        api = self._transport.api
+        call = build_interaction(
+            request, images, store=True, background=api.background, delivery=api.delivery,
+            previous_id=self.turns[-1].interaction_id if self.turns else None,
+        )  # fmt: skip
+        result: Result = yield from interaction_flow(call, self._transport.policy)
+        kinds = tuple(r.kind for r in request.references)
+        self.turns.append(Turn(request.prompt, tuple(images), kinds, result, result.response_id))
         return result
 
 
