@@ -162,13 +162,9 @@ class NanoBananaModelHandler(RemoteModelHandler[Keyed, PredictionResult, NanoBan
 
 
 def _store(out: str) -> ObjectOut:
+    """The output as a store; a local folder too (one machine: the DirectRunner)."""
     where = output(out)
-    if not isinstance(where, ObjectOut):
-        raise InvalidRequestError(
-            f"{out}: a pipeline writes to an object store URL (gs://, s3://, memory://): "
-            "its workers share no folder"
-        )
-    return where
+    return where if isinstance(where, ObjectOut) else ObjectOut(where.resolve().as_uri())
 
 
 def _recorded(out: ObjectOut, key: str) -> dict[str, Any] | None:

@@ -99,5 +99,5 @@ def test_bad_items_and_outputs_are_named() -> None:
         as_request("{oops")
     with pytest.raises(InvalidRequestError, match="got int"):
         as_request(3)
-    with pytest.raises(InvalidRequestError, match="object store URL"):
-        GenerateImages("local-folder")
+    with pytest.raises(InvalidRequestError, match="names a bucket"):
+        GenerateImages("s3:///no-bucket")

@@ -65,6 +65,12 @@ class ObjectOut:
 
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
+        if parts.scheme == "file":  # a folder as a store (a pipeline on one machine)
+            from obstore.store import LocalStore
+
+            self.url, self.scheme, self.prefix = url.rstrip("/"), "file", ""
+            self.store = LocalStore(parts.path, mkdir=True)
+            return
         if not parts.netloc:
             raise InvalidRequestError(
                 f"{url}: an output URL names a bucket: gs://bucket/run, s3://bucket/run, "
