@@ -55,7 +55,8 @@ class RunReport:
     with ``stopped_by`` saying why).
     """
 
-    out_dir: Path | ObjectOut
+    out_dir: Path | str
+    """The folder, or the URL (``gs://...``) of the run."""
     done: int = 0
     """Finished by this run."""
     failed: int = 0
@@ -86,7 +87,7 @@ class RunReport:
         """The local manifest file, or (for a URL) where the records are."""
         if isinstance(self.out_dir, Path):
             return self.out_dir / MANIFEST_NAME
-        return self.out_dir.uri("records/")
+        return f"{self.out_dir}/records/"
 
     @property
     def images_per_minute(self) -> float:
@@ -147,7 +148,8 @@ async def run_many(
     _check_run_options(requests, concurrency, rpm, ipm, max_cost)
     clock = transport.policy.clock
     manifest = await transport.offload(_open_manifest, out_dir)
-    report = RunReport(out_dir, spent_before=manifest.spent)
+    where = out_dir if isinstance(out_dir, Path) else out_dir.url
+    report = RunReport(where, spent_before=manifest.spent)
     limiter = RateLimiter(rpm, ipm, clock)
     first = requests[0]
     pacer = Pacer(first.model, first.size.value if first.size else None,
