@@ -47,7 +47,7 @@ LAYERS = [
     {"_auth", "_transport"},
     {"_stream", "_sessions", "_batch", "_runs"},
     {"_client"},
-    {"cli", "testing", "__main__"},
+    {"cli", "testing", "__main__", "beam"},
 ]
 #: What does I/O: reads or writes files, sleeps, reads the clock, or runs threads.
 IO_STDLIB = {

@@ -12,7 +12,6 @@ import functools
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
@@ -229,7 +228,8 @@ class NanoBanana(_ClientBase):
 
         Args:
             requests: `GenerationRequest` objects, prompts or templates.
-            out_dir: Where images and the manifest go.
+            out_dir: Where images and the manifest go: a folder, or a URL (``gs://``,
+                ``s3://``, ``memory://``) where each item is one create-only record.
             concurrency: Requests in flight at most; ``None`` (the default) keeps as many in
                 flight as the quota can serve: rate x latency, from the registry's typical
                 latency for the model and size, then the latencies measured.
@@ -251,6 +251,7 @@ class NanoBanana(_ClientBase):
             >>> report.done, report.failed, report.cost
         """
         from ._runs.runner import as_requests, run_in_thread, run_many
+        from ._runs.store import output
 
         checked = as_requests(requests, self._maker(options))
         own = self._fresh_genai() if self._fresh_genai else self._genai
@@ -259,7 +260,7 @@ class NanoBanana(_ClientBase):
         async def run(interrupted: threading.Event) -> RunReport:
             try:
                 return await run_many(
-                    transport, checked, out_dir=Path(out_dir), concurrency=concurrency, rpm=rpm,
+                    transport, checked, out_dir=output(out_dir), concurrency=concurrency, rpm=rpm,
                     ipm=ipm, max_cost=max_cost, progress=progress, stop=stop or interrupted,
                 )  # fmt: skip
             finally:
@@ -378,9 +379,10 @@ class AsyncNanoBanana(_ClientBase):
     ) -> RunReport:
         """Generates many images concurrently; see `NanoBanana.generate_many`."""
         from ._runs.runner import as_requests, run_many
+        from ._runs.store import output
 
         checked = as_requests(requests, self._maker(options))
-        return await run_many(self._transport, checked, out_dir=Path(out_dir),
+        return await run_many(self._transport, checked, out_dir=output(out_dir),
                               concurrency=concurrency, rpm=rpm, ipm=ipm, max_cost=max_cost,
                               progress=progress, stop=stop)  # fmt: skip
 

@@ -37,6 +37,8 @@ from .manifest import (
     unsaved_entry,
 )
 from .pacing import Pacer, RateLimiter
+from .records import RecordManifest
+from .store import ObjectOut
 
 __all__ = ["RunReport", "as_requests", "run_in_thread", "run_many"]
 
@@ -54,7 +56,8 @@ class RunReport:
     with ``stopped_by`` saying why).
     """
 
-    out_dir: Path
+    out_dir: Path | str
+    """The folder, or the URL (``gs://...``) of the run."""
     done: int = 0
     """Finished by this run."""
     failed: int = 0
@@ -81,8 +84,11 @@ class RunReport:
         return self.done_before + self.failed_before
 
     @property
-    def manifest(self) -> Path:
-        return self.out_dir / MANIFEST_NAME
+    def manifest(self) -> Path | str:
+        """The local manifest file, or (for a URL) where the records are."""
+        if isinstance(self.out_dir, Path):
+            return self.out_dir / MANIFEST_NAME
+        return f"{self.out_dir}/records/"
 
     @property
     def images_per_minute(self) -> float:
@@ -131,7 +137,7 @@ async def run_many(
     transport: AsyncTransport,
     requests: Sequence[GenerationRequest],
     *,
-    out_dir: Path,
+    out_dir: Path | ObjectOut,
     concurrency: int | None,
     rpm: int | None,
     ipm: int | None,
@@ -142,11 +148,9 @@ async def run_many(
     """The runner behind both ``generate_many`` entry points."""
     _check_run_options(requests, concurrency, rpm, ipm, max_cost)
     clock = transport.policy.clock
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".*.part"):  # a killed run's half-written temporary files
-        stale.unlink(missing_ok=True)
-    manifest = Manifest(out_dir / MANIFEST_NAME)
-    report = RunReport(out_dir, spent_before=manifest.spent)
+    manifest = await transport.offload(_open_manifest, out_dir)
+    where = out_dir if isinstance(out_dir, Path) else out_dir.url
+    report = RunReport(where, spent_before=manifest.spent)
     limiter = RateLimiter(rpm, ipm, clock)
     first = requests[0]
     pacer = Pacer(first.model, first.size.value if first.size else None,
@@ -210,6 +214,16 @@ async def run_many(
     return report
 
 
+def _open_manifest(out_dir: Path | ObjectOut) -> Manifest | RecordManifest:
+    """A folder's manifest, or a URL's records (one create-only object per item)."""
+    if isinstance(out_dir, ObjectOut):
+        return RecordManifest(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".*.part"):  # a killed run's half-written temporary files
+        stale.unlink(missing_ok=True)
+    return Manifest(out_dir / MANIFEST_NAME)
+
+
 def _retrying(
     limiter: RateLimiter, calls: dict[str, float], key: str, count: int, error: BaseException,
     wait: float,
@@ -238,7 +252,7 @@ async def _one(
     request: GenerationRequest,
     key: str,
     index: int,
-    out_dir: Path,
+    out_dir: Path | ObjectOut,
     limiter: RateLimiter,
     estimate: float,
     calls: dict[str, float],

@@ -126,6 +126,18 @@ def _args_edit(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _args_pipeline(p: argparse.ArgumentParser) -> None:
+    p.add_argument("requests", help="JSONL: one prompt string or request object per line")
+    p.add_argument("-o", "--out", required=True, metavar="DIR|URL",
+                   help="a folder, or a gs://, s3://, memory:// URL")  # fmt: skip
+    p.add_argument("--max-cost", type=float, metavar="USD",
+                   help="a cap on the spend under --out, never exceeded")  # fmt: skip
+    p.epilog = (
+        "Needs nanobanana-sdk[beam]. Items recorded under --out are skipped: a re-run pays "
+        "nothing twice. On Dataflow, use GenerateImages in a pipeline: docs/scale.md."
+    )
+
+
 def _args_batch(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "requests", help='JSONL: one prompt string or {"prompt": ..., "aspect_ratio": ...} per line'
@@ -211,6 +223,13 @@ COMMANDS: tuple[tuple[str, str, tuple[str, ...], _AddArguments, str], ...] = (
         "_edit:edit",
     ),
     ("batch", "run a JSONL file of requests (resumable)", ("common",), _args_batch, "_batch:batch"),
+    (
+        "pipeline",
+        "run a JSONL file on Apache Beam (DirectRunner)",
+        ("common",),
+        _args_pipeline,
+        "_pipeline:pipeline",
+    ),
     ("gallery", "write an HTML contact sheet of a run folder", (), _args_gallery, "_misc:gallery"),
     (
         "demo",
