@@ -131,7 +131,9 @@ def test_no_import_circle() -> None:
 def test_the_library_never_imports_the_cli_or_the_emulator() -> None:
     graph = _graph()
     for name, deps in graph.items():
-        if name.startswith(("nanobanana.cli", "nanobanana.testing", "nanobanana.__main__")):
+        if name.startswith(
+            ("nanobanana.cli", "nanobanana.testing", "nanobanana.__main__", "nanobanana.mcp")
+        ):
             continue
         bad = {d for d in deps if d.startswith(("nanobanana.cli", "nanobanana.testing"))}
         assert not bad, f"{name} imports {bad}"

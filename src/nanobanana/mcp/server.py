@@ -42,7 +42,7 @@ from .schemas import (
     SessionsOutput,
     SourceOut,
 )
-from .service import IMAGE_URI, Call, Outcome, Service
+from .service import IMAGE_URI, Call, Outcome, Service, ToolFailure
 
 __all__ = ["INSTRUCTIONS", "build_server"]
 
@@ -106,6 +106,8 @@ def _errors(fn: Callable[_P, Awaitable[_R]]) -> Callable[_P, Awaitable[_R]]:
             return await fn(*args, **kwargs)
         except ToolError:
             raise
+        except ToolFailure as exc:
+            raise ToolError(str(exc)) from exc
         except NanoBananaError as exc:
             raise ToolError(f"{type(exc).__name__}: {exc}") from exc
         except ValidationError as exc:

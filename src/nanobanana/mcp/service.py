@@ -357,7 +357,7 @@ class Service:
         for task in tasks:
             task.add_done_callback(done)
 
-    def _failure(self, call: Call) -> NanoBananaError:
+    def _failure(self, call: Call) -> ToolFailure:
         first = call.outcomes[0].entry.get("error") or {} if call.outcomes else {}
         message = str(first.get("message", "no image"))
         kind = str(first.get("type", "NanoBananaError"))
@@ -466,8 +466,8 @@ class Service:
         await self.client.aclose()
 
 
-class ToolFailure(NanoBananaError):
-    """Every call of a tool failed: the first failure's type and message."""
+class ToolFailure(Exception):
+    """Every call of a tool failed: the first failure's type and message (a tool error)."""
 
 
 def _entry_cost(task: asyncio.Task[dict[str, Any]]) -> float:
