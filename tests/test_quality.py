@@ -47,7 +47,7 @@ LAYERS = [
     {"_auth", "_transport"},
     {"_stream", "_sessions", "_batch", "_runs"},
     {"_client"},
-    {"cli", "testing", "__main__", "beam"},
+    {"cli", "testing", "__main__", "beam", "mcp"},
 ]
 #: What does I/O: reads or writes files, sleeps, reads the clock, or runs threads.
 IO_STDLIB = {
@@ -144,10 +144,15 @@ def test_no_import_circle() -> None:
 def test_the_library_never_imports_the_cli_or_the_emulator() -> None:
     graph = _graph()
     for name, deps in graph.items():
-        if name.startswith(("nanobanana.cli", "nanobanana.testing", "nanobanana.__main__")):
+        if name.startswith(
+            ("nanobanana.cli", "nanobanana.testing", "nanobanana.__main__", "nanobanana.mcp")
+        ):
             continue
         bad = {d for d in deps if d.startswith(("nanobanana.cli", "nanobanana.testing"))}
         assert not bad, f"{name} imports {bad}"
+    for name, deps in graph.items():
+        if not name.startswith(("nanobanana.cli", "nanobanana.mcp")):
+            assert not {d for d in deps if d.startswith("nanobanana.mcp")}, name
     for name, deps in graph.items():
         if name.startswith("nanobanana.testing"):
             assert not {

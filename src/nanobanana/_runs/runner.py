@@ -26,6 +26,7 @@ from .._errors import InvalidRequestError, NanoBananaError, QuotaExhaustedError
 from .._images.fit import prepare_references
 from .._request.request import GenerationRequest
 from .._request.types import PromptLike
+from .._result.result import Result
 from .._transport import AsyncTransport
 from .manifest import (
     MANIFEST_NAME,
@@ -256,11 +257,13 @@ async def _one(
     limiter: RateLimiter,
     estimate: float,
     calls: dict[str, float],
+    on_result: Callable[[Result], None] | None = None,
 ) -> tuple[dict[str, Any], float, float | None]:
     """One item, start to saved.
 
     Returns its manifest entry, its cost estimate, and how long its call took (``None``: it
-    never went out).
+    never went out). ``on_result`` sees the answer before it is saved (the MCP server shows
+    its text and grounding). ``calls`` holds the item's key while its request is out.
     """
     count = request.expected_images
     clock = transport.policy.clock
@@ -284,6 +287,8 @@ async def _one(
         return failure_entry(head, exc), estimate, None if sent is None else clock() - sent
     took = clock() - calls.pop(key)
     limiter.on_success()
+    if on_result is not None:
+        on_result(result)
     try:
         return await transport.offload(success_entry, head, result, out_dir), estimate, took
     except OSError as exc:  # disk full, a folder in the way: this item's problem only
