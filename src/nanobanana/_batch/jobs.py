@@ -25,6 +25,7 @@ from .._request.types import PromptLike
 from .._result.result import Result
 from .._transport import AsyncTransport, SyncTransport
 from .flows import JobCore, Keyed, Source, open_manifest, prepare, submit_flow
+from .shards import DEFAULT_SHARD_REQUESTS, BatchRunReport, ShardLimits, checked, run_flow
 
 __all__ = ["AsyncBatchJob", "AsyncBatches", "BatchJob", "Batches"]
 
@@ -128,6 +129,23 @@ class _BatchesCore(Generic[_T]):
             yield from handle._refresh_flow()  # attached to a job an earlier run created
         return handle
 
+    def _run_flow(
+        self,
+        requests: Iterable[GenerationRequest | PromptLike],
+        out_dir: str | os.PathLike[str],
+        tier: int,
+        shard_size: int,
+        display_name: str | None,
+        options: RequestOptions,
+        spool: Path,
+    ) -> Flow:
+        from .._runs.store import output
+
+        self._no_vertex()
+        limits = ShardLimits(tier, shard_size)
+        lazy = checked(requests, self._make(options))
+        return run_flow(self._transport, lazy, output(out_dir), limits, spool, display_name)
+
     def _list_flow(self) -> Flow:
         self._no_vertex()
         return list_flow("batches.list", self._transport.policy)
@@ -159,6 +177,34 @@ class Batches(_BatchesCore[SyncTransport]):
         flow = self._submitted_flow(BatchJob, keyed, sources, display_name, _path(out_dir))
         handle: BatchJob = self._transport.run(flow)
         return handle
+
+    def run(
+        self,
+        requests: Iterable[GenerationRequest | PromptLike],
+        *,
+        out_dir: str | os.PathLike[str],
+        tier: int = 1,
+        shard_size: int = DEFAULT_SHARD_REQUESTS,
+        display_name: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> BatchRunReport:
+        """Runs any number of requests on the Batch API, in shards, into a folder or a URL.
+
+        The requests are read one at a time (pass a generator for 100,000) and cut into
+        file-based jobs that keep within the API's limits for the project's ``tier``
+        (concurrent jobs, input file size, batch storage, enqueued tokens per model). Each
+        finished job's results are saved and recorded as they stream in. Blocks until every
+        job has ended; killed at any point, a run again with the same requests and
+        ``out_dir`` attaches to the jobs already created and records only what is not.
+
+        Example:
+            >>> report = nb.batch.run((f"A {c} bicycle" for c in colours), out_dir="gs://b/run")
+        """
+        with _Spool() as spool:
+            flow = self._run_flow(requests, out_dir, tier, shard_size, display_name, options,
+                                  spool)  # fmt: skip
+            report: BatchRunReport = self._transport.run(flow)
+        return report
 
     def get(self, name: str, *, out_dir: str | os.PathLike[str] | None = None) -> BatchJob:
         """A job by name (its requests unknown here: results carry no request)."""
@@ -196,6 +242,26 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
         handle: AsyncBatchJob = await self._transport.run(flow)
         return handle
 
+    async def run(
+        self,
+        requests: Iterable[GenerationRequest | PromptLike],
+        *,
+        out_dir: str | os.PathLike[str],
+        tier: int = 1,
+        shard_size: int = DEFAULT_SHARD_REQUESTS,
+        display_name: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> BatchRunReport:
+        """Runs any number of requests on the Batch API, in shards; see `Batches.run`.
+
+        Disk work (building shards, saving results) runs in worker threads.
+        """
+        with _Spool() as spool:
+            flow = self._run_flow(requests, out_dir, tier, shard_size, display_name, options,
+                                  spool)  # fmt: skip
+            report: BatchRunReport = await self._transport.run(flow)
+        return report
+
     async def get(
         self, name: str, *, out_dir: str | os.PathLike[str] | None = None
     ) -> AsyncBatchJob:
@@ -213,6 +279,21 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
             handle._update([job])
             jobs.append(handle)
         return jobs
+
+
+class _Spool:
+    """A temporary folder for a run's shard files, removed however the run ends."""
+
+    def __enter__(self) -> Path:
+        import tempfile
+
+        self.path = Path(tempfile.mkdtemp(prefix="nanobanana-shards-"))
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        import shutil
+
+        shutil.rmtree(self.path, ignore_errors=True)
 
 
 def _path(out_dir: str | os.PathLike[str] | None) -> Path | None:
