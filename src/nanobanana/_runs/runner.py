@@ -202,7 +202,10 @@ async def run_many(
         for task in finished:
             entry, estimate, took = task.result()
             committed += entry.get("cost", 0.0) - estimate
-            manifest.append(entry)
+            if isinstance(manifest, RecordManifest):  # a network write: off the event loop
+                await transport.offload(manifest.append, entry)
+            else:
+                manifest.append(entry)
             if took is not None:
                 pacer.observe(took)
             reason = _tally(report, entry)
