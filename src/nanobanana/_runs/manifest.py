@@ -97,6 +97,10 @@ class _Item:
     transient: bool
 
 
+#: The four possible `_Item`s, shared: an index of 100,000 keys holds no object per key.
+_ITEMS = {(ok, t): _Item(ok, t) for ok in (False, True) for t in (False, True)}
+
+
 class Manifest:
     """The JSONL record of a run: a header line, then one line per finished request.
 
@@ -171,7 +175,7 @@ class Manifest:
         cost = entry.get("cost")
         self.spent += float(cost) if isinstance(cost, int | float) else 0.0
         ok = entry.get("status") == "ok"
-        self.index[str(entry["key"])] = _Item(ok, bool(entry.get("transient", False)))
+        self.index[str(entry["key"])] = _ITEMS[ok, bool(entry.get("transient", False))]
 
     def _foreign(self) -> InvalidRequestError:
         return InvalidRequestError(

@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .manifest import MANIFEST_NAME, _Item, read_entries
+from .manifest import _ITEMS, MANIFEST_NAME, _Item, read_entries
 from .store import ObjectOut
 
 __all__ = ["RecordManifest", "read_any", "record_name"]
@@ -63,7 +63,7 @@ class RecordManifest:
         key = str(entry["key"])
         if self.index.get(key, _Item(False, True)).ok:
             return  # a success stays done whatever comes after
-        self.index[key] = _Item(entry.get("status") == "ok", bool(entry.get("transient", False)))
+        self.index[key] = _ITEMS[entry.get("status") == "ok", bool(entry.get("transient", False))]
 
     def is_done(self, key: str) -> bool:
         item = self.index.get(key)
