@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from google.genai import types
 
-from nanobanana import GenerationRequest, InvalidRequestError, Reference
+from nanobanana import GenerationRequest, InvalidRequestError, Reference, UnknownModelWarning
 from nanobanana._core.wire import generation_config
 from nanobanana._errors import ReferenceCountWarning, SizeMismatchWarning
 from nanobanana._models.catalog import merge_models, models_markdown
@@ -142,11 +142,12 @@ def test_nano_banana_warns_above_three_references_and_never_refuses(count: int) 
 
 
 def test_unknown_models_get_syntax_checks_only() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         request = GenerationRequest(
             "a", model="gemini-4-image", aspect_ratio="8:1", size="512px", references=refs(30)
         )
+    assert [w.category for w in caught] == [UnknownModelWarning]  # one warning, once per id
     assert request.model == "gemini-4-image" and len(request.references) == 30
     with pytest.raises(InvalidRequestError, match="allowed: 1:1"):
         GenerationRequest("a", model="gemini-4-image", aspect_ratio="7:3")

@@ -17,6 +17,7 @@ from nanobanana import (
     InvalidRequestError,
     NanoBananaError,
     Reference,
+    UnknownModelWarning,
 )
 from nanobanana._core.wire import build, generation_config
 from nanobanana._images.fit import prepare_references
@@ -183,11 +184,14 @@ def test_default_model_and_retired_id_migration() -> None:
 
 
 def test_unknown_model_passes_through_unchanged() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with pytest.warns(UnknownModelWarning, match="sent as it is") as caught:
         assert (
             GenerationRequest("a fox", model="gemini-9-ultra-image").model == "gemini-9-ultra-image"
         )
+        GenerationRequest("an owl", model="gemini-9-ultra-image")
+    assert len(caught) == 1  # once per id
+    with pytest.warns(UnknownModelWarning, match="did you mean 'gemini-3-pro-image'"):
+        GenerationRequest("a fox", model="gemini-3-pro-imgae")
     assert (
         GenerationRequest("a fox", model="models/gemini-3-pro-image").model == "gemini-3-pro-image"
     )
@@ -380,6 +384,7 @@ def test_output_format_and_quality_only_on_vertex() -> None:
         ({"search": {"image": True}}, "takes the keys web and images"),
     ],
 )
+@pytest.mark.filterwarnings("ignore::nanobanana.UnknownModelWarning")
 def test_options_a_model_lacks_are_refused_naming_it(kwargs: dict, words: str) -> None:
     with pytest.raises(InvalidRequestError, match=re.escape(words)):
         GenerationRequest("a fox", **kwargs)
@@ -395,6 +400,7 @@ def test_search_spellings() -> None:
         Search(web=False)
 
 
+@pytest.mark.filterwarnings("ignore::nanobanana.UnknownModelWarning")
 def test_unknown_models_take_any_known_option() -> None:
     request = GenerationRequest(
         "a", model="gemini-9-image", aspect_ratio="1:8", size="0.5k", thinking_level="low",
@@ -460,7 +466,8 @@ def test_estimated_cost_of_a_request() -> None:
     assert grounded.estimated_cost() == pytest.approx(expected + extra)
     assert plain.estimated_cost(batch=True) == pytest.approx(expected / 2)
     assert GenerationRequest("x", model=FLASH, size="512").estimated_cost() is not None
-    assert GenerationRequest("x", model="gemini-9-image").estimated_cost() is None
+    with pytest.warns(UnknownModelWarning):
+        assert GenerationRequest("x", model="gemini-9-image").estimated_cost() is None
 
 
 def test_options_key_changes_with_every_shaping_option() -> None:

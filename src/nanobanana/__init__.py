@@ -79,6 +79,7 @@ _EXPORTS = {
     "Template": ".prompts",
     "TextPart": "._result.result",
     "Turn": "._sessions.file",
+    "UnknownModelWarning": "._errors",
     "Usage": "._result.usage",
     "lint": ".prompts",
 }
@@ -134,6 +135,7 @@ if _TYPE_CHECKING:
     from ._errors import ServerError as ServerError
     from ._errors import SessionTooLargeError as SessionTooLargeError
     from ._errors import SizeMismatchWarning as SizeMismatchWarning
+    from ._errors import UnknownModelWarning as UnknownModelWarning
     from ._images.generated import GeneratedImage as GeneratedImage
     from ._models.catalog import ModelSummary as ModelSummary
     from ._request.options import RequestOptions as RequestOptions

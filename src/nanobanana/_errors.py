@@ -388,6 +388,10 @@ class ReferenceCountWarning(UserWarning):
     """More reference images than the model is advised to take (it may ignore some)."""
 
 
+class UnknownModelWarning(UserWarning):
+    """A model id the registry does not know: sent as it is, checked for syntax only."""
+
+
 class SizeMismatchWarning(UserWarning):
     """The image that came back is not the size or aspect ratio that was asked for.
 
