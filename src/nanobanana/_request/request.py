@@ -15,9 +15,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from .._errors import InvalidRequestError, ReferenceCountWarning, user_stacklevel
 from .._images.bytes import ImageBytes
-from .._models.checks import check_options
+from .._models.checks import check_options, unknown_value
 from .._models.cost import ESTIMATED_SEARCH_QUERIES, INPUT_IMAGE_TOKENS, estimate_cost
-from .._models.registry import DEFAULT_MODEL, MAX_PROMPT_CHARS, resolve_model
+from .._models.registry import DEFAULT_MODEL, MAX_PROMPT_CHARS, MODELS, resolve_model
 from .options import (
     AspectRatio,
     Detail,
@@ -47,8 +47,14 @@ __all__ = [
 ]
 
 
+class _Refused(str):
+    """A ratio or size already refused for the chosen model: the field reports why."""
+
+
 def _enum(cls: Any) -> Any:
     def convert(value: Any) -> Any:
+        if isinstance(value, _Refused):
+            raise InvalidRequestError(str(value))
         return None if value is None else cls(value)
 
     return convert
@@ -155,6 +161,28 @@ class GenerationRequest(BaseModel):
             data["references"] = as_references(data["references"], suggested.reference_kind)
         if "expected_images" not in data:
             data["expected_images"] = getattr(prompt, "expected_images", 1)
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spell_ratio_and_size_for_the_model(cls, data: Any) -> Any:
+        """A ratio or size no model takes is refused naming the chosen model's own values.
+
+        (The field reports it, so that other problems of the request are reported with it.)
+        """
+        if not isinstance(data, dict):
+            return data
+        for name, enum in (("aspect_ratio", AspectRatio), ("size", ImageSize)):
+            value = data.get(name)
+            if value is None or isinstance(value, enum):
+                continue
+            try:
+                enum(value)
+            except InvalidRequestError:
+                model = data.get("model")
+                known = model.strip().removeprefix("models/") if isinstance(model, str) else None
+                info = MODELS.get(known or DEFAULT_MODEL)
+                data = {**data, name: _Refused(unknown_value(name, value, info))}
         return data
 
     @field_validator("prompt", mode="before")
