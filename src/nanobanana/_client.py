@@ -21,11 +21,12 @@ from ._batch.jobs import AsyncBatches, Batches
 from ._core.flows import list_flow
 from ._core.interactions import Api, ApiName, Delivery, generation
 from ._core.stream import StreamEvent
+from ._errors import InvalidRequestError
 from ._images.fit import prepare_references
 from ._models.catalog import ModelSummary, merge_models
-from ._models.registry import DEFAULT_MODEL
+from ._models.registry import DEFAULT_MODEL, MODELS
 from ._request.options import RequestOptions
-from ._request.reference import ReferenceLike, as_references
+from ._request.reference import ReferenceLike, as_references, check_reference_counts
 from ._request.request import GenerationRequest
 from ._request.types import ImageSource, PromptLike
 from ._result.result import Result
@@ -44,6 +45,24 @@ __all__ = ["AsyncNanoBanana", "NanoBanana"]
 
 class _ClientBase:
     """What both twins share: configuration, read from the environment here (never at import)."""
+
+    @staticmethod
+    def _edited(
+        image: ImageSource, references: Iterable[ReferenceLike] | ReferenceLike | None, session: Any
+    ) -> tuple[ReferenceLike, ...]:
+        """The image being edited, then the references; refused naming it when too many.
+
+        The edited image takes one object slot, as any reference does.
+        """
+        refs = as_references(references)
+        try:
+            check_reference_counts(["object", *(r.kind for r in refs)], MODELS.get(session.model))
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(
+                f"the image being edited and {len(refs)} reference(s) are too many for one "
+                f"request (the edited image counts as one object): {exc}"
+            ) from None
+        return (image, *refs)
 
     _transport_type: Callable[[genai.Client, RetryPolicy], Any]
 
@@ -206,7 +225,7 @@ class NanoBanana(_ClientBase):
             >>> nb.edit("photo.jpg", "Remove the background").image.save("cutout")
         """
         session = self.session(**options)
-        return session.send(instruction, references=(image, *as_references(references)))
+        return session.send(instruction, references=self._edited(image, references, session))
 
     def generate_many(
         self,
@@ -362,7 +381,8 @@ class AsyncNanoBanana(_ClientBase):
     ) -> Result:
         """Edits an existing image; see `NanoBanana.edit`."""
         session = self.session(**options)
-        return await session.send(instruction, references=(image, *as_references(references)))
+        refs = self._edited(image, references, session)
+        return await session.send(instruction, references=refs)
 
     async def generate_many(
         self,
