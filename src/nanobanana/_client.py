@@ -25,7 +25,7 @@ from ._errors import InvalidRequestError
 from ._images.fit import prepare_references
 from ._models.catalog import ModelSummary, merge_models
 from ._models.registry import DEFAULT_MODEL, MODELS
-from ._request.options import RequestOptions
+from ._request.options import RequestOptions, with_options_help
 from ._request.reference import ReferenceLike, as_references, check_reference_counts
 from ._request.request import GenerationRequest
 from ._request.types import ImageSource, PromptLike
@@ -151,6 +151,7 @@ class NanoBanana(_ClientBase):
     _transport_type = SyncTransport
     _transport: SyncTransport
 
+    @with_options_help
     def generate(
         self,
         prompt: PromptLike,
@@ -164,8 +165,7 @@ class NanoBanana(_ClientBase):
             prompt: A string, or a template of the prompt DSL.
             references: Reference images: paths, bytes, file objects, PIL images or
                 `Reference` objects (plain sources count as objects); one, or several.
-            **options: `RequestOptions`: ``aspect_ratio``, ``size``, ``model``,
-                ``include_thoughts``.
+            **options: Request options, each listed under Options below.
 
         Raises:
             InvalidRequestError: The request is invalid; nothing was sent.
@@ -183,6 +183,7 @@ class NanoBanana(_ClientBase):
         result: Result = t.run(generation(t.api, request, images, self.retry, vertex=t.vertex))
         return result
 
+    @with_options_help
     def stream(
         self,
         prompt: PromptLike,
@@ -207,10 +208,12 @@ class NanoBanana(_ClientBase):
 
         return Stream(events(), outcome)
 
+    @with_options_help
     def session(self, **options: Unpack[RequestOptions]) -> Session:
         """Starts a multi-turn edit session; see `Session`."""
         return Session(self._transport, self.model, **options)
 
+    @with_options_help
     def edit(
         self,
         image: ImageSource,
@@ -227,6 +230,7 @@ class NanoBanana(_ClientBase):
         session = self.session(**options)
         return session.send(instruction, references=self._edited(image, references, session))
 
+    @with_options_help
     def generate_many(
         self,
         requests: Iterable[GenerationRequest | PromptLike],
@@ -328,6 +332,7 @@ class AsyncNanoBanana(_ClientBase):
     _transport_type = AsyncTransport
     _transport: AsyncTransport
 
+    @with_options_help
     async def generate(
         self,
         prompt: PromptLike,
@@ -347,6 +352,7 @@ class AsyncNanoBanana(_ClientBase):
         result: Result = await t.run(flow)
         return result
 
+    @with_options_help
     def stream(
         self,
         prompt: PromptLike,
@@ -367,10 +373,12 @@ class AsyncNanoBanana(_ClientBase):
 
         return AsyncStream(events(), outcome)
 
+    @with_options_help
     def session(self, **options: Unpack[RequestOptions]) -> AsyncSession:
         """Starts a multi-turn edit session; see `AsyncSession`."""
         return AsyncSession(self._transport, self.model, **options)
 
+    @with_options_help
     async def edit(
         self,
         image: ImageSource,
@@ -384,6 +392,7 @@ class AsyncNanoBanana(_ClientBase):
         refs = self._edited(image, references, session)
         return await session.send(instruction, references=refs)
 
+    @with_options_help
     async def generate_many(
         self,
         requests: Iterable[GenerationRequest | PromptLike],
