@@ -109,8 +109,8 @@ class _ClientBase:
         references: Iterable[ReferenceLike] | ReferenceLike | None,
         options: RequestOptions,
     ) -> GenerationRequest:
-        model = options.get("model") or self.model
-        return GenerationRequest(prompt, references=references, **{**options, "model": model})
+        merged: RequestOptions = {**options, "model": options.get("model") or self.model}
+        return GenerationRequest(prompt, references=references, **merged)
 
     def _maker(self, options: RequestOptions) -> Callable[[PromptLike], GenerationRequest]:
         """Makes the request for a prompt or template given as such, with these options."""

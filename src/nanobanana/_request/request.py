@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -29,7 +30,13 @@ from .options import (
     as_thinking_level,
 )
 from .options import validate_init as _validate
-from .reference import Reference, ReferenceKind, as_references, check_reference_counts
+from .reference import (
+    Reference,
+    ReferenceKind,
+    ReferenceLike,
+    as_references,
+    check_reference_counts,
+)
 from .types import PromptLike
 
 if TYPE_CHECKING:
@@ -139,10 +146,36 @@ class GenerationRequest(BaseModel):
     n: int = Field(default=1, ge=1, le=10_000)
     """Copies of this request, for runs, batches and the CLI (`generate()` sends one)."""
 
-    def __init__(self, prompt: PromptLike | None = None, /, **data: Any) -> None:
-        if prompt is not None:
-            data["prompt"] = prompt
-        _validate(super().__init__, **data)
+    if TYPE_CHECKING:
+        # What type checkers and editors see: every field, typed as the call takes it.
+        def __init__(
+            self,
+            prompt: PromptLike,
+            *,
+            references: Iterable[ReferenceLike] | ReferenceLike | None = (),
+            aspect_ratio: AspectRatio | str | None = None,
+            size: ImageSize | str | int | None = None,
+            model: str | None = None,
+            include_thoughts: bool = False,
+            expected_images: int = 1,
+            search: bool | Search | None = None,
+            thinking_level: str | None = None,
+            image_only: bool = False,
+            media_resolution: str | None = None,
+            system_instruction: str | None = None,
+            temperature: float | None = None,
+            seed: int | None = None,
+            output_format: str | None = None,
+            quality: int | None = None,
+            n: int = 1,
+        ) -> None: ...
+
+    else:
+
+        def __init__(self, prompt: PromptLike | None = None, /, **data: Any) -> None:
+            if prompt is not None:
+                data["prompt"] = prompt
+            _validate(super().__init__, **data)
 
     @model_validator(mode="before")
     @classmethod
