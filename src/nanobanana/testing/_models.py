@@ -1,7 +1,7 @@
 """The models the emulator serves, each with what the real one accepts (FACTS' family table).
 
 Kept apart from the SDK's registry on purpose: a fake that shared the client's tables would
-agree with its mistakes. ``tests/testing/test_models_agree.py`` checks the two agree.
+agree with its mistakes. ``tests/testing/test_models.py`` checks the two agree.
 """
 
 from __future__ import annotations
