@@ -1,6 +1,6 @@
 """Checks against a model's limits: options and references before sending, pixels after.
 
-All read the one table in `_registry`; every refusal names the model and what it allows.
+All read the one table in `_models.registry`; every refusal names the model and what it allows.
 Unknown models get syntax checks only (the enums and `ALL_THINKING_LEVELS`).
 """
 

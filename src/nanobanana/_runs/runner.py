@@ -4,7 +4,7 @@ One runner (async). `AsyncNanoBanana.generate_many` awaits it; `NanoBanana.gener
 it on an event loop of its own in a worker thread (which, unlike ``asyncio.run`` on the
 caller's thread, also works inside Jupyter's running loop).
 
-Each finished request is written to the run's manifest (`_manifest`) as soon as its images are
+Each finished request is written to the run's manifest (`_runs.manifest`) as soon as its images are
 saved; a re-run skips what is done there.
 """
 
