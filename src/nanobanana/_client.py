@@ -214,7 +214,10 @@ class NanoBanana(_ClientBase):
         Failures are recorded in the manifest, not raised mid-run.
 
         Args:
-            requests: `GenerationRequest` objects, prompts or templates.
+            requests: `GenerationRequest` objects, prompts or templates. A list is checked
+                whole before anything is sent; any other iterable (a generator, a file's
+                lines) is drawn only as the run has room, so memory stays flat however many
+                it holds, and an invalid item is recorded as failed while the run goes on.
             out_dir: Where images and the manifest go.
             concurrency: Requests in flight at most; ``None`` (the default) keeps as many in
                 flight as the quota can serve: rate x latency, from the registry's typical
@@ -236,9 +239,9 @@ class NanoBanana(_ClientBase):
             >>> report = nb.generate_many(prompts, out_dir="bikes", rpm=20)
             >>> report.done, report.failed, report.cost
         """
-        from ._runs.runner import as_requests, run_in_thread, run_many
+        from ._runs.runner import for_run, run_in_thread, run_many
 
-        checked = as_requests(requests, self._maker(options))
+        checked = for_run(requests, self._maker(options))
         own = self._fresh_genai() if self._fresh_genai else self._genai
         transport = AsyncTransport(own, self.retry)
 
@@ -361,9 +364,9 @@ class AsyncNanoBanana(_ClientBase):
         **options: Unpack[RequestOptions],
     ) -> RunReport:
         """Generates many images concurrently; see `NanoBanana.generate_many`."""
-        from ._runs.runner import as_requests, run_many
+        from ._runs.runner import for_run, run_many
 
-        checked = as_requests(requests, self._maker(options))
+        checked = for_run(requests, self._maker(options))
         return await run_many(self._transport, checked, out_dir=Path(out_dir),
                               concurrency=concurrency, rpm=rpm, ipm=ipm, max_cost=max_cost,
                               progress=progress, stop=stop)  # fmt: skip

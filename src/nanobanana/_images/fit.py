@@ -37,9 +37,11 @@ __all__ = [
     "ImageBytes",
     "RefSource",
     "check_image",
+    "fit_images",
     "fit_to_budget",
     "load_image",
     "prepare_images",
+    "read_images",
     "reference_long_side",
     "wire_size",
 ]
@@ -112,14 +114,35 @@ def prepare_images(
             complete image of a type the API takes, or a decompression bomb; names the source.
         InvalidRequestError: The text leaves no room, or the images cannot be made to fit.
     """
-    budget = _budget(text_bytes)
-    default = long_side or reference_long_side()
-    sides = [
-        reference_long_side(s.media_resolution) if s.media_resolution else default for s in sources
-    ]
     with _Workers(len(sources), workers) as run:
         loaded = run(_load, sources)
-        return _fit(loaded, sides, budget, run)
+        return _fit(loaded, _sides(loaded, long_side), _budget(text_bytes), run)
+
+
+def read_images(sources: Sequence[RefSource], *, workers: int | None = None) -> list[ImageBytes]:
+    """Reads and checks every source once (the first half of `prepare_images`)."""
+    with _Workers(len(sources), workers) as run:
+        return run(_load, sources)
+
+
+def fit_images(
+    images: Sequence[ImageBytes],
+    *,
+    text_bytes: int,
+    long_side: int | None = None,
+    workers: int | None = None,
+) -> list[ImageBytes]:
+    """Fits images `read_images` read, as `prepare_images` does (its second half)."""
+    with _Workers(len(images), workers) as run:
+        return _fit(list(images), _sides(images, long_side), _budget(text_bytes), run)
+
+
+def _sides(images: Sequence[ImageBytes], long_side: int | None) -> list[int]:
+    """Each image's long side: its own media resolution's, else the request's."""
+    default = long_side or reference_long_side()
+    return [
+        reference_long_side(i.media_resolution) if i.media_resolution else default for i in images
+    ]
 
 
 def fit_to_budget(images: Sequence[ImageBytes], *, text_bytes: int = 0) -> list[ImageBytes]:
