@@ -130,10 +130,9 @@ def bench_references(opts: Options) -> list[Row]:
 
 def _prepare_one(path: str) -> bytes:
     from nanobanana._images.bytes import RefSource
-    from nanobanana._images.fit import _load, _reduction, _shrink, reference_long_side
+    from nanobanana._images.fit import _load, _shrink, reference_long_side
 
-    image = _load(RefSource(path, path))
-    return _shrink(image, _reduction(image, reference_long_side())).data
+    return _shrink(_load(RefSource(path, path)), reference_long_side()).data
 
 
 def bench_pool(opts: Options) -> list[Row]:
