@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 import os
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import pytest

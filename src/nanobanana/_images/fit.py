@@ -226,8 +226,11 @@ def _target(width: int, height: int, long_side: int) -> tuple[int, int]:
 
 
 def _shrink(image: ImageBytes, long_side: int) -> ImageBytes:
-    """Decodes once at the smallest JPEG scale still above the target (inside libjpeg: 1/2,
-    1/4 or 1/8 of the work), resizes to the target, turns it upright, encodes once."""
+    """Shrinks to ``long_side``: decoded once, resized once, turned upright, encoded once.
+
+    A JPEG decodes at the coarsest scale that still leaves more pixels than the target
+    (inside libjpeg: 1/2, 1/4 or 1/8 of the work).
+    """
     from PIL import Image, ImageFile, ImageOps
 
     pil = _open(image)
