@@ -247,7 +247,9 @@ def _shrink(image: ImageBytes, long_side: int) -> ImageBytes:
     if pil.size != target:
         if pil.mode not in ("RGB", "RGBA", "L", "LA"):
             pil = pil.convert("RGBA" if "A" in pil.mode or "transparency" in pil.info else "RGB")
-        pil = pil.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
+        # An area average (BOX): the right filter to shrink by less than 2x, at half the
+        # cost of a bicubic one on a 3 MP half-scale decode.
+        pil = pil.resize(target, Image.Resampling.BOX, reducing_gap=2.0)
     if pil.getexif().get(0x0112, 1) != 1:  # rotating a small image: about 1 ms
         pil = ImageOps.exif_transpose(pil)
     try:
