@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ._common import Options, Row
-from .micro import bench_emulator, bench_parse, bench_save, bench_startup
+from .micro import bench_emulator, bench_parse, bench_per_call, bench_save, bench_startup
 from .refs import bench_pool, bench_references
 from .runs import bench_batch, bench_latency, bench_memory, bench_scale
 
@@ -27,6 +27,7 @@ BENCHES: dict[str, Callable[[Options], list[Row]]] = {
     "save": bench_save,
     "parse": bench_parse,
     "startup": bench_startup,
+    "percall": bench_per_call,
     "emulator": bench_emulator,
     "latency": bench_latency,
     "memory": bench_memory,

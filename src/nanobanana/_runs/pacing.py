@@ -31,7 +31,8 @@ _WINDOW = 61.0
 MAX_IN_FLIGHT = 256
 #: Seconds between starts in a burst: long enough for a 429 (which comes back at once) to
 #: stop the burst before more go out into a server that allows less burst than a minute's.
-PROBE = 0.02
+#: (A minute's burst of 60 takes 6 s: little against image latencies of 10-100 s.)
+PROBE = 0.1
 
 
 class RateLimiter:
@@ -69,10 +70,14 @@ class RateLimiter:
         self.refilled = 0.0
 
     def _rate(self) -> float | None:
-        """Requests a second the quotas allow now (for the bucket), or ``None``."""
+        """Requests a second the bucket refills at, or ``None``.
+
+        The quota's rate, less 3%: the server counts arrivals, a little after our starts
+        and not evenly so (as the window is 61 s for the server's 60).
+        """
         rates = [self.rpm * self.scale / 60] if self.rpm else []
         rates += [self.ipm * self.image_scale / 60] if self.ipm else []
-        return min(rates) if rates else None
+        return min(rates) * 0.97 if rates else None
 
     def _refill(self, now: float) -> None:
         rate = self._rate()
@@ -111,7 +116,8 @@ class RateLimiter:
         when = self.clock() if at is None else at
         bisect.insort(self.window, (when, images))
         if at is None:  # a retry booked for later leaves today's starts alone
-            self.next_start = when + self.probe
+            if self.rpm or self.ipm:  # a quota whose burst may be less than a minute's
+                self.next_start = when + min(self.probe, 60 / (self.rpm or self.ipm or 1))
             if self.burst is not None:
                 self._refill(when)
                 self.tokens -= 1
@@ -121,6 +127,9 @@ class RateLimiter:
         now = self.clock()
         in_window = len(self.window)
         self.acquire(images, at=now + wait)
+        if self.burst is not None:  # the retry will take a token too, when it goes
+            self._refill(now)
+            self.tokens -= 1
         if not isinstance(error, RateLimitError):
             return
         about = (error.quota or "").lower()
@@ -141,7 +150,7 @@ class RateLimiter:
         if room and self.burst is None and requests:
             taken = sum(1 for at, _ in self.window if at <= now) - 1
             self.burst = float(max(1, taken))
-            self.tokens, self.refilled = 0.0, now
+            self.tokens, self.refilled = -1.0, now  # empty, and this one's retry to come
             learned = True
         if learned:
             return
