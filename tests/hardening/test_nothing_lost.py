@@ -5,7 +5,11 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -222,6 +226,41 @@ def test_stop_lets_answers_in_flight_land(fake_gemini, nb, tmp_path) -> None:
     report = nb.generate_many(["a fox", "an owl"], out_dir=tmp_path, stop=stop)
     assert (report.done, report.not_started) == (0, 2) and "Ctrl-C" in (report.stopped_by or "")
     assert fake_gemini.generate_requests == []
+
+
+_RUN_UNTIL_CTRL_C = """
+import json, sys
+from nanobanana import NanoBanana
+url, out = sys.argv[1:]
+with NanoBanana(api_key="test", base_url=url) as nb:
+    report = nb.generate_many([f"prompt {i}" for i in range(12)], out_dir=out, concurrency=4,
+                              progress=False)
+print(json.dumps({"done": report.done, "not_started": report.not_started}))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+def test_a_real_ctrl_c_saves_every_answer_in_flight(tmp_path) -> None:
+    # On CPython before 3.13 a join() interrupted by Ctrl-C marks the thread stopped while it
+    # still runs: a runner that trusted is_alive() returned with the answers in flight unsaved.
+    with FakeGemini(latency=0.5) as server:
+        child = subprocess.Popen(
+            [sys.executable, "-c", _RUN_UNTIL_CTRL_C, server.url, str(tmp_path)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(server.generate_requests) < 4 and child.poll() is None:
+            assert time.monotonic() < deadline, "the run never had 4 requests in flight"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+        paid = len(server.generate_requests)
+    assert child.returncode == 0, err
+    report = json.loads(out)
+    saved = [r for r in records(tmp_path) if r.get("status") == "ok"]
+    assert 4 <= paid < 12
+    assert report == {"done": paid, "not_started": 12 - paid}
+    assert len(saved) == paid and len(images_in(tmp_path)) == paid
 
 
 # -- batch jobs -------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
+import contextlib
 import math
 import sys
 import threading
@@ -313,10 +315,15 @@ def run_in_thread(
     stop event the coroutine is given: no new request starts, and the answers already paid
     for are waited for and saved. A second Ctrl-C cancels the run; what finished is in the
     manifest, and a re-run continues from there.
+
+    The caller waits on the work's own completion (a `Future`), never on the thread's
+    ``is_alive()``: on CPython before 3.13 a ``join()`` interrupted by Ctrl-C marks the thread
+    stopped while it still runs, and the answers in flight would be dropped.
     """
     loop = asyncio.new_event_loop()
     stop = stop or threading.Event()
-    outcome: dict[str, Any] = {}
+    outcome: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    finished = threading.Event()  # set once the outcome is in and the loop closed
     task_ref: list[asyncio.Task[Any]] = []
 
     def target() -> None:
@@ -325,34 +332,38 @@ def run_in_thread(
             return await make(stop)
 
         try:
-            outcome["value"] = loop.run_until_complete(main())
+            outcome.set_result(loop.run_until_complete(main()))
         except BaseException as exc:  # handed to the caller's thread
-            outcome["error"] = exc
+            outcome.set_exception(exc)
         finally:
             loop.close()
+            finished.set()
 
     thread = threading.Thread(target=target, name="nanobanana-run", daemon=True)
     thread.start()
     try:
         try:
-            while thread.is_alive():
-                thread.join(0.1)
+            _wait(finished)
         except KeyboardInterrupt:
             stop.set()
             sys.stderr.write(
                 "\nStopping: no new requests; waiting for the answers already paid for. "
                 "Ctrl-C again to abort.\n"
             )
-            while thread.is_alive():
-                thread.join(0.1)
+            _wait(finished)
     except KeyboardInterrupt:
-        if task_ref:
-            loop.call_soon_threadsafe(task_ref[0].cancel)
-        thread.join(5)
+        if task_ref and not finished.is_set():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(task_ref[0].cancel)
+        finished.wait(5)
         raise
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    return outcome.result()
+
+
+def _wait(finished: threading.Event) -> None:
+    """Waits for the work in short slices, so that Ctrl-C is seen at once on every platform."""
+    while not finished.wait(0.1):
+        pass
 
 
 def as_requests(
