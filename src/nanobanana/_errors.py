@@ -5,6 +5,7 @@ NanoBananaError
 ├── InvalidRequestError (also a ValueError): nothing was sent
 │   ├── InvalidReferenceError: a reference image is unreadable or of the wrong type
 │   ├── MissingAPIKeyError: no key given and none in the environment
+│   ├── InvalidAPIKeyError: the key has whitespace, control or non-ASCII characters
 │   └── SessionTooLargeError: the next turn of a session would not fit one request
 ├── APIError: the API answered with an error (.code, .status, .message, .details)
 │   ├── BadRequestError (400), PermissionDeniedError (403), NotFoundError (404)
@@ -22,7 +23,8 @@ NanoBananaError
 
 `google-genai`, httpx and builtin transport errors are translated at one boundary,
 `translating()`, with ``raise ... from exc``, so the original stays reachable as `__cause__`;
-batch job states map through `batch_state_error`.
+batch job states map through `batch_state_error`. Every text that passes the boundary is
+scrubbed of the API keys in use and of ``key=`` query values (`scrub`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Protocol
 
 
@@ -64,6 +66,7 @@ __all__ = [
     "BadRequestError",
     "BatchJobError",
     "GenerationError",
+    "InvalidAPIKeyError",
     "InvalidReferenceError",
     "InvalidRequestError",
     "InvalidResponseError",
@@ -80,6 +83,8 @@ __all__ = [
     "api_error",
     "batch_state_error",
     "map_error",
+    "register_secret",
+    "scrub",
     "translating",
 ]
 
@@ -113,6 +118,13 @@ class InvalidReferenceError(InvalidRequestError):
 
 class MissingAPIKeyError(InvalidRequestError):
     """No API key was given and none was found in the environment."""
+
+
+class InvalidAPIKeyError(InvalidRequestError):
+    """The API key cannot be sent: whitespace inside it, control or non-ASCII characters.
+
+    The message names the position of the first bad character, never the key.
+    """
 
 
 class SessionTooLargeError(InvalidRequestError):
@@ -273,6 +285,8 @@ def map_error(exc: BaseException) -> NanoBananaError | None:
 def translating() -> Iterator[None]:
     """Raises our error for any `google-genai` or transport error inside, ``from`` it.
 
+    The texts of both are scrubbed of API keys (`scrub`) on the way out.
+
     Example:
         >>> with translating():
         ...     client.models.generate_content(...)
@@ -281,9 +295,53 @@ def translating() -> Iterator[None]:
         yield
     except Exception as exc:
         ours = map_error(exc)
+        _scrub_args(exc)
         if ours is None or ours is exc:
             raise
+        _scrub_args(ours)
+        if isinstance(ours, APIError):
+            ours.message = scrub(ours.message)
         raise ours from exc
+
+
+#: The API keys of the clients made in this process: never shown in an error's text.
+_SECRETS: set[str] = set()
+#: ``key=...`` in a URL's query (how the Gemini API also accepts a key).
+_KEY_QUERY = re.compile(r"(?i)([?&;]key=)[^&#\s'\"]+")
+
+
+def register_secret(secret: str) -> None:
+    """Remembers an API key, so that `scrub` removes it from every error text."""
+    if len(secret) >= 4:  # a shorter one would scrub ordinary words
+        _SECRETS.add(secret)
+
+
+def scrub(text: str) -> str:
+    """``text`` without any API key in use or ``key=`` query value (each becomes ``***``)."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "***")
+        shown = repr(secret.encode("utf-8", "backslashreplace"))[2:-1]  # as bytes print it
+        if shown != secret and shown in text:
+            text = text.replace(shown, "***")
+    return _KEY_QUERY.sub(r"\1***", text)
+
+
+def _scrub_args(exc: BaseException) -> None:
+    """Scrubs an exception's text in place (its ``args``, as ``str()`` shows them)."""
+    args = tuple(_scrubbed(a) for a in exc.args)
+    if args != exc.args:
+        with suppress(AttributeError, TypeError):  # an exception type with read-only args
+            exc.args = args
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", "backslashreplace")
+        return value if scrub(text) == text else scrub(text)
+    return value
 
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*s\s*$")

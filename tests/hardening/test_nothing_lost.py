@@ -368,3 +368,67 @@ def test_in_flight_follows_rate_times_latency() -> None:
     pacer.at_least(100.0)  # a call still out after 100 s: 4K-like latency
     assert pacer.limit() == 100
     assert Pacer("gemini-3-pro-image", "1K", 1, rpm=60, ipm=None, ceiling=8).limit() == 8
+
+
+# -- the API key ------------------------------------------------------------------------------
+
+SECRET = "AIzaSyA-the-users-secret-key-0123456789"
+
+
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [
+        (f"{SECRET}\n{SECRET}", "line break at position 40"),
+        (f"{SECRET}\x00", r"control character \(U\+0000\) at position 40"),
+        (f"{SECRET[:5]}\u00e9{SECRET[5:]}", "non-ASCII character at position 6"),
+        (f"{SECRET} {SECRET}", "whitespace at position 40"),
+    ],
+)
+def test_a_key_that_cannot_be_sent_is_refused_without_echoing_it(key, words) -> None:
+    from nanobanana import InvalidAPIKeyError
+
+    with pytest.raises(InvalidAPIKeyError, match=words) as caught:
+        NanoBanana(api_key=key)
+    assert isinstance(caught.value, InvalidRequestError)
+    assert SECRET[:12] not in str(caught.value)
+
+
+def test_a_key_from_the_environment_is_checked_too(monkeypatch) -> None:
+    from nanobanana import InvalidAPIKeyError
+
+    monkeypatch.setenv("GEMINI_API_KEY", f"{SECRET}\r\n{SECRET}")
+    with pytest.raises(InvalidAPIKeyError, match="GEMINI_API_KEY has a line break") as caught:
+        NanoBanana()
+    assert SECRET[:12] not in str(caught.value)
+
+
+def test_a_trailing_newline_is_not_part_of_the_key(policy) -> None:
+    with FakeGemini(api_keys=[SECRET]) as server:  # any other key is answered 403
+        with NanoBanana(api_key=f"{SECRET}\n", base_url=server.url, retry=policy) as nb:
+            assert nb.generate("a fox").image
+
+
+def test_no_error_text_carries_the_key(fake_gemini, policy, tmp_path) -> None:
+    echo = f"API key {SECRET} not valid (https://x.test/v1?alt=sse&key={SECRET[::-1]})"
+    fake_gemini.push(Fault.error(400, "INVALID_ARGUMENT", echo))
+    with NanoBanana(api_key=SECRET, base_url=fake_gemini.url, retry=policy) as nb:
+        with pytest.raises(InvalidRequestError.__mro__[1]) as caught:
+            nb.generate("a fox")
+        fake_gemini.push(Fault.error(400, "INVALID_ARGUMENT", echo))
+        nb.generate_many(["an owl"], out_dir=tmp_path)
+    shown = str(caught.value) + caught.value.message + str(caught.value.__cause__)
+    assert "not valid" in shown and "key=***" in shown
+    assert SECRET not in shown and SECRET[::-1] not in shown
+    manifest = (tmp_path / "manifest.jsonl").read_text()
+    assert "not valid" in manifest and SECRET not in manifest and SECRET[::-1] not in manifest
+
+
+def test_a_transport_error_naming_the_key_is_scrubbed() -> None:
+    from nanobanana import APIConnectionError
+    from nanobanana._auth import genai_factory
+    from nanobanana._errors import translating
+
+    genai_factory(SECRET, base_url=None, timeout=1, vertexai=False, project=None, location=None)
+    with pytest.raises(APIConnectionError) as caught, translating():
+        raise ConnectionError(f"Illegal header value b'{SECRET}'")
+    assert SECRET not in str(caught.value) and SECRET not in str(caught.value.__cause__)
