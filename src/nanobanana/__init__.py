@@ -34,6 +34,7 @@ _EXPORTS = {
     "BatchJobError": "._errors",
     "CharacterFromPhoto": ".prompts",
     "CharacterSheet": ".prompts",
+    "FolderInUseError": "._errors",
     "GeneratedImage": "._images.generated",
     "GenerationError": "._errors",
     "GenerationRequest": "._request.request",
@@ -113,6 +114,7 @@ if _TYPE_CHECKING:
     from ._errors import APITimeoutError as APITimeoutError
     from ._errors import BadRequestError as BadRequestError
     from ._errors import BatchJobError as BatchJobError
+    from ._errors import FolderInUseError as FolderInUseError
     from ._errors import GenerationError as GenerationError
     from ._errors import InvalidAPIKeyError as InvalidAPIKeyError
     from ._errors import InvalidReferenceError as InvalidReferenceError

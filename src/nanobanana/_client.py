@@ -206,6 +206,7 @@ class NanoBanana(_ClientBase):
         max_cost: float | None = None,
         progress: bool | None = None,
         stop: threading.Event | None = None,
+        wait: float = 0,
         **options: Unpack[RequestOptions],
     ) -> RunReport:
         """Generates many images concurrently, within quota, streaming them to ``out_dir``.
@@ -228,6 +229,9 @@ class NanoBanana(_ClientBase):
             stop: Set it (from any thread) to wind the run down: nothing new starts, and the
                 answers already paid for are waited for and saved. The first Ctrl-C does the
                 same; a second aborts.
+            wait: Seconds to wait for another writer to finish with ``out_dir`` (one run
+                writes to a folder at a time); then `FolderInUseError` names it. ``0`` (the
+                default) refuses a busy folder at once.
             **options: `RequestOptions` for the prompts and templates given as such
                 (``search=True``, ``size="2K"``...); a `GenerationRequest` keeps its own.
 
@@ -247,6 +251,7 @@ class NanoBanana(_ClientBase):
                 return await run_many(
                     transport, checked, out_dir=Path(out_dir), concurrency=concurrency, rpm=rpm,
                     ipm=ipm, max_cost=max_cost, progress=progress, stop=stop or interrupted,
+                    wait=wait,
                 )  # fmt: skip
             finally:
                 if own is not self._genai:
@@ -358,6 +363,7 @@ class AsyncNanoBanana(_ClientBase):
         max_cost: float | None = None,
         progress: bool | None = None,
         stop: threading.Event | None = None,
+        wait: float = 0,
         **options: Unpack[RequestOptions],
     ) -> RunReport:
         """Generates many images concurrently; see `NanoBanana.generate_many`."""
@@ -366,7 +372,7 @@ class AsyncNanoBanana(_ClientBase):
         checked = as_requests(requests, self._maker(options))
         return await run_many(self._transport, checked, out_dir=Path(out_dir),
                               concurrency=concurrency, rpm=rpm, ipm=ipm, max_cost=max_cost,
-                              progress=progress, stop=stop)  # fmt: skip
+                              progress=progress, stop=stop, wait=wait)  # fmt: skip
 
     async def models(self) -> list[ModelSummary]:
         """The models this key can use; see `NanoBanana.models`."""

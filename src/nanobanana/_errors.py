@@ -16,6 +16,7 @@ NanoBananaError
 │   └── APITimeoutError: no answer within the timeout
 ├── InvalidResponseError: the response body could not be read at all
 ├── BatchJobError (.job, .state): a batch job ended without results
+├── FolderInUseError (.folder, .pid, .host, .since): another writer holds the folder
 └── GenerationError (.result): the call succeeded but no final image came back
     ├── SafetyBlockedError: a safety filter or prompt block (.reason, .message)
     └── NoImageError: the model answered without an image
@@ -65,6 +66,7 @@ __all__ = [
     "APITimeoutError",
     "BadRequestError",
     "BatchJobError",
+    "FolderInUseError",
     "GenerationError",
     "InvalidAPIKeyError",
     "InvalidReferenceError",
@@ -218,6 +220,23 @@ class BatchJobError(NanoBananaError):
     def __init__(self, message: str, *, job: str, state: str) -> None:
         super().__init__(message)
         self.job, self.state = job, state
+
+
+class FolderInUseError(NanoBananaError):
+    """Another run (this process or another) is writing to the folder; nothing was sent.
+
+    Attributes:
+        folder: The folder.
+        pid: The process id of the writer holding it (``None``: not known).
+        host: The machine it runs on.
+        since: When it took the folder (ISO 8601, UTC).
+    """
+
+    def __init__(
+        self, message: str, *, folder: str, pid: int | None, host: str | None, since: str | None
+    ) -> None:
+        super().__init__(message)
+        self.folder, self.pid, self.host, self.since = folder, pid, host, since
 
 
 class GenerationError(NanoBananaError):

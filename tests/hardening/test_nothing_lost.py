@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import signal
 import subprocess
@@ -432,3 +433,71 @@ def test_a_transport_error_naming_the_key_is_scrubbed() -> None:
     with pytest.raises(APIConnectionError) as caught, translating():
         raise ConnectionError(f"Illegal header value b'{SECRET}'")
     assert SECRET not in str(caught.value) and SECRET not in str(caught.value.__cause__)
+
+
+# -- one writer per folder --------------------------------------------------------------------
+
+_HOLD_FOLDER = """
+import sys
+from pathlib import Path
+from nanobanana._runs.lock import FolderLock
+lock = FolderLock(Path(sys.argv[1]))
+lock.acquire()
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_a_second_process_on_one_folder_is_refused_until_the_first_dies(
+    fake_gemini, nb, tmp_path
+) -> None:
+    from nanobanana import FolderInUseError
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_FOLDER, str(tmp_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(FolderInUseError, match=f"process {holder.pid} on ") as caught:
+            nb.generate_many(["a fox"], out_dir=tmp_path)
+        assert caught.value.pid == holder.pid and caught.value.since
+        assert fake_gemini.generate_requests == []  # refused before anything was paid
+    finally:
+        holder.kill()  # SIGKILL: the lock it leaves is stale
+        holder.communicate()  # and close its pipes
+    assert nb.generate_many(["a fox"], out_dir=tmp_path).done == 1
+
+
+def test_a_second_run_in_one_process_waits_or_is_refused(fake_gemini, nb, tmp_path) -> None:
+    from nanobanana import FolderInUseError
+    from nanobanana._runs.gallery import write_gallery
+    from nanobanana._runs.lock import FolderLock
+
+    lock = FolderLock(tmp_path)
+    lock.acquire()
+    with pytest.raises(FolderInUseError, match=r"waited 0\.05 s"):
+        nb.generate_many(["a fox"], out_dir=tmp_path, wait=0.05)
+    with pytest.raises(FolderInUseError):
+        nb.batch.submit(["a fox"], out_dir=tmp_path)
+    assert [r for r in fake_gemini.requests if r.method == "POST"] == []
+    threading.Timer(0.05, lock.release).start()
+    assert nb.generate_many(["a fox"], out_dir=tmp_path, wait=30).done == 1
+    assert write_gallery(tmp_path).name == "index.html"  # each call took and left the folder
+
+
+@pytest.mark.parametrize("wait", [-1, math.nan, math.inf, "5"])
+def test_wait_is_a_number_of_seconds(nb, tmp_path, wait) -> None:
+    with pytest.raises(InvalidRequestError, match="wait must be a finite number"):
+        nb.generate_many(["a fox"], out_dir=tmp_path, wait=wait)
+
+
+def test_an_out_dir_that_cannot_be_written_is_found_before_paying(fake_gemini, nb, tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    with pytest.raises(InvalidRequestError, match="is a file, not a folder"):
+        nb.generate_many(["a fox"], out_dir=a_file)
+    with pytest.raises(InvalidRequestError, match="cannot be written"):
+        nb.generate_many(["a fox"], out_dir=a_file / "inside")
+    assert fake_gemini.generate_requests == [] and a_file.read_text() == "mine"

@@ -9,6 +9,7 @@ them through the same manifest as ``generate_many``. The decisions are flows in
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -22,6 +23,7 @@ from .._request.options import RequestOptions
 from .._request.request import GenerationRequest
 from .._request.types import PromptLike
 from .._result.result import Result
+from .._runs.lock import FolderLock
 from .._transport import AsyncTransport, SyncTransport
 from .flows import JobCore, open_manifest, prepare, submit_flow
 
@@ -49,7 +51,8 @@ class BatchJob(JobCore[SyncTransport]):
 
     def results(self) -> Iterator[Result]:
         """The results, in order; failures go to `errors` (and the manifest), not raised."""
-        yield from self._transport.events(self._results_flow(), [])
+        with _holding(self.out_dir):  # one writer per folder while results are saved
+            yield from self._transport.events(self._results_flow(), [])
 
     def cancel(self) -> None:
         """Asks the API to cancel the job."""
@@ -74,8 +77,9 @@ class AsyncBatchJob(JobCore[AsyncTransport]):
 
     async def results(self) -> AsyncIterator[Result]:
         """The results, in order; see `BatchJob.results`."""
-        async for result in self._transport.events(self._results_flow(), []):
-            yield result
+        with _holding(self.out_dir):
+            async for result in self._transport.events(self._results_flow(), []):
+                yield result
 
     async def cancel(self) -> None:
         """Asks the API to cancel the job."""
@@ -138,9 +142,10 @@ class Batches(_BatchesCore[SyncTransport]):
         keyed, sources = self._transport.offload(
             prepare, self._checked(requests, options), self._transport.vertex
         )
-        manifest = open_manifest(_path(out_dir))
-        flow = submit_flow(sources, display_name, self._transport.policy, manifest)
-        jobs = self._transport.run(flow)
+        with _holding(_path(out_dir)):  # two submitters to one folder would both pay
+            manifest = open_manifest(_path(out_dir))
+            flow = submit_flow(sources, display_name, self._transport.policy, manifest)
+            jobs = self._transport.run(flow)
         handle = BatchJob(self._transport, _names(jobs), keyed, _path(out_dir))
         handle._update(jobs)
         if any(isinstance(job, str) for job in jobs):
@@ -179,9 +184,10 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
         keyed, sources = await self._transport.offload(
             prepare, self._checked(requests, options), self._transport.vertex
         )
-        manifest = open_manifest(_path(out_dir))
-        flow = submit_flow(sources, display_name, self._transport.policy, manifest)
-        jobs = await self._transport.run(flow)
+        with _holding(_path(out_dir)):
+            manifest = open_manifest(_path(out_dir))
+            flow = submit_flow(sources, display_name, self._transport.policy, manifest)
+            jobs = await self._transport.run(flow)
         handle = AsyncBatchJob(self._transport, _names(jobs), keyed, _path(out_dir))
         handle._update(jobs)
         if any(isinstance(job, str) for job in jobs):
@@ -203,6 +209,14 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
             handle._update([job])
             jobs.append(handle)
         return jobs
+
+
+def _holding(out_dir: Path | None) -> contextlib.AbstractContextManager[Any]:
+    """The folder's writer lock (`FolderLock`), or nothing without a folder."""
+    if out_dir is None:
+        return contextlib.nullcontext()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return FolderLock(out_dir)
 
 
 def _path(out_dir: str | Path | None) -> Path | None:

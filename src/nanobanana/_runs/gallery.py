@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from .._errors import InvalidRequestError
 from .._images.generated import atomic_write as _atomic_write
 from . import manifest as _manifest
+from .lock import FolderLock
 
 __all__ = ["read_entries", "write_gallery"]
 
@@ -176,13 +178,25 @@ def _card(entry: dict[str, Any], folder: Path, page_dir: Path) -> str:
     )
 
 
-def write_gallery(out_dir: str | Path, output: str | Path | None = None) -> Path:
+def write_gallery(
+    out_dir: str | Path, output: str | Path | None = None, *, wait: float = 0
+) -> Path:
     """Writes ``index.html`` (or ``output``) for the run in ``out_dir``; returns its path.
+
+    Holds the folder (`FolderLock`) while it reads the manifest and writes the page.
 
     Raises:
         InvalidRequestError: ``out_dir`` has no manifest.
+        FolderInUseError: A run was writing to ``out_dir`` for longer than ``wait`` seconds.
     """
     folder = Path(out_dir)
+    if not folder.is_dir():
+        raise InvalidRequestError(f"{folder}: not a folder; a gallery is made of a run folder")
+    with FolderLock(folder, wait=wait):
+        return _write_gallery(folder, output)
+
+
+def _write_gallery(folder: Path, output: str | Path | None) -> Path:
     ordered = read_entries(folder)
     target = Path(output) if output else folder / "index.html"
     page_dir = target.resolve().parent

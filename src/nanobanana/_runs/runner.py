@@ -15,6 +15,7 @@ import collections
 import concurrent.futures
 import contextlib
 import math
+import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -28,6 +29,7 @@ from .._errors import InvalidRequestError, NanoBananaError, QuotaExhaustedError
 from .._request.request import GenerationRequest, Reference
 from .._request.types import PromptLike
 from .._transport import AsyncTransport
+from .lock import FolderLock
 from .manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -139,11 +141,59 @@ async def run_many(
     max_cost: float | None,
     progress: bool | None,
     stop: threading.Event | None = None,
+    wait: float = 0,
 ) -> RunReport:
-    """The runner behind both ``generate_many`` entry points."""
+    """The runner behind both ``generate_many`` entry points: one run per folder at a time.
+
+    Raises:
+        FolderInUseError: Another writer held ``out_dir`` for longer than ``wait`` seconds.
+    """
     _check_run_options(requests, concurrency, rpm, ipm, max_cost)
+    lock = FolderLock(out_dir, wait=wait)
+    await transport.offload(_prepare_folder, out_dir)
+    await transport.offload(lock.acquire)
+    try:
+        return await _run(transport, requests, out_dir, concurrency, rpm, ipm, max_cost,
+                          progress, stop)  # fmt: skip
+    finally:
+        lock.release()
+
+
+def _prepare_folder(out_dir: Path) -> None:
+    """Makes ``out_dir`` and proves it writable, before any request is paid for.
+
+    Raises:
+        InvalidRequestError: It is a file, or it cannot be made or written.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvalidRequestError(
+            f"out_dir {out_dir} is a file, not a folder: a run writes a folder of images and "
+            "its manifest. Nothing was sent. Give a folder (it is made if missing)"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".nanobanana-probe-{os.getpid()}-{threading.get_ident()}.part"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InvalidRequestError(
+            f"out_dir {out_dir} cannot be written ({exc.strerror or exc}): nothing was sent. "
+            "Give a folder you can write to"
+        ) from None
+
+
+async def _run(
+    transport: AsyncTransport,
+    requests: Sequence[GenerationRequest],
+    out_dir: Path,
+    concurrency: int | None,
+    rpm: int | None,
+    ipm: int | None,
+    max_cost: float | None,
+    progress: bool | None,
+    stop: threading.Event | None,
+) -> RunReport:
     clock = transport.policy.clock
-    out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob(".*.part"):  # a killed run's half-written temporary files
         stale.unlink(missing_ok=True)
     manifest = Manifest(out_dir / MANIFEST_NAME)
