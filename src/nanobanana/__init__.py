@@ -33,6 +33,7 @@ _EXPORTS = {
     "Batches": "._batch.jobs",
     "BatchJobError": "._errors",
     "CharacterFromPhoto": ".prompts",
+    "CorruptManifestError": "._errors",
     "CharacterSheet": ".prompts",
     "FolderInUseError": "._errors",
     "GeneratedImage": "._images.generated",
@@ -46,6 +47,7 @@ _EXPORTS = {
     "InvalidRequestError": "._errors",
     "InvalidResponseError": "._errors",
     "LintIssue": ".prompts",
+    "ManifestWriteError": "._errors",
     "MissingAPIKeyError": "._errors",
     "MissingImagesWarning": "._errors",
     "ModelSummary": "._models.catalog",
@@ -114,12 +116,14 @@ if _TYPE_CHECKING:
     from ._errors import APITimeoutError as APITimeoutError
     from ._errors import BadRequestError as BadRequestError
     from ._errors import BatchJobError as BatchJobError
+    from ._errors import CorruptManifestError as CorruptManifestError
     from ._errors import FolderInUseError as FolderInUseError
     from ._errors import GenerationError as GenerationError
     from ._errors import InvalidAPIKeyError as InvalidAPIKeyError
     from ._errors import InvalidReferenceError as InvalidReferenceError
     from ._errors import InvalidRequestError as InvalidRequestError
     from ._errors import InvalidResponseError as InvalidResponseError
+    from ._errors import ManifestWriteError as ManifestWriteError
     from ._errors import MissingAPIKeyError as MissingAPIKeyError
     from ._errors import MissingImagesWarning as MissingImagesWarning
     from ._errors import NanoBananaError as NanoBananaError

@@ -6,6 +6,7 @@ NanoBananaError
 │   ├── InvalidReferenceError: a reference image is unreadable or of the wrong type
 │   ├── MissingAPIKeyError: no key given and none in the environment
 │   ├── InvalidAPIKeyError: the key has whitespace, control or non-ASCII characters
+│   ├── CorruptManifestError (.path, .line): a manifest line nanobanana cannot trust
 │   └── SessionTooLargeError: the next turn of a session would not fit one request
 ├── APIError: the API answered with an error (.code, .status, .message, .details)
 │   ├── BadRequestError (400), PermissionDeniedError (403), NotFoundError (404)
@@ -17,6 +18,7 @@ NanoBananaError
 ├── InvalidResponseError: the response body could not be read at all
 ├── BatchJobError (.job, .state): a batch job ended without results
 ├── FolderInUseError (.folder, .pid, .host, .since): another writer holds the folder
+├── ManifestWriteError (.path, .entries, .kept): answers paid for could not be recorded
 └── GenerationError (.result): the call succeeded but no final image came back
     ├── SafetyBlockedError: a safety filter or prompt block (.reason, .message)
     └── NoImageError: the model answered without an image
@@ -66,12 +68,14 @@ __all__ = [
     "APITimeoutError",
     "BadRequestError",
     "BatchJobError",
+    "CorruptManifestError",
     "FolderInUseError",
     "GenerationError",
     "InvalidAPIKeyError",
     "InvalidReferenceError",
     "InvalidRequestError",
     "InvalidResponseError",
+    "ManifestWriteError",
     "MissingAPIKeyError",
     "NanoBananaError",
     "NoImageError",
@@ -127,6 +131,21 @@ class InvalidAPIKeyError(InvalidRequestError):
 
     The message names the position of the first bad character, never the key.
     """
+
+
+class CorruptManifestError(InvalidRequestError):
+    """A line of a run's manifest cannot be trusted (a cost that is not a USD amount, say).
+
+    Nothing was sent: a spend cap kept from it would not be a cap. Fix or remove the line.
+
+    Attributes:
+        path: The manifest.
+        line: The line's number (1 is the first).
+    """
+
+    def __init__(self, message: str, *, path: str, line: int) -> None:
+        super().__init__(f"{path}, line {line}: {message}")
+        self.path, self.line = path, line
 
 
 class SessionTooLargeError(InvalidRequestError):
@@ -237,6 +256,28 @@ class FolderInUseError(NanoBananaError):
     ) -> None:
         super().__init__(message)
         self.folder, self.pid, self.host, self.since = folder, pid, host, since
+
+
+class ManifestWriteError(NanoBananaError):
+    """The run's manifest could not be written: the run started nothing more and stopped.
+
+    Every answer already paid for was waited for and its images saved; the message says where
+    they are. Their records are in ``entries`` and, when it could be written, in ``kept`` (a
+    file beside the manifest that the next run adds to it), so a re-run does not pay again.
+
+    Attributes:
+        path: The manifest.
+        entries: The records that are not in it.
+        kept: Where they were written instead (``None``: nowhere; only in ``entries``).
+        report: The run's `RunReport`.
+    """
+
+    def __init__(
+        self, message: str, *, path: str, entries: list[dict[str, Any]], kept: str | None,
+        report: Any = None,
+    ) -> None:  # fmt: skip
+        super().__init__(message)
+        self.path, self.entries, self.kept, self.report = path, entries, kept, report
 
 
 class GenerationError(NanoBananaError):

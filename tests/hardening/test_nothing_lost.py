@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -501,3 +502,99 @@ def test_an_out_dir_that_cannot_be_written_is_found_before_paying(fake_gemini, n
     with pytest.raises(InvalidRequestError, match="cannot be written"):
         nb.generate_many(["a fox"], out_dir=a_file / "inside")
     assert fake_gemini.generate_requests == [] and a_file.read_text() == "mine"
+
+
+# -- every write checked ----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def file_size_limit(size: int):
+    """A disk that fills at ``size`` bytes per file: writes past it are short, then EFBIG."""
+    import resource
+
+    old = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, old[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old)
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE (POSIX)")
+def test_a_manifest_that_cannot_be_written_stops_the_run_and_keeps_what_was_paid(
+    fake_gemini, nb, tmp_path
+) -> None:
+    from nanobanana import ManifestWriteError
+
+    nb.generate_many(["a fox"], out_dir=tmp_path)
+    manifest = tmp_path / "manifest.jsonl"
+    (fox,) = records(tmp_path)[1:]
+    with manifest.open("a") as out:  # earlier work of this folder, so that the file is large
+        for i in range(150):
+            out.write(json.dumps({**fox, "key": f"earlier-{i}", "images": []}) + "\n")
+    prompts = [f"prompt {i}" for i in range(24)]
+    with file_size_limit(manifest.stat().st_size + 1500):  # room for two records, then full
+        with pytest.raises(ManifestWriteError) as caught:
+            nb.generate_many(prompts, out_dir=tmp_path, concurrency=4)
+    paid = len(fake_gemini.generate_requests) - 1
+    error = caught.value
+    lines = manifest.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and all(json.loads(line) for line in lines[:-1])  # no glued record
+    recorded = [r for r in records(tmp_path) if str(r.get("prompt")).startswith("prompt ")]
+    assert len(recorded) >= 2 and len(recorded) + len(error.entries) == paid < 24
+    assert len(images_in(tmp_path)) == 1 + paid  # every answer paid for was saved
+    assert error.kept and str(tmp_path) in str(error) and "not started" in str(error)
+    assert error.report.not_started == 24 - paid
+    again = nb.generate_many(prompts, out_dir=tmp_path)  # the records kept aside count
+    assert (again.done, again.done_before) == (24 - paid, paid)
+    assert len(fake_gemini.generate_requests) == 1 + 24
+    assert not Path(error.kept).exists()
+
+
+def test_only_the_sdks_own_temporary_files_are_cleaned(fake_gemini, nb, tmp_path) -> None:
+    mine = tmp_path / ".thesis-draft.part"
+    mine.write_text("the user's")
+    ours = tmp_path / ".nanobanana-tmp-fox.x1y2.part"  # a killed run's, an hour old
+    ours.write_bytes(b"half an image")
+    os.utime(ours, (time.time() - 3600,) * 2)
+    nb.generate_many(["a fox"], out_dir=tmp_path)
+    assert mine.read_text() == "the user's" and not ours.exists()
+
+
+def test_without_hard_links_a_file_appears_only_complete_and_never_replaces(
+    tmp_path, monkeypatch
+) -> None:
+    from nanobanana._images.generated import save_new
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "hard links are not supported here")
+
+    monkeypatch.setattr(os, "link", no_links)  # a file system without them (exFAT, some FUSE)
+    (tmp_path / "fox.jpg").write_bytes(b"the user's fox")
+    jpeg = photo(64, 48)
+    assert save_new(jpeg, tmp_path, "fox").name == "fox-2.jpg"
+    assert (tmp_path / "fox.jpg").read_bytes() == b"the user's fox"
+    assert (tmp_path / "fox-2.jpg").read_bytes() == jpeg
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fox-2.jpg", "fox.jpg"]
+    with file_size_limit(len(jpeg) // 2), pytest.raises(OSError):  # a disk that fills midway
+        save_new(jpeg, tmp_path, "owl")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fox-2.jpg", "fox.jpg"]
+
+
+@pytest.mark.parametrize("cost", ["NaN", "-5.0", "Infinity", '"free"'])
+def test_a_cost_that_is_not_an_amount_is_a_corrupt_line(nb, tmp_path, cost) -> None:
+    from nanobanana import CorruptManifestError
+
+    header = '{"format": "nanobanana-manifest", "version": 2}\n'
+    line = '{"key": "k", "status": "ok", "images": [], "cost": ' + cost + "}\n"
+    (tmp_path / "manifest.jsonl").write_text(header + line)
+    with pytest.raises(CorruptManifestError, match=r"line 2: the cost .* is not an amount"):
+        nb.generate_many(["a fox"], out_dir=tmp_path, max_cost=1.0)
+
+
+def test_a_manifest_that_is_a_folder_is_refused(nb, tmp_path) -> None:
+    (tmp_path / "manifest.jsonl").mkdir()
+    with pytest.raises(InvalidRequestError, match="is not a file"):
+        nb.generate_many(["a fox"], out_dir=tmp_path)

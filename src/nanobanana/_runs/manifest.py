@@ -9,8 +9,11 @@ line (a crash mid-write) is dropped and rewritten, never fatal.
 from __future__ import annotations
 
 import collections
+import contextlib
+import errno
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -21,6 +24,7 @@ from typing import Any
 
 from .._errors import (
     APIConnectionError,
+    CorruptManifestError,
     GenerationError,
     InvalidRequestError,
     NanoBananaError,
@@ -114,13 +118,20 @@ class Manifest:
         self.upgraded = False
         """True when a manifest of 0.1 (no header) was given its header."""
         self._has_header = False
+        self._line = 0
         if path.is_symlink():
             raise InvalidRequestError(
                 f"{path} is a symbolic link: nanobanana never writes a manifest through one. "
                 "Replace it with a regular file, or use another out_dir"
             )
+        if path.exists() and not path.is_file():
+            raise InvalidRequestError(
+                f"{path} is not a file (a folder?): a run records itself in a file of that "
+                "name. Move it away, or use another out_dir"
+            )
         if path.exists():
             self._read()
+        self._take_back_unrecorded()
 
     def _read(self) -> None:
         """One pass over the lines, keeping only what resume needs (never every entry)."""
@@ -129,13 +140,14 @@ class Manifest:
         last: bytes = b"\n"
         fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(fd, "rb") as handle:
-            for line in handle:
+            for number, line in enumerate(handle, 1):
+                self._line = number
                 start, size, last = size, size + len(line), line
                 if not line.strip():
                     continue
                 try:
                     record = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     if header is None and not line.startswith(_HEADER[:24]):
                         raise self._foreign() from None
                     torn_at = start if not line.endswith(b"\n") else torn_at
@@ -166,7 +178,17 @@ class Manifest:
 
     def _note(self, entry: dict[str, Any]) -> None:
         cost = entry.get("cost")
-        self.spent += float(cost) if isinstance(cost, int | float) else 0.0
+        if cost is not None and (
+            isinstance(cost, bool) or not isinstance(cost, int | float)
+            or not math.isfinite(cost) or cost < 0
+        ):  # fmt: skip
+            raise CorruptManifestError(
+                f"the cost {cost!r} is not an amount in USD (a finite number, 0 or more), so "
+                "the spend recorded here, and any cap kept from it, cannot be trusted. Nothing "
+                "was sent. Correct the line, or delete it to have its request made again",
+                path=str(self.path), line=self._line,
+            )  # fmt: skip
+        self.spent += float(cost or 0.0)
         ok = entry.get("status") == "ok"
         self.index[str(entry["key"])] = _Item(ok, bool(entry.get("transient", False)))
 
@@ -185,12 +207,66 @@ class Manifest:
             handle.truncate(size)
 
     def _write(self, data: bytes) -> None:
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        """Appends ``data`` whole, or not at all.
+
+        A short write (a full disk) is cut back off, so that no fragment is left for the next
+        record to be glued onto; a fragment that could not be cut (or one a crash left) is
+        ended with a newline before the next record.
+
+        Raises:
+            OSError: It could not be written; the file is as it was.
+        """
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(self.path, flags, 0o644)
         try:
-            os.write(fd, data)
+            start = os.fstat(fd).st_size
+            if start:
+                os.lseek(fd, start - 1, os.SEEK_SET)
+                if os.read(fd, 1) != b"\n":
+                    data = b"\n" + data
+            written = 0
+            try:
+                while written < len(data):
+                    count = os.write(fd, data[written:])
+                    if count <= 0:
+                        raise OSError(errno.ENOSPC, "no byte could be written", str(self.path))
+                    written += count
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise
         finally:
             os.close(fd)
+
+    @property
+    def unrecorded_path(self) -> Path:
+        """Where records go when the manifest cannot take them; the next run adds them to it."""
+        return self.path.with_name(self.path.name + ".unrecorded")
+
+    def keep_unrecorded(self, entries: Sequence[dict[str, Any]]) -> Path | None:
+        """Writes records the manifest could not take beside it; ``None`` if that failed too."""
+        lines = b"".join(_line(entry) for entry in entries)
+        target = self.unrecorded_path
+        try:
+            old = target.read_bytes() if target.exists() else b""
+            atomic_write(target, old + lines)
+        except OSError:
+            return None
+        return target
+
+    def _take_back_unrecorded(self) -> None:
+        """Adds the records an earlier run could not write (`keep_unrecorded`), then drops them."""
+        side = self.unrecorded_path
+        if not side.is_file() or side.is_symlink():
+            return
+        for raw in side.read_bytes().split(b"\n"):
+            try:
+                entry = json.loads(raw)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(entry, dict) and "key" in entry and entry.get("type") != "batch_job":
+                self.append(entry)
+        side.unlink()
 
     def is_done(self, key: str) -> bool:
         """Finished, or failed in a way that another try would not fix."""
@@ -203,12 +279,17 @@ class Manifest:
         return item is not None and not item.ok and not item.transient
 
     def append(self, entry: dict[str, Any]) -> None:
-        """Appends one line with a single write, so lines never interleave."""
-        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
+        """Appends one line whole, or raises `OSError` having written nothing."""
+        line = _line(entry)
         if not self._has_header:
             line = _HEADER + line
             self._has_header = True
-        self._write(line)
+        try:
+            self._write(line)
+        except OSError:
+            if line.startswith(_HEADER):
+                self._has_header = False
+            raise
         if entry.get("type") == "batch_job":
             self.jobs.append(entry)
         else:
@@ -217,6 +298,11 @@ class Manifest:
     def entries(self) -> dict[str, dict[str, Any]]:
         """Every entry by key, read in full from the file, the latest line winning."""
         return read_entries(self.path.parent) if self.path.exists() else {}
+
+
+def _line(entry: dict[str, Any]) -> bytes:
+    """One JSON line; readers split on newlines only, so U+2028 in a prompt never splits it."""
+    return (json.dumps(entry, ensure_ascii=False) + "\n").encode()
 
 
 def read_entries(out_dir: Path) -> dict[str, dict[str, Any]]:
@@ -233,10 +319,10 @@ def read_entries(out_dir: Path) -> dict[str, dict[str, Any]]:
             f"{out_dir}: no readable {MANIFEST_NAME} here: is this a nanobanana run folder?"
         ) from None
     found: dict[str, dict[str, Any]] = {}
-    for line in raw.splitlines():
+    for line in raw.split(b"\n"):
         try:
             entry = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # a torn last line
         if isinstance(entry, dict) and "key" in entry and entry.get("type") != "batch_job":
             found[str(entry["key"])] = entry

@@ -18,6 +18,7 @@ import math
 import os
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,13 @@ from typing import Any
 
 from .._core.flows import generate_flow
 from .._core.wire import build
-from .._errors import InvalidRequestError, NanoBananaError, QuotaExhaustedError
+from .._errors import (
+    InvalidRequestError,
+    ManifestWriteError,
+    NanoBananaError,
+    QuotaExhaustedError,
+)
+from .._images.generated import TEMP_PREFIX, TEMP_SUFFIX, temp_file
 from .._request.request import GenerationRequest, Reference
 from .._request.types import PromptLike
 from .._transport import AsyncTransport
@@ -159,6 +166,19 @@ async def run_many(
         lock.release()
 
 
+#: A temporary file of ours older than this was left by a killed process.
+_STALE_TEMP = 600.0
+
+
+def _clean_temporary_files(out_dir: Path) -> None:
+    """Removes the half-written temporary files of a killed run: the SDK's own names only."""
+    now = time.time()
+    for stale in out_dir.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if stale.is_file() and now - stale.stat().st_mtime > _STALE_TEMP:
+                stale.unlink()
+
+
 def _prepare_folder(out_dir: Path) -> None:
     """Makes ``out_dir`` and proves it writable, before any request is paid for.
 
@@ -172,9 +192,9 @@ def _prepare_folder(out_dir: Path) -> None:
         )
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".nanobanana-probe-{os.getpid()}-{threading.get_ident()}.part"
-        probe.write_bytes(b"")
-        probe.unlink()
+        fd, probe = temp_file(out_dir, "probe")
+        os.close(fd)
+        os.unlink(probe)
     except OSError as exc:
         raise InvalidRequestError(
             f"out_dir {out_dir} cannot be written ({exc.strerror or exc}): nothing was sent. "
@@ -194,8 +214,7 @@ async def _run(
     stop: threading.Event | None,
 ) -> RunReport:
     clock = transport.policy.clock
-    for stale in out_dir.glob(".*.part"):  # a killed run's half-written temporary files
-        stale.unlink(missing_ok=True)
+    await transport.offload(_clean_temporary_files, out_dir)
     manifest = Manifest(out_dir / MANIFEST_NAME)
     report = RunReport(out_dir, spent_before=manifest.spent)
     limiter = RateLimiter(rpm, ipm, clock)
@@ -203,19 +222,13 @@ async def _run(
     pacer = Pacer(first.model, first.size.value if first.size else None,
                   first.expected_images, rpm, ipm, concurrency)  # fmt: skip
     items = await transport.offload(expand, requests)
-    queue: collections.deque[tuple[int, GenerationRequest, str]] = collections.deque()
-    for item in items:
-        if manifest.failed_for_good(item[2]):
-            report.failed_before += 1
-        elif manifest.is_done(item[2]):
-            report.done_before += 1
-        else:
-            queue.append(item)
+    queue = _to_do(items, manifest, report)
     bar = _Progress(progress, len(items))
     committed = manifest.spent  # spend so far, plus the estimates of requests in flight
     started = clock()
     pending: set[asyncio.Task[tuple[dict[str, Any], float, float | None]]] = set()
     calls: dict[str, float] = {}  # key -> when its request went out (after the limiter)
+    recorder = _Recorder(manifest)
 
     def leave(reason: str) -> None:
         report.not_started += len(queue)
@@ -248,7 +261,8 @@ async def _run(
         for task in finished:
             entry, estimate, took = task.result()
             committed += entry.get("cost", 0.0) - estimate
-            manifest.append(entry)
+            if (failed := recorder.record(entry)) is not None:
+                leave(failed)
             if took is not None:
                 pacer.observe(took)
             reason = _tally(report, entry)
@@ -258,7 +272,72 @@ async def _run(
         bar.show(report, len(pending))
     report.seconds = clock() - started
     bar.show(report, 0, final=True)
+    if recorder.error is not None:
+        kept = await transport.offload(manifest.keep_unrecorded, recorder.unrecorded)
+        raise _unrecorded_error(manifest, recorder.unrecorded, kept, recorder.error, report)
     return report
+
+
+def _to_do(
+    items: list[tuple[int, GenerationRequest, str]], manifest: Manifest, report: RunReport
+) -> collections.deque[tuple[int, GenerationRequest, str]]:
+    """The items an earlier run did not settle; counts the others in ``report``."""
+    queue: collections.deque[tuple[int, GenerationRequest, str]] = collections.deque()
+    for item in items:
+        if manifest.failed_for_good(item[2]):
+            report.failed_before += 1
+        elif manifest.is_done(item[2]):
+            report.done_before += 1
+        else:
+            queue.append(item)
+    return queue
+
+
+class _Recorder:
+    """Writes finished items to the manifest; after a failed write, keeps them aside."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        self.unrecorded: list[dict[str, Any]] = []  # finished, paid for, not in the manifest
+        self.error: OSError | None = None
+
+    def record(self, entry: dict[str, Any]) -> str | None:
+        """Records one entry; returns why the run must start nothing more, if it must."""
+        if self.error is not None:  # in order, aside, once the manifest failed
+            self.unrecorded.append(entry)
+            return None
+        try:
+            self.manifest.append(entry)
+        except OSError as exc:
+            self.unrecorded.append(entry)
+            self.error = exc
+            return f"the manifest could not be written ({exc.strerror or exc})"
+        return None
+
+
+def _unrecorded_error(
+    manifest: Manifest, entries: list[dict[str, Any]], kept: Path | None, error: OSError,
+    report: RunReport,
+) -> ManifestWriteError:  # fmt: skip
+    """Says where the answers are that were paid for but could not be recorded."""
+    images = [name for e in entries for name in e.get("images", [])]
+    where = (
+        f"their records are in {kept}, which the next run adds to the manifest (nothing is "
+        "paid twice)" if kept else
+        "their records could not be written anywhere either: they are in this error's "
+        ".entries; until the manifest has them, a re-run would ask for them again"
+    )  # fmt: skip
+    saved = f"{len(images)} image(s) saved in {manifest.path.parent}" + (
+        f" ({', '.join(images[:5])}{', ...' if len(images) > 5 else ''})" if images else ""
+    )
+    return ManifestWriteError(
+        f"{manifest.path} could not be written ({error.strerror or error}): the run started "
+        f"nothing more and waited for the {len(entries)} answer(s) in flight: {saved}; "
+        f"{where}. {report.not_started} request(s) were not started. Free space (or fix the "
+        "folder) and run again to do the rest",
+        path=str(manifest.path), entries=entries, kept=str(kept) if kept else None,
+        report=report,
+    )  # fmt: skip
 
 
 def _retrying(

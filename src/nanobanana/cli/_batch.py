@@ -37,12 +37,12 @@ def load_jsonl(path: str) -> list[GenerationRequest]:
             f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})"
         ) from None
     requests = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):  # U+2028 in a prompt is no line end
         if not line.strip():
             continue
         try:
             item = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidRequestError(f"{path}:{n}: not JSON: {line[:80]!r}") from None
         if isinstance(item, str):
             item = {"prompt": item}
