@@ -598,3 +598,93 @@ def test_a_manifest_that_is_a_folder_is_refused(nb, tmp_path) -> None:
     (tmp_path / "manifest.jsonl").mkdir()
     with pytest.raises(InvalidRequestError, match="is not a file"):
         nb.generate_many(["a fox"], out_dir=tmp_path)
+
+
+# -- batch re-submits -------------------------------------------------------------------------
+
+
+class TestBatchResubmits:
+    @pytest.fixture
+    def server(self, clock):
+        with FakeGemini(clock=clock, batch_pending=10, batch_running=20) as server:
+            yield server
+
+    @pytest.fixture
+    def nb(self, server, policy):
+        with NanoBanana(api_key="t", base_url=server.url, retry=policy) as client:
+            yield client
+
+    @staticmethod
+    def created(server) -> list[list[str]]:
+        """The keys each created job carried."""
+        return [
+            [r["metadata"]["key"] for r in req.body["batch"]["inputConfig"]["requests"]["requests"]]
+            for req in server.requests
+            if req.path.endswith(":batchGenerateContent")
+        ]
+
+    def test_a_new_prompt_sends_only_itself_and_a_subset_sends_nothing(
+        self, server, nb, clock, tmp_path
+    ) -> None:
+        first = nb.batch.submit(["a fox", "an owl"], out_dir=tmp_path)
+        more = nb.batch.submit(["a fox", "an owl", "a cat"], out_dir=tmp_path)
+        fewer = nb.batch.submit(["an owl"], out_dir=tmp_path)
+        assert [len(keys) for keys in self.created(server)] == [2, 1]
+        assert set(first.names) < set(more.names) and fewer.names == first.names
+        clock.advance(60)
+        assert len(list(more.wait().results())) == 3 and len(images_in(tmp_path)) == 3
+        again = nb.batch.submit(["a fox"], out_dir=tmp_path)  # all saved: nothing is sent
+        assert len(self.created(server)) == 2 and again.names == first.names
+
+    def test_keys_of_a_failed_job_are_sent_again(self, server, nb, clock, tmp_path) -> None:
+        server.fail_next_batch("the batch failed")
+        failed = nb.batch.submit(["a fox", "an owl"], out_dir=tmp_path)
+        clock.advance(60)
+        assert failed.refresh() == "JOB_STATE_FAILED"
+        again = nb.batch.submit(["a fox", "an owl"], out_dir=tmp_path)
+        assert again.names != failed.names and [len(k) for k in self.created(server)] == [2, 2]
+        clock.advance(60)
+        assert len(list(again.wait().results())) == 2
+
+    def test_a_job_created_but_not_recorded_is_found_again(self, server, nb, tmp_path) -> None:
+        first = nb.batch.submit(["a fox", "an owl"], out_dir=tmp_path, display_name="animals")
+        manifest = tmp_path / "manifest.jsonl"
+        kept = [line for line in manifest.read_text().splitlines() if '"batch_job"' not in line]
+        manifest.write_text("\n".join(kept) + "\n")  # killed between create and record
+        again = nb.batch.submit(["a fox", "an owl"], out_dir=tmp_path, display_name="animals")
+        assert again.names == first.names and len(self.created(server)) == 1
+        jobs = [r for r in records(tmp_path) if r.get("type") == "batch_job"]
+        assert [j["name"] for j in jobs] == list(first.names)
+        assert server.list_batches()[0].display_name.startswith("animals [nb-")
+
+    @pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE (POSIX)")
+    def test_results_record_a_save_error_against_its_item_and_go_on(
+        self, nb, clock, tmp_path
+    ) -> None:
+        job = nb.batch.submit([f"prompt {i}" for i in range(6)], out_dir=tmp_path)
+        clock.advance(60)
+        job.wait()
+        with file_size_limit(16_000):  # the manifest fits; no image does
+            results = list(job.results())
+        assert len(results) == 6 and len(job.errors) == 6
+        failed = [r for r in records(tmp_path) if r.get("status") == "failed"]
+        assert len(failed) == 6 and all(r["transient"] for r in failed)
+        assert "could not be saved" in failed[0]["error"]["message"]
+
+    def test_keys_from_elsewhere_are_saved_under_safe_names(self, server, nb, clock, tmp_path):
+        from google.genai import types
+
+        from tests.conftest import raw_client
+
+        with raw_client(server) as raw:
+            made = raw.batches.create(
+                model="gemini-3-pro-image",
+                src=[types.InlinedRequest(contents="a fox", metadata={"key": "../../escape/1"}),
+                     types.InlinedRequest(contents="an owl", metadata={"key": "a\\b:c"})],
+            )  # fmt: skip
+        clock.advance(60)
+        job = nb.batch.get(str(made.name), out_dir=tmp_path / "out")
+        assert len(list(job.wait().results())) == 2
+        saved = images_in(tmp_path / "out")
+        assert len(saved) == 2 and not any(set("/\\:") & set(name) for name in saved)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

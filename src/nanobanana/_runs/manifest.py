@@ -24,6 +24,7 @@ from typing import Any
 
 from .._errors import (
     APIConnectionError,
+    BatchJobError,
     CorruptManifestError,
     GenerationError,
     InvalidRequestError,
@@ -53,8 +54,9 @@ _KEYED_BY_0_1 = frozenset(
     {"prompt", "references", "model", "aspect_ratio", "size", "include_thoughts", "n",
      "expected_images"}
 )  # fmt: skip
-#: Failures worth another try on the next run; others (blocks, bad requests) would recur.
-_TRANSIENT = (RateLimitError, ServerError, APIConnectionError)
+#: Failures worth another try on the next run; others (blocks, bad requests) would recur. A
+#: batch job that failed, was cancelled or expired leaves its requests to be sent again.
+_TRANSIENT = (RateLimitError, ServerError, APIConnectionError, BatchJobError)
 
 
 def request_key(request: GenerationRequest) -> str:
@@ -112,6 +114,9 @@ class Manifest:
         self.index: dict[str, _Item] = {}
         self.jobs: list[dict[str, Any]] = []
         """Batch API jobs recorded for this folder (``{"names": [...], "keys": [...]}``)."""
+        self.intents: list[dict[str, Any]] = []
+        """Batch API jobs about to be created (``{"tag": ..., "keys": [...]}``): one with no
+        job recorded may exist all the same, found again by its tag."""
         self.spent = 0.0
         """USD of every billed outcome recorded (a failed try that was billed counts too)."""
         self.recovered_torn_line = False
@@ -158,7 +163,8 @@ class Manifest:
                     if header:
                         continue
                 ours = isinstance(record, dict) and (
-                    ("key" in record and "status" in record) or record.get("type") == "batch_job"
+                    ("key" in record and "status" in record)
+                    or record.get("type") in ("batch_job", "batch_intent")
                 )
                 if not ours:
                     if not header:  # 0.1's entries say they are ours; this one does not
@@ -166,6 +172,8 @@ class Manifest:
                     continue
                 if record.get("type") == "batch_job":
                     self.jobs.append(record)
+                elif record.get("type") == "batch_intent":
+                    self.intents.append(record)
                 elif "key" in record:
                     self._note(record)
         if torn_at:
@@ -292,6 +300,8 @@ class Manifest:
             raise
         if entry.get("type") == "batch_job":
             self.jobs.append(entry)
+        elif entry.get("type") == "batch_intent":
+            self.intents.append(entry)
         else:
             self._note(entry)
 
@@ -372,7 +382,7 @@ def success_entry(entry: dict[str, Any], result: Result, out_dir: Path) -> dict[
     Named by prompt and key; the k-th repeat of one request has its own key, so its own
     files.
     """
-    key = entry["key"]
+    key = _safe_key(entry["key"])
     stem = f"{slug(entry['prompt'] or 'image')}-{key[:8]}{key[24:]}"
     many = len(result.images) > 1
     names = [
@@ -393,6 +403,15 @@ def success_entry(entry: dict[str, Any], result: Result, out_dir: Path) -> dict[
     if result.size_mismatches:
         entry["size_mismatches"] = list(result.size_mismatches)
     return entry
+
+
+def _safe_key(key: str) -> str:
+    """A key as a part of a file name: ours are hex, a job made elsewhere may say ``a/../b``."""
+    if re.fullmatch(r"[0-9a-f]{24}(-[0-9]+)?", key):
+        return key
+    safe = re.sub(r"[^A-Za-z0-9_]+", "-", key).strip("-")[:7]
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{safe}-{digest}"[:24] if safe else digest[:24]
 
 
 def unsaved_entry(entry: dict[str, Any], result: Result, exc: OSError) -> dict[str, Any]:
