@@ -688,3 +688,16 @@ class TestBatchResubmits:
         saved = images_in(tmp_path / "out")
         assert len(saved) == 2 and not any(set("/\\:") & set(name) for name in saved)
         assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+# -- caps that hold ---------------------------------------------------------------------------
+
+
+def test_a_cap_holds_when_grounded_calls_bill_several_queries(fake_gemini, nb, tmp_path) -> None:
+    prompts = [f"the news about topic number {i} today" for i in range(12)]
+    plain = GenerationRequest(prompts[0]).estimated_cost()
+    assert plain is not None
+    cap = 5 * (plain + 0.014)  # five calls, had each searched once
+    report = nb.generate_many(prompts, out_dir=tmp_path, search=True, max_cost=cap)
+    assert report.done >= 1 and report.not_started >= 1
+    assert report.cost <= cap  # the emulator bills up to 3 web queries and an empty one
