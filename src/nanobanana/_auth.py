@@ -8,11 +8,17 @@ google-genai's client keeps its own copy, as it does.
 from __future__ import annotations
 
 import functools
+import math
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._errors import InvalidAPIKeyError, MissingAPIKeyError, register_secret
+from ._errors import (
+    InvalidAPIKeyError,
+    InvalidRequestError,
+    MissingAPIKeyError,
+    register_secret,
+)
 
 if TYPE_CHECKING:
     from google import genai
@@ -59,6 +65,14 @@ def genai_factory(
     """
     from google.genai import types
 
+    if (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout) or timeout <= 0
+    ):  # fmt: skip
+        raise InvalidRequestError(
+            f"timeout must be a finite number of seconds above 0, got {timeout!r} (the default "
+            f"is {DEFAULT_TIMEOUT:g}: a 4K image takes up to 2 minutes)"
+        )
     if not vertexai:
         given = "api_key"
         if not api_key:

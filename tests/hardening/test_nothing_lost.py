@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -701,3 +703,93 @@ def test_a_cap_holds_when_grounded_calls_bill_several_queries(fake_gemini, nb, t
     report = nb.generate_many(prompts, out_dir=tmp_path, search=True, max_cost=cap)
     assert report.done >= 1 and report.not_started >= 1
     assert report.cost <= cap  # the emulator bills up to 3 web queries and an empty one
+
+
+# -- typed refusals and neighbours ------------------------------------------------------------
+
+
+def test_a_foreign_jsonl_is_upgraded_only_if_every_line_is_a_0_1_record(nb, tmp_path) -> None:
+    theirs = '{"key": "a", "status": "ok"}\n{"user": "kim", "status": "active"}\n'
+    (tmp_path / "manifest.jsonl").write_text(theirs)
+    with pytest.raises(InvalidRequestError, match="not written by nanobanana"):
+        nb.generate_many(["a fox"], out_dir=tmp_path)
+    assert (tmp_path / "manifest.jsonl").read_text() == theirs
+    odd = '{"key": "a", "status": "active"}\n'  # a key and a status, but not 0.1's
+    (tmp_path / "manifest.jsonl").write_text(odd)
+    with pytest.raises(InvalidRequestError, match="not written by nanobanana"):
+        nb.generate_many(["a fox"], out_dir=tmp_path)
+    assert (tmp_path / "manifest.jsonl").read_text() == odd
+
+
+def test_an_index_html_the_sdk_did_not_write_is_never_replaced(fake_gemini, nb, tmp_path):
+    from nanobanana._runs.gallery import write_gallery
+
+    nb.generate_many(["a fox"], out_dir=tmp_path)
+    (tmp_path / "index.html").write_text("<h1>my own site</h1>")
+    with pytest.raises(InvalidRequestError, match="not written by nanobanana"):
+        write_gallery(tmp_path)
+    assert (tmp_path / "index.html").read_text() == "<h1>my own site</h1>"
+    page = write_gallery(tmp_path, tmp_path / "gallery.html")
+    assert write_gallery(tmp_path, page) == page  # ours: replaced with a fresh one
+
+
+def test_one_string_where_many_are_expected_is_one_prompt(fake_gemini, nb, tmp_path) -> None:
+    report = nb.generate_many("fox", out_dir=tmp_path)
+    assert report.done == 1 and len(fake_gemini.generate_requests) == 1
+    assert json.loads(json.dumps(records(tmp_path)[1]))["prompt"] == "fox"
+
+
+def test_the_gallery_survives_odd_sources_and_folder_names(fake_gemini, nb, tmp_path) -> None:
+    from nanobanana._runs.gallery import write_gallery
+
+    folder = tmp_path / os.fsdecode(b"run-\xff") if sys.platform == "linux" else tmp_path / "r"
+    nb.generate_many(["a fox"], out_dir=folder)
+    manifest = folder / "manifest.jsonl"
+    lines = manifest.read_text(errors="surrogateescape").splitlines()
+    entry = json.loads(lines[1])
+    entry["grounding"] = {"queries": ["x"], "sources": [{"uri": "http://[::1", "title": "t"}]}
+    manifest.write_text("\n".join([lines[0], json.dumps(entry)]) + "\n")
+    page = write_gallery(folder).read_text()
+    assert "<li>t</li>" in page and 'href="http://[::1' not in page  # shown, not linked
+
+
+@pytest.mark.parametrize(
+    ("make", "words"),
+    [
+        (lambda: NanoBanana(api_key="k", timeout=-1), "timeout must be a finite number"),
+        (lambda: NanoBanana(api_key="k", timeout=math.nan), "timeout must be a finite number"),
+        (lambda: NanoBanana(api_key="k", timeout=math.inf), "timeout must be a finite number"),
+        (lambda: RetryPolicy(max_delay=math.nan), "max_delay must be a finite number"),
+        (lambda: RetryPolicy(initial_delay=math.inf), "initial_delay must be a finite number"),
+        (lambda: RetryPolicy(deadline=math.nan), "deadline must be a positive number"),
+        (lambda: NanoBanana(api_key="k").batch.get(""), "a batch job name is 'batches/<id>'"),
+    ],
+)
+def test_bad_settings_are_typed_refusals(make, words) -> None:
+    with pytest.raises(InvalidRequestError, match=re.escape(words)):
+        make()
+
+
+def test_an_unknown_save_format_is_a_typed_refusal(tmp_path) -> None:
+    image = Result.from_body({"candidates": [{"content": {"parts": [{"inlineData": {
+        "mimeType": "image/jpeg", "data": base64.b64encode(photo(64, 48)).decode()}}]}}]}).image  # fmt: skip
+    with pytest.raises(InvalidRequestError, match="format='gif' is not one nanobanana saves"):
+        image.save(tmp_path / "x", format="gif")  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_deeply_nested_line_is_no_crash(fake_gemini, nb, tmp_path) -> None:
+    nb.generate_many(["a fox"], out_dir=tmp_path)
+    with (tmp_path / "manifest.jsonl").open("a") as out:
+        out.write("[" * 100_000 + "]" * 100_000 + "\n")
+    report = nb.generate_many(["a fox", "an owl"], out_dir=tmp_path)
+    assert (report.done_before, report.done) == (1, 1)
+
+
+def test_a_line_separator_in_a_prompt_is_not_a_line_end(tmp_path) -> None:
+    from nanobanana.cli._batch import load_jsonl
+
+    prompt = "a fox\u2028in the snow"
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text(json.dumps({"prompt": prompt}, ensure_ascii=False) + "\n")
+    assert [r.prompt for r in load_jsonl(str(requests))] == [prompt]

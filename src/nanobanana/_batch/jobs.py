@@ -155,7 +155,7 @@ class Batches(_BatchesCore[SyncTransport]):
     def get(self, name: str, *, out_dir: str | Path | None = None) -> BatchJob:
         """A job by name (its requests unknown here: results carry no request)."""
         self._no_vertex()
-        handle = BatchJob(self._transport, name.split(","), {}, _path(out_dir))
+        handle = BatchJob(self._transport, _job_names(name), {}, _path(out_dir))
         handle.refresh()
         return handle
 
@@ -197,7 +197,7 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
     async def get(self, name: str, *, out_dir: str | Path | None = None) -> AsyncBatchJob:
         """A job by name; see `Batches.get`."""
         self._no_vertex()
-        handle = AsyncBatchJob(self._transport, name.split(","), {}, _path(out_dir))
+        handle = AsyncBatchJob(self._transport, _job_names(name), {}, _path(out_dir))
         await handle.refresh()
         return handle
 
@@ -217,6 +217,21 @@ def _holding(out_dir: Path | None) -> contextlib.AbstractContextManager[Any]:
         return contextlib.nullcontext()
     out_dir.mkdir(parents=True, exist_ok=True)
     return FolderLock(out_dir)
+
+
+def _job_names(name: object) -> list[str]:
+    """The API job names in ``name`` (a `BatchJob.name`: names joined by commas).
+
+    Raises:
+        InvalidRequestError: Not a string of ``batches/<id>`` names.
+    """
+    names = [n.strip() for n in name.split(",")] if isinstance(name, str) else []
+    if not names or not all(n.startswith("batches/") and len(n) > 8 for n in names):
+        raise InvalidRequestError(
+            f"a batch job name is 'batches/<id>' (or several joined by commas, as "
+            f"BatchJob.name gives them), got {name!r}; nb.batch.list() lists yours"
+        )
+    return names
 
 
 def _path(out_dir: str | Path | None) -> Path | None:

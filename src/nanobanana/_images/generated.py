@@ -131,6 +131,11 @@ class GeneratedImage:
             InvalidRequestError: The extension and ``format`` disagree, or an unknown
                 extension.
         """
+        if format not in ("auto", "original", "jpeg", "png", "webp"):
+            raise InvalidRequestError(
+                f"format={format!r} is not one nanobanana saves: use 'auto' (from the "
+                "extension), 'original', 'jpeg', 'png' or 'webp'"
+            )
         target = Path(path)
         own_ext = _EXTENSIONS.get(self.mime_type, "")
         wanted = None if format in ("auto", "original") else format.upper()

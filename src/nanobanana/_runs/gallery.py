@@ -65,8 +65,9 @@ window.addEventListener('load', function () {
 
 
 def _e(value: Any) -> str:
-    """Every value that reaches the page goes through here."""
-    return html.escape(str(value), quote=True)
+    """Every value that reaches the page goes through here (a name that is not UTF-8 too)."""
+    text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return html.escape(text, quote=True)
 
 
 def read_entries(folder: Path) -> list[dict[str, Any]]:
@@ -100,7 +101,7 @@ def _link(file: Path, page_dir: Path) -> str:
         relative = os.path.relpath(file, page_dir)
     except ValueError:  # another drive (Windows): no relative path exists
         return _e(file.resolve().as_uri())
-    return _e(quote(Path(relative).as_posix()))
+    return _e(quote(Path(relative).as_posix(), errors="surrogateescape"))
 
 
 def _image(name: Any, folder: Path, page_dir: Path, alt: str) -> str:
@@ -137,7 +138,10 @@ def _grounding(entry: dict[str, Any]) -> str:
             f' <span class="domain">{_e(source["domain"])}</span>' if source.get("domain") else ""
         )
         # Only web links become links: never javascript: or data: from a manifest.
-        link = urlsplit(uri).scheme in ("http", "https")
+        try:
+            link = urlsplit(uri).scheme in ("http", "https")
+        except ValueError:  # not a URL at all ("http://[::1"): shown as text
+            link = False
         label = f'<a href="{_e(uri)}" rel="noopener noreferrer">{title}</a>' if link else title
         items.append(f"<li>{label}{domain}</li>")
     if items:
@@ -196,9 +200,30 @@ def write_gallery(
         return _write_gallery(folder, output)
 
 
+#: Marks a page as written here: only such a page is ever replaced.
+_GENERATOR = '<meta name="generator" content="nanobanana gallery">'
+
+
+def _ours(target: Path) -> bool:
+    """True when ``target`` is missing, or a gallery page nanobanana wrote."""
+    try:
+        with open(target, "rb") as handle:
+            head = handle.read(4096)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return _GENERATOR.encode() in head or b"<title>nanobanana \xc2\xb7 " in head
+
+
 def _write_gallery(folder: Path, output: str | Path | None) -> Path:
     ordered = read_entries(folder)
     target = Path(output) if output else folder / "index.html"
+    if not _ours(target):
+        raise InvalidRequestError(
+            f"{target} exists and was not written by nanobanana, so it is left as it is. "
+            "Pass another output path (--output), or move it away"
+        )
     page_dir = target.resolve().parent
     ok = [e for e in ordered if e.get("status") == "ok"]
     cost = sum(_number(e.get("cost")) for e in ordered)
@@ -206,7 +231,7 @@ def _write_gallery(folder: Path, output: str | Path | None) -> Path:
     title = _e(f"nanobanana · {folder.resolve().name}")
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<!doctype html><html lang=en><head><meta charset=utf-8>{_GENERATOR}"
         f"<meta name=viewport content='width=device-width'><title>{title}</title>"
         f"<style>{_STYLE}</style></head><body><h1>{title}</h1>"
         f'<div class="meta">{len(ok)} of {len(ordered)} requests succeeded · '

@@ -155,6 +155,8 @@ class Manifest:
                 except (ValueError, RecursionError):
                     if header is None and not line.startswith(_HEADER[:24]):
                         raise self._foreign() from None
+                    if header is False and line.endswith(b"\n"):  # 0.1 tore only its tail
+                        raise self._foreign() from None
                     torn_at = start if not line.endswith(b"\n") else torn_at
                     self.recovered_torn_line = True  # a torn line: keep the rest
                     continue
@@ -166,16 +168,10 @@ class Manifest:
                     ("key" in record and "status" in record)
                     or record.get("type") in ("batch_job", "batch_intent")
                 )
-                if not ours:
-                    if not header:  # 0.1's entries say they are ours; this one does not
-                        raise self._foreign()
-                    continue
-                if record.get("type") == "batch_job":
-                    self.jobs.append(record)
-                elif record.get("type") == "batch_intent":
-                    self.intents.append(record)
-                elif "key" in record:
-                    self._note(record)
+                if not header and not _is_0_1_entry(record):
+                    raise self._foreign()  # 0.1's entries say they are ours; this one does not
+                if ours:
+                    self._keep(record)
         if torn_at:
             self._truncate(torn_at)  # a crash mid-write tore the last line
         elif not last.endswith(b"\n"):
@@ -183,6 +179,14 @@ class Manifest:
         if header is False:
             self._upgrade()  # 0.1 wrote no header: its entries say it is ours
         self._has_header = header is not None
+
+    def _keep(self, record: dict[str, Any]) -> None:
+        if record.get("type") == "batch_job":
+            self.jobs.append(record)
+        elif record.get("type") == "batch_intent":
+            self.intents.append(record)
+        elif "key" in record:
+            self._note(record)
 
     def _note(self, entry: dict[str, Any]) -> None:
         cost = entry.get("cost")
@@ -308,6 +312,15 @@ class Manifest:
     def entries(self) -> dict[str, dict[str, Any]]:
         """Every entry by key, read in full from the file, the latest line winning."""
         return read_entries(self.path.parent) if self.path.exists() else {}
+
+
+def _is_0_1_entry(record: Any) -> bool:
+    """A line as 0.1 wrote them: a file without a header is ours only if every line is one."""
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("key"), str)
+        and record.get("status") in ("ok", "failed")
+    )
 
 
 def _line(entry: dict[str, Any]) -> bytes:

@@ -500,9 +500,13 @@ def as_requests(
 ) -> list[GenerationRequest]:
     """Accepts `GenerationRequest` objects, prompts or templates; all checked before any is sent.
 
+    A single prompt, template or request where many are expected is one request.
+
     A reference given as a file object is read here, once: a run hashes each request (to
     resume) before it sends it, and a file object cannot be read twice.
     """
+    if isinstance(items, str | GenerationRequest) or hasattr(items, "render"):
+        items = [items]  # type: ignore[list-item]  # one prompt, never its characters
     requests = []
     for i, item in enumerate(items):
         try:
