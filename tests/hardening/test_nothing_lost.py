@@ -345,6 +345,48 @@ def test_a_saved_session_is_checked_as_untrusted_input(nb, saved, change, words)
         Session.load(saved, nb)
 
 
+def _signature(doc, value) -> None:
+    parts = doc["turns"][0]["model_parts"]
+    next(p for p in parts if "image" in p)["thought_signature"] = value
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda d: _signature(d, "not base64!"), "thought_signature is not base64"),
+        (lambda d: d["turns"][0]["references"][0].update(path="a\x00b"), "not a usable path"),
+        (lambda d: d.update(deep=[[[[[[[[[[]]]]]]]]]] * 1 and "[" * 100_000), None),
+    ],
+)  # fmt: skip
+def test_a_broken_session_is_a_typed_refusal(nb, saved, change, words) -> None:
+    from nanobanana import Session
+
+    if words is None:  # nested past what json can read
+        saved.write_text('{"format": ' + "[" * 100_000 + "]" * 100_000 + "}")
+        words = "not a saved session"
+    else:
+        _rewrite(saved, change)
+    with pytest.raises(InvalidRequestError, match=words):
+        Session.load(saved, nb)
+
+
+def test_a_session_naming_one_image_many_times_reads_it_once(nb, saved, monkeypatch) -> None:
+    from nanobanana import Session
+    from nanobanana._sessions import file
+
+    def twenty(doc) -> None:
+        doc["turns"] = doc["turns"] * 20
+
+    _rewrite(saved, twenty)
+    loaded = Session.load(saved, nb)
+    first, last = loaded.turns[0].references[0], loaded.turns[-1].references[0]
+    assert first.data is last.data  # one copy in memory, not twenty
+    size = len(first.data)
+    monkeypatch.setattr(file, "_MAX_SESSION_IMAGE_BYTES", 3 * size)
+    with pytest.raises(InvalidRequestError, match="in all, more than a session holds"):
+        Session.load(saved, nb)  # inline images and signatures count toward the whole
+
+
 def test_a_trusted_session_may_point_outside_its_folder(nb, saved, tmp_path) -> None:
     from nanobanana import Session
 
