@@ -835,3 +835,73 @@ def test_a_line_separator_in_a_prompt_is_not_a_line_end(tmp_path) -> None:
     requests = tmp_path / "requests.jsonl"
     requests.write_text(json.dumps({"prompt": prompt}, ensure_ascii=False) + "\n")
     assert [r.prompt for r in load_jsonl(str(requests))] == [prompt]
+
+
+# -- the emulator stays responsive ------------------------------------------------------------
+
+
+def _connect(server: FakeGemini):
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(server.url)
+    return socket.create_connection((url.hostname, url.port), timeout=5)
+
+
+def test_slow_clients_cannot_starve_a_normal_one() -> None:
+    with FakeGemini() as server:
+        drips = [_connect(server) for _ in range(64)]  # every slot of the old emulator
+        try:
+            for sock in drips:
+                sock.sendall(b"POST /v1beta/models/x:generateContent HTTP/1.1\r\nHost: a\r\n")
+            policy = RetryPolicy(max_attempts=1)
+            with NanoBanana(api_key="t", base_url=server.url, retry=policy, timeout=2) as nb:
+                assert nb.generate("a fox").image  # answered while 64 clients drip
+        finally:
+            for sock in drips:
+                sock.close()
+
+
+def test_a_client_that_drips_its_headers_is_cut_off() -> None:
+    with FakeGemini(header_timeout=0.3) as server, _connect(server) as sock:
+        sock.sendall(b"GET /v1beta/models HTTP/1.1\r\n")
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < 5 and not closed:
+            try:
+                sock.sendall(b"x")
+                sock.settimeout(0.05)
+                closed = sock.recv(1024) == b""
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = True
+        assert closed and time.monotonic() - started < 3
+
+
+def test_concurrent_large_bodies_stay_within_a_memory_bound() -> None:
+    import urllib.error
+    import urllib.request
+
+    body = b"{" + b" " * 400_000 + b"}"
+    with FakeGemini(body_memory=1_000_000) as server:
+
+        def post() -> int:
+            request = urllib.request.Request(
+                f"{server.url}/v1beta/models/gemini-3-pro-image:generateContent",
+                data=body, headers={"x-goog-api-key": "t", "content-type": "application/json"},
+            )  # fmt: skip
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    return int(answer.status)
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        codes: list[int] = []
+        threads = [threading.Thread(target=lambda: codes.append(post())) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(codes) == 8 and 500 not in codes
+        assert 0 < server._httpd.bodies.peak <= 1_000_000

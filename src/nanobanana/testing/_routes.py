@@ -31,6 +31,7 @@ class Emulator(Protocol):
     files: FileStore
     batches: BatchStore
     idle_timeout: float
+    header_timeout: float
     clock: Callable[[], float]
 
     @property
