@@ -22,6 +22,7 @@ from ._batch.jobs import AsyncBatches, Batches
 from ._core.flows import generate_flow, list_flow
 from ._core.stream import StreamEvent, stream_flow
 from ._core.wire import build
+from ._errors import InvalidRequestError
 from ._models.catalog import ModelSummary, merge_models
 from ._models.registry import DEFAULT_MODEL
 from ._request.options import RequestOptions
@@ -88,6 +89,22 @@ class _ClientBase:
         model = options.get("model") or self.model
         return GenerationRequest(prompt, references=references, **{**options, "model": model})
 
+    def _one_call(
+        self,
+        prompt: PromptLike,
+        references: Iterable[ReferenceLike] | ReferenceLike | None,
+        options: RequestOptions,
+    ) -> GenerationRequest:
+        """The request of ``generate`` or ``stream``: one call, so ``n`` other than 1 is refused."""
+        n = options.get("n", 1)
+        if n != 1:
+            raise InvalidRequestError(
+                f"n={n!r} asks for {n!r} images, and generate() and stream() make one call: "
+                f"use nb.generate_many([prompt], out_dir=..., n={n!r}) for {n!r} images, each "
+                "its own request and file (or call generate() once per image)"
+            )
+        return self._request(prompt, references, options)
+
     def _maker(self, options: RequestOptions) -> Callable[[PromptLike], GenerationRequest]:
         """Makes the request for a prompt or template given as such, with these options."""
         return lambda prompt: self._request(prompt, (), options)
@@ -142,7 +159,7 @@ class NanoBanana(_ClientBase):
             NoImageError: The model answered without an image (``.result`` keeps the text).
             APIError: The API refused, after any retries.
         """
-        request = self._request(prompt, references, options)
+        request = self._one_call(prompt, references, options)
         return self.generate_request(request)
 
     def generate_request(self, request: GenerationRequest) -> Result:
@@ -165,7 +182,7 @@ class NanoBanana(_ClientBase):
         what came (``result.problems`` says so) rather than paying twice. Note that
         google-genai drops ``finishMessage`` on streams.
         """
-        request = self._request(prompt, references, options)
+        request = self._one_call(prompt, references, options)
         outcome: list[Result] = []
 
         def events() -> Iterator[StreamEvent]:
@@ -307,7 +324,7 @@ class AsyncNanoBanana(_ClientBase):
         **options: Unpack[RequestOptions],
     ) -> Result:
         """Generates an image; see `NanoBanana.generate`."""
-        request = self._request(prompt, references, options)
+        request = self._one_call(prompt, references, options)
         return await self.generate_request(request)
 
     async def generate_request(self, request: GenerationRequest) -> Result:
@@ -325,7 +342,7 @@ class AsyncNanoBanana(_ClientBase):
         **options: Unpack[RequestOptions],
     ) -> AsyncStream:
         """Generates with streaming; see `NanoBanana.stream`."""
-        request = self._request(prompt, references, options)
+        request = self._one_call(prompt, references, options)
         outcome: list[Result] = []
 
         async def events() -> AsyncIterator[StreamEvent]:

@@ -574,7 +574,7 @@ def test_a_manifest_that_cannot_be_written_stops_the_run_and_keeps_what_was_paid
 
     nb.generate_many(["a fox"], out_dir=tmp_path)
     manifest = tmp_path / "manifest.jsonl"
-    (fox,) = records(tmp_path)[1:]
+    (fox,) = [r for r in records(tmp_path) if "key" in r]
     with manifest.open("a") as out:  # earlier work of this folder, so that the file is large
         for i in range(150):
             out.write(json.dumps({**fox, "key": f"earlier-{i}", "images": []}) + "\n")
@@ -778,7 +778,7 @@ def test_an_index_html_the_sdk_did_not_write_is_never_replaced(fake_gemini, nb, 
 def test_one_string_where_many_are_expected_is_one_prompt(fake_gemini, nb, tmp_path) -> None:
     report = nb.generate_many("fox", out_dir=tmp_path)
     assert report.done == 1 and len(fake_gemini.generate_requests) == 1
-    assert json.loads(json.dumps(records(tmp_path)[1]))["prompt"] == "fox"
+    assert [r["prompt"] for r in records(tmp_path) if "key" in r] == ["fox"]
 
 
 def test_the_gallery_survives_odd_sources_and_folder_names(fake_gemini, nb, tmp_path) -> None:
@@ -905,3 +905,61 @@ def test_concurrent_large_bodies_stay_within_a_memory_bound() -> None:
             thread.join()
         assert len(codes) == 8 and 500 not in codes
         assert 0 < server._httpd.bodies.peak <= 1_000_000
+
+
+# -- the CLI keeps what the library keeps -----------------------------------------------------
+
+
+def test_generate_with_n_is_refused_naming_generate_many(fake_gemini, nb) -> None:
+    with pytest.raises(
+        InvalidRequestError, match=r"generate_many\(\[prompt\], out_dir=\.\.\., n=3\)"
+    ):
+        nb.generate("a fox", n=3)
+    with pytest.raises(InvalidRequestError, match="n=3"):
+        nb.stream("a fox", n=3)
+    assert fake_gemini.generate_requests == []  # never one image for three
+
+
+def _nanobanana(*args: str, url: str, **kw):
+    env = {**os.environ, "GEMINI_API_KEY": "t", "GOOGLE_GEMINI_BASE_URL": url}
+    command = [sys.executable, "-m", "nanobanana", *args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kw)  # fmt: skip
+
+
+def test_search_in_the_cli_shows_and_keeps_its_sources(tmp_path) -> None:
+    with FakeGemini() as server:
+        shown = _nanobanana("generate", "the news today", "--search", "-o", f"{tmp_path}/",
+                            "--gallery", url=server.url).communicate(timeout=60)[0]  # fmt: skip
+        as_json = json.loads(_nanobanana("generate", "the news today", "--search", "-o",
+                                         f"{tmp_path}/", "--json", url=server.url
+                                         ).communicate(timeout=60)[0])  # fmt: skip
+    assert "searched: the news today" in shown and "https://" in shown.split("sources:")[1]
+    assert as_json["grounding"]["queries"][0] == "the news today"
+    assert all("grounding" in r for r in records(tmp_path) if "key" in r)
+    assert 'class="sources"' in (tmp_path / "index.html").read_text()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+def test_an_interrupted_cli_batch_exits_130_and_its_gallery_counts_what_was_not_started(
+    tmp_path,
+) -> None:
+    from nanobanana._runs.gallery import write_gallery
+
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text("".join(json.dumps(f"prompt {i}") + "\n" for i in range(12)))
+    out = tmp_path / "out"
+    with FakeGemini(latency=0.5) as server:
+        child = _nanobanana("batch", str(requests), "-o", str(out), "--concurrency", "4",
+                            url=server.url)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(server.generate_requests) < 4 and child.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        child.send_signal(signal.SIGINT)
+        child.communicate(timeout=60)
+        paid = len(server.generate_requests)
+    assert child.returncode == 130
+    assert len(images_in(out)) == paid < 12
+    page = write_gallery(out).read_text()
+    assert f"{paid} of 12 requests succeeded · {12 - paid} not started" in page

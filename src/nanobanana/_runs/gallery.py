@@ -226,6 +226,11 @@ def _write_gallery(folder: Path, output: str | Path | None) -> Path:
         )
     page_dir = target.resolve().parent
     ok = [e for e in ordered if e.get("status") == "ok"]
+    failed = len(ordered) - len(ok)
+    total = max(len(ordered), _manifest.read_planned(folder) or 0)
+    counts = f"{len(ok)} of {total} requests succeeded"
+    counts += f" · {failed} failed" if failed else ""
+    counts += f" · {total - len(ordered)} not started" if total > len(ordered) else ""
     cost = sum(_number(e.get("cost")) for e in ordered)
     images = sum(len(e["images"]) for e in ok if isinstance(e.get("images"), list))
     title = _e(f"nanobanana · {folder.resolve().name}")
@@ -234,7 +239,7 @@ def _write_gallery(folder: Path, output: str | Path | None) -> Path:
         f"<!doctype html><html lang=en><head><meta charset=utf-8>{_GENERATOR}"
         f"<meta name=viewport content='width=device-width'><title>{title}</title>"
         f"<style>{_STYLE}</style></head><body><h1>{title}</h1>"
-        f'<div class="meta">{len(ok)} of {len(ordered)} requests succeeded · '
+        f'<div class="meta">{counts} · '
         f"{images} image{'' if images == 1 else 's'} · about ${cost:.3f} · {made} · "
         f'<span id="status"></span></div>'
         f'<div class="grid">{"".join(_card(e, folder, page_dir) for e in ordered)}</div>'

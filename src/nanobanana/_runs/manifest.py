@@ -43,6 +43,7 @@ __all__ = [
     "expand",
     "failure_entry",
     "read_entries",
+    "read_planned",
     "request_key",
     "slug",
     "success_entry",
@@ -306,6 +307,8 @@ class Manifest:
             self.jobs.append(entry)
         elif entry.get("type") == "batch_intent":
             self.intents.append(entry)
+        elif entry.get("type") == "run":
+            pass  # what a run set out to do: for the gallery's "not started"
         else:
             self._note(entry)
 
@@ -350,6 +353,20 @@ def read_entries(out_dir: Path) -> dict[str, dict[str, Any]]:
         if isinstance(entry, dict) and "key" in entry and entry.get("type") != "batch_job":
             found[str(entry["key"])] = entry
     return found
+
+
+def read_planned(out_dir: Path) -> int | None:
+    """Requests the latest run in ``out_dir`` set out to do (``None``: no run said)."""
+    planned = None
+    with contextlib.suppress(OSError):
+        for line in (out_dir / MANIFEST_NAME).read_bytes().split(b"\n"):
+            if b'"type": "run"' not in line:
+                continue
+            with contextlib.suppress(ValueError, RecursionError):
+                record = json.loads(line)
+                if isinstance(record, dict) and isinstance(record.get("requests"), int):
+                    planned = record["requests"]
+    return planned
 
 
 def expand(requests: Sequence[GenerationRequest]) -> list[tuple[int, GenerationRequest, str]]:

@@ -222,6 +222,13 @@ async def _run(
     pacer = Pacer(first.model, first.size.value if first.size else None,
                   first.expected_images, rpm, ipm, concurrency)  # fmt: skip
     items = await transport.offload(expand, requests)
+    try:  # what this run sets out to do (the gallery's "not started"); a first write, unpaid
+        manifest.append({"type": "run", "requests": len(items), "at": _now()})
+    except OSError as exc:
+        raise InvalidRequestError(
+            f"{manifest.path} cannot be written ({exc.strerror or exc}): nothing was sent. "
+            "Free space, or give an out_dir you can write to"
+        ) from None
     queue = _to_do(items, manifest, report)
     bar = _Progress(progress, len(items))
     committed = manifest.spent  # spend so far, plus the estimates of requests in flight
@@ -276,6 +283,12 @@ async def _run(
         kept = await transport.offload(manifest.keep_unrecorded, recorder.unrecorded)
         raise _unrecorded_error(manifest, recorder.unrecorded, kept, recorder.error, report)
     return report
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _to_do(

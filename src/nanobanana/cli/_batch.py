@@ -96,6 +96,8 @@ def batch(args: argparse.Namespace, console: Console) -> int:
         )
     console.emit(summary, f"{', '.join(parts)}; about {money(summary['cost_usd'])}; "
                           f"manifest: {summary['manifest']}")  # fmt: skip
+    if summary.get("interrupted"):
+        return 130  # Ctrl-C: what was in flight is saved; a re-run does the rest
     return 6 if failed else 0
 
 
@@ -115,7 +117,8 @@ def _run(nb: Any, args: argparse.Namespace, requests: list[GenerationRequest], j
     return {"done": report.done + report.done_before, "done_now": report.done,
             "done_before": report.done_before, "failed_before": report.failed_before,
             "not_started": report.not_started, "stopped_by": report.stopped_by,
-            "images": report.images, "cost_usd": report.cost}  # fmt: skip
+            "images": report.images, "cost_usd": report.cost,
+            "interrupted": interrupt.stop.is_set()}  # fmt: skip
 
 
 def _batch_api(nb: Any, requests: list[GenerationRequest], out: Path, console: Console

@@ -125,11 +125,29 @@ def _one(
     console.emit(
         {"images": [str(p) for p in paths], "thought_images": [str(p) for p in thoughts],
          "text": result.text, "finish_reason": result.finish_reason, "cost_usd": result.cost,
-         "usage": entry["usage"], "response_id": result.response_id},
+         "usage": entry["usage"], "response_id": result.response_id,
+         "grounding": entry.get("grounding")},
         "\n".join(str(p) for p in [*paths, *thoughts])
-        + f"\n{plural(len(paths), 'image')}, about {money(result.cost)}" + _missing(result),
+        + f"\n{plural(len(paths), 'image')}, about {money(result.cost)}" + _missing(result)
+        + _sources(result),
     )  # fmt: skip
     return 0
+
+
+def _sources(result: Result) -> str:
+    """What a grounded image searched for and drew on (Google's terms ask that it be shown)."""
+    grounding = result.grounding
+    if grounding is None:
+        return ""
+    lines = []
+    queries = [*grounding.queries, *grounding.image_queries]
+    if queries:
+        lines.append("searched: " + "; ".join(queries))
+    sources = [*grounding.sources, *grounding.image_sources]
+    if sources:
+        lines.append("sources:")
+        lines += [f"  {s.title or s.domain or 'source'} {s.uri}" for s in sources]
+    return "".join("\n" + line for line in lines)
 
 
 def _missing(result: Result) -> str:
