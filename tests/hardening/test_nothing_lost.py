@@ -788,9 +788,9 @@ def test_the_gallery_survives_odd_sources_and_folder_names(fake_gemini, nb, tmp_
     nb.generate_many(["a fox"], out_dir=folder)
     manifest = folder / "manifest.jsonl"
     lines = manifest.read_text(errors="surrogateescape").splitlines()
-    entry = json.loads(lines[1])
+    entry = json.loads(lines[-1])
     entry["grounding"] = {"queries": ["x"], "sources": [{"uri": "http://[::1", "title": "t"}]}
-    manifest.write_text("\n".join([lines[0], json.dumps(entry)]) + "\n")
+    manifest.write_text("\n".join([*lines[:-1], json.dumps(entry)]) + "\n")
     page = write_gallery(folder).read_text()
     assert "<li>t</li>" in page and 'href="http://[::1' not in page  # shown, not linked
 
