@@ -239,11 +239,12 @@ def test_estimate_is_conservative_and_none_when_unpriced() -> None:
     usd = estimate_cost(PRO, prompt_chars=400, input_image_tokens=2 * 1120, size="4K", images=2,
                         search_queries=1)  # fmt: skip
     tokens = (100 + 2240) * 2.00 + 2 * 2000 * 120.00 + 900 * 12.00
-    assert usd == pytest.approx(tokens / 1e6 + 0.014)
+    search = pro.max_search_queries * 0.014  # a grounded call priced at its worst case
+    assert usd == pytest.approx(tokens / 1e6 + search)
     batch = estimate_cost(PRO, prompt_chars=400, batch=True, search_queries=1)
     full = estimate_cost(PRO, prompt_chars=400, search_queries=1)
     assert batch is not None and full is not None
-    assert batch == pytest.approx((full - 0.014) / 2 + 0.014)  # search is not discounted
+    assert batch == pytest.approx((full - search) / 2 + search)  # search is not discounted
     assert estimate_cost("gemini-4-image", prompt_chars=10) is None
     assert estimate_cost(NB1, prompt_chars=10, size="4K") is None  # no price at that size
 

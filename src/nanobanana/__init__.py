@@ -33,7 +33,9 @@ _EXPORTS = {
     "Batches": "._batch.jobs",
     "BatchJobError": "._errors",
     "CharacterFromPhoto": ".prompts",
+    "CorruptManifestError": "._errors",
     "CharacterSheet": ".prompts",
+    "FolderInUseError": "._errors",
     "GeneratedImage": "._images.generated",
     "GenerationError": "._errors",
     "GroundingSource": "._result.grounding",
@@ -41,10 +43,12 @@ _EXPORTS = {
     "Grounding": "._result.grounding",
     "ImageSize": "._request.request",
     "ImageSource": "._request.types",
+    "InvalidAPIKeyError": "._errors",
     "InvalidReferenceError": "._errors",
     "InvalidRequestError": "._errors",
     "InvalidResponseError": "._errors",
     "LintIssue": ".prompts",
+    "ManifestWriteError": "._errors",
     "MissingAPIKeyError": "._errors",
     "MissingImagesWarning": "._errors",
     "ModelSummary": "._models.catalog",
@@ -119,10 +123,14 @@ if _TYPE_CHECKING:
     from ._errors import APITimeoutError as APITimeoutError
     from ._errors import BadRequestError as BadRequestError
     from ._errors import BatchJobError as BatchJobError
+    from ._errors import CorruptManifestError as CorruptManifestError
+    from ._errors import FolderInUseError as FolderInUseError
     from ._errors import GenerationError as GenerationError
+    from ._errors import InvalidAPIKeyError as InvalidAPIKeyError
     from ._errors import InvalidReferenceError as InvalidReferenceError
     from ._errors import InvalidRequestError as InvalidRequestError
     from ._errors import InvalidResponseError as InvalidResponseError
+    from ._errors import ManifestWriteError as ManifestWriteError
     from ._errors import MissingAPIKeyError as MissingAPIKeyError
     from ._errors import MissingImagesWarning as MissingImagesWarning
     from ._errors import NanoBananaError as NanoBananaError

@@ -112,6 +112,22 @@ class _ClientBase:
         merged: RequestOptions = {**options, "model": options.get("model") or self.model}
         return GenerationRequest(prompt, references=references, **merged)
 
+    def _one_call(
+        self,
+        prompt: PromptLike,
+        references: Iterable[ReferenceLike] | ReferenceLike | None,
+        options: RequestOptions,
+    ) -> GenerationRequest:
+        """The request of ``generate`` or ``stream``: one call, so ``n`` other than 1 is refused."""
+        n = options.get("n", 1)
+        if n != 1:
+            raise InvalidRequestError(
+                f"n={n!r} asks for {n!r} images, and generate() and stream() make one call: "
+                f"use nb.generate_many([prompt], out_dir=..., n={n!r}) for {n!r} images, each "
+                "its own request and file (or call generate() once per image)"
+            )
+        return self._request(prompt, references, options)
+
     def _maker(self, options: RequestOptions) -> Callable[[PromptLike], GenerationRequest]:
         """Makes the request for a prompt or template given as such, with these options."""
         return lambda prompt: self._request(prompt, (), options)
@@ -173,7 +189,7 @@ class NanoBanana(_ClientBase):
             NoImageError: The model answered without an image (``.result`` keeps the text).
             APIError: The API refused, after any retries.
         """
-        request = self._request(prompt, references, options)
+        request = self._one_call(prompt, references, options)
         return self.generate_request(request)
 
     def generate_request(self, request: GenerationRequest) -> Result:
@@ -197,7 +213,7 @@ class NanoBanana(_ClientBase):
         what came (``result.problems`` says so) rather than paying twice. Note that
         google-genai drops ``finishMessage`` on streams.
         """
-        request = self._request(prompt, references, options)
+        request = self._one_call(prompt, references, options)
         outcome: list[Result] = []
 
         def events() -> Iterator[StreamEvent]:
@@ -242,6 +258,7 @@ class NanoBanana(_ClientBase):
         max_cost: float | None = None,
         progress: bool | None = None,
         stop: threading.Event | None = None,
+        wait: float = 0,
         **options: Unpack[RequestOptions],
     ) -> RunReport:
         """Generates many images concurrently, within quota, streaming them to ``out_dir``.
@@ -268,6 +285,9 @@ class NanoBanana(_ClientBase):
             stop: Set it (from any thread) to wind the run down: nothing new starts, and the
                 answers already paid for are waited for and saved. The first Ctrl-C does the
                 same; a second aborts.
+            wait: Seconds to wait for another writer to finish with ``out_dir`` (one run
+                writes to a folder at a time); then `FolderInUseError` names it. ``0`` (the
+                default) refuses a busy folder at once.
             **options: `RequestOptions` for the prompts and templates given as such
                 (``search=True``, ``size="2K"``...); a `GenerationRequest` keeps its own.
 
@@ -288,6 +308,7 @@ class NanoBanana(_ClientBase):
                 return await run_many(
                     transport, checked, out_dir=output(out_dir), concurrency=concurrency, rpm=rpm,
                     ipm=ipm, max_cost=max_cost, progress=progress, stop=stop or interrupted,
+                    wait=wait,
                 )  # fmt: skip
             finally:
                 if own is not self._genai:
@@ -344,7 +365,7 @@ class AsyncNanoBanana(_ClientBase):
         **options: Unpack[RequestOptions],
     ) -> Result:
         """Generates an image; see `NanoBanana.generate`."""
-        request = self._request(prompt, references, options)
+        request = self._one_call(prompt, references, options)
         return await self.generate_request(request)
 
     async def generate_request(self, request: GenerationRequest) -> Result:
@@ -365,7 +386,7 @@ class AsyncNanoBanana(_ClientBase):
         **options: Unpack[RequestOptions],
     ) -> AsyncStream:
         """Generates with streaming; see `NanoBanana.stream`."""
-        request = self._request(prompt, references, options)
+        request = self._one_call(prompt, references, options)
         outcome: list[Result] = []
 
         async def events() -> AsyncIterator[StreamEvent]:
@@ -408,6 +429,7 @@ class AsyncNanoBanana(_ClientBase):
         max_cost: float | None = None,
         progress: bool | None = None,
         stop: threading.Event | None = None,
+        wait: float = 0,
         **options: Unpack[RequestOptions],
     ) -> RunReport:
         """Generates many images concurrently; see `NanoBanana.generate_many`."""
@@ -417,7 +439,7 @@ class AsyncNanoBanana(_ClientBase):
         checked = for_run(requests, self._maker(options))
         return await run_many(self._transport, checked, out_dir=output(out_dir),
                               concurrency=concurrency, rpm=rpm, ipm=ipm, max_cost=max_cost,
-                              progress=progress, stop=stop)  # fmt: skip
+                              progress=progress, stop=stop, wait=wait)  # fmt: skip
 
     async def models(self) -> list[ModelSummary]:
         """The models this key can use; see `NanoBanana.models`."""

@@ -9,6 +9,7 @@ them through the same manifest as ``generate_many``. The decisions are flows in
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from .._request.options import RequestOptions, with_options_help
 from .._request.request import GenerationRequest
 from .._request.types import PromptLike
 from .._result.result import Result
+from .._runs.lock import FolderLock
 from .._transport import AsyncTransport, SyncTransport
 from .flows import JobCore, Keyed, Source, open_manifest, prepare, submit_flow
 
@@ -50,7 +52,8 @@ class BatchJob(JobCore[SyncTransport]):
 
     def results(self) -> Iterator[Result]:
         """The results, in order; failures go to `errors` (and the manifest), not raised."""
-        yield from self._transport.events(self._results_flow(), [])
+        with _holding(self.out_dir):  # one writer per folder while results are saved
+            yield from self._transport.events(self._results_flow(), [])
 
     def cancel(self) -> None:
         """Asks the API to cancel the job."""
@@ -75,8 +78,9 @@ class AsyncBatchJob(JobCore[AsyncTransport]):
 
     async def results(self) -> AsyncIterator[Result]:
         """The results, in order; see `BatchJob.results`."""
-        async for result in self._transport.events(self._results_flow(), []):
-            yield result
+        with _holding(self.out_dir):
+            async for result in self._transport.events(self._results_flow(), []):
+                yield result
 
     async def cancel(self) -> None:
         """Asks the API to cancel the job."""
@@ -158,13 +162,14 @@ class Batches(_BatchesCore[SyncTransport]):
             prepare, self._checked(requests, options), self._transport.vertex
         )
         flow = self._submitted_flow(BatchJob, keyed, sources, display_name, _path(out_dir))
-        handle: BatchJob = self._transport.run(flow)
+        with _holding(_path(out_dir)):  # two submitters to one folder would both pay
+            handle: BatchJob = self._transport.run(flow)
         return handle
 
     def get(self, name: str, *, out_dir: str | os.PathLike[str] | None = None) -> BatchJob:
         """A job by name (its requests unknown here: results carry no request)."""
         self._no_vertex()
-        handle = BatchJob(self._transport, name.split(","), {}, _path(out_dir))
+        handle = BatchJob(self._transport, _job_names(name), {}, _path(out_dir))
         handle.refresh()
         return handle
 
@@ -195,7 +200,8 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
             prepare, self._checked(requests, options), self._transport.vertex
         )
         flow = self._submitted_flow(AsyncBatchJob, keyed, sources, display_name, _path(out_dir))
-        handle: AsyncBatchJob = await self._transport.run(flow)
+        with _holding(_path(out_dir)):
+            handle: AsyncBatchJob = await self._transport.run(flow)
         return handle
 
     async def get(
@@ -203,7 +209,7 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
     ) -> AsyncBatchJob:
         """A job by name; see `Batches.get`."""
         self._no_vertex()
-        handle = AsyncBatchJob(self._transport, name.split(","), {}, _path(out_dir))
+        handle = AsyncBatchJob(self._transport, _job_names(name), {}, _path(out_dir))
         await handle.refresh()
         return handle
 
@@ -215,6 +221,29 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
             handle._update([job])
             jobs.append(handle)
         return jobs
+
+
+def _holding(out_dir: Path | None) -> contextlib.AbstractContextManager[Any]:
+    """The folder's writer lock (`FolderLock`), or nothing without a folder."""
+    if out_dir is None:
+        return contextlib.nullcontext()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return FolderLock(out_dir)
+
+
+def _job_names(name: object) -> list[str]:
+    """The API job names in ``name`` (a `BatchJob.name`: names joined by commas).
+
+    Raises:
+        InvalidRequestError: Not a string of ``batches/<id>`` names.
+    """
+    names = [n.strip() for n in name.split(",")] if isinstance(name, str) else []
+    if not names or not all(n.startswith("batches/") and len(n) > 8 for n in names):
+        raise InvalidRequestError(
+            f"a batch job name is 'batches/<id>' (or several joined by commas, as "
+            f"BatchJob.name gives them), got {name!r}; nb.batch.list() lists yours"
+        )
+    return names
 
 
 def _path(out_dir: str | os.PathLike[str] | None) -> Path | None:

@@ -23,7 +23,8 @@ __all__ = [
 ESTIMATED_THINKING_TOKENS = 900
 #: Prompt characters per token, for estimates.
 CHARS_PER_TOKEN = 4
-#: Search queries to assume per grounded call before the answer says how many ran.
+#: Marks a grounded call to `estimate_cost`: it is priced at the model's worst case,
+#: `Pricing.max_search_queries`, before the answer says how many ran.
 ESTIMATED_SEARCH_QUERIES = 1
 #: Upper bounds of tokens per input image by media resolution. FACTS: about 1,120 at the
 #: default (high) on Gemini 3, 2,240 at ultra_high; low and medium from Google's media
@@ -55,7 +56,8 @@ def estimate_cost(
         input_image_tokens: Tokens of all input images (`INPUT_IMAGE_TOKENS` per image).
         size: The output size asked (``None``: 1K).
         images: Final images the prompt asks for.
-        search_queries: Google Search queries to price (`ESTIMATED_SEARCH_QUERIES` when grounded).
+        search_queries: Nonzero for a grounded call: priced at no fewer than the model's
+            `Pricing.max_search_queries`, the most one call may bill (a cap must hold).
         batch: Through the Batch API (half of every token rate).
 
     Returns:
@@ -70,9 +72,8 @@ def estimate_cost(
         + images * per_image * price.image_output_per_mtok
         + ESTIMATED_THINKING_TOKENS * price.text_output_per_mtok
     ) / 1e6
-    return tokens * (price.batch_discount if batch else 1.0) + search_queries * (
-        price.search_per_query
-    )
+    queries = max(search_queries, price.max_search_queries) if search_queries else 0
+    return tokens * (price.batch_discount if batch else 1.0) + queries * price.search_per_query
 
 
 def usage_cost(

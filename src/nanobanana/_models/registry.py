@@ -99,6 +99,10 @@ class Pricing:
     live usage showed 258-1,100; the API reports the real count after the call)."""
     search_per_query: float = 14.00 / 1000
     """Google Search grounding beyond the free monthly allowance (FACTS: $14 per 1,000)."""
+    max_search_queries: int = 3
+    """The most search queries one grounded call may bill, which a cap must assume: three web
+    queries were seen billed on one call (issue 22: $3.36 spent under a $3.26 cap priced at
+    one). Empty queries (FACTS: one was seen live) are not counted."""
     batch_discount: float = 0.5
     """The Batch API charges this fraction of every token rate (FACTS)."""
 
@@ -215,6 +219,7 @@ MODELS: dict[str, ModelInfo] = {
                 image_output_per_mtok=60.00,
                 # (3p) from the per-image prices $0.045 / $0.067 / $0.101 / $0.151 at $60/M.
                 image_output_tokens={"512": 747, "1K": 1120, "2K": 1680, "4K": 2520},
+                max_search_queries=4,  # the web's three, and an image search query (FACTS)
             ),
             latency={"512": (6, 15), "1K": (8, 20), "2K": (12, 30), "4K": (25, 60)},
             quota=Quota(rpm=60, ipm=60),

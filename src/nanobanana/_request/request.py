@@ -302,8 +302,8 @@ class GenerationRequest(BaseModel):
         """A conservative USD estimate of one call of this request (not times ``n``).
 
         1,120 tokens per reference (2,240 at ``ultra_high``), 900 thinking tokens, the prompt
-        at about 4 characters a token, one search query when grounded. ``None`` when the
-        model has no known price.
+        at about 4 characters a token, and when grounded the most search queries one call
+        may bill. ``None`` when the model has no known price.
         """
         wide = self.media_resolution or "high"
         return estimate_cost(

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
+import contextlib
 import itertools
 import math
+import os
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +27,12 @@ from typing import Any, cast
 
 from .._core.flows import generate_flow
 from .._core.wire import build
-from .._errors import InvalidRequestError, NanoBananaError, QuotaExhaustedError
+from .._errors import (
+    InvalidRequestError,
+    ManifestWriteError,
+    NanoBananaError,
+    QuotaExhaustedError,
+)
 from .._images.bytes import ImageBytes
 from .._images.fit import (
     fit_images,
@@ -32,11 +41,13 @@ from .._images.fit import (
     reference_sources,
     text_bytes,
 )
+from .._images.generated import TEMP_PREFIX, TEMP_SUFFIX, temp_file
 from .._images.read import check_source
 from .._request.request import GenerationRequest
 from .._request.types import PromptLike
 from .._result.result import Result
 from .._transport import AsyncTransport
+from .lock import FolderLock
 from .manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -289,13 +300,79 @@ async def run_many(
     max_cost: float | None,
     progress: bool | None,
     stop: threading.Event | None = None,
+    wait: float = 0,
 ) -> RunReport:
-    """The runner behind both ``generate_many`` entry points.
+    """The runner behind both ``generate_many`` entry points: one run per folder at a time.
 
     ``requests`` is a list `as_requests` checked whole, or `iter_requests`' lazy iterator
-    (drawn from only as the run has room; its invalid items are recorded as failed).
+    (drawn from only as the run has room; its invalid items are recorded as failed). A local
+    folder is made, proven writable and held (`FolderLock`) before anything is paid for; a URL
+    needs no lock, its create-only records make many writers safe.
+
+    Raises:
+        FolderInUseError: Another writer held ``out_dir`` for longer than ``wait`` seconds.
     """
     _check_run_options(requests, concurrency, rpm, ipm, max_cost)
+    if isinstance(out_dir, ObjectOut):
+        return await _run(transport, requests, out_dir, concurrency, rpm, ipm, max_cost,
+                          progress, stop)  # fmt: skip
+    lock = FolderLock(out_dir, wait=wait)
+    await transport.offload(_prepare_folder, out_dir)
+    await transport.offload(lock.acquire)
+    try:
+        return await _run(transport, requests, out_dir, concurrency, rpm, ipm, max_cost,
+                          progress, stop)  # fmt: skip
+    finally:
+        lock.release()
+
+
+#: A temporary file of ours older than this was left by a killed process.
+_STALE_TEMP = 600.0
+
+
+def _clean_temporary_files(out_dir: Path) -> None:
+    """Removes the half-written temporary files of a killed run: the SDK's own names only."""
+    now = time.time()
+    for stale in out_dir.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if stale.is_file() and now - stale.stat().st_mtime > _STALE_TEMP:
+                stale.unlink()
+
+
+def _prepare_folder(out_dir: Path) -> None:
+    """Makes ``out_dir`` and proves it writable, before any request is paid for.
+
+    Raises:
+        InvalidRequestError: It is a file, or it cannot be made or written.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvalidRequestError(
+            f"out_dir {out_dir} is a file, not a folder: a run writes a folder of images and "
+            "its manifest. Nothing was sent. Give a folder (it is made if missing)"
+        )
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = temp_file(out_dir, "probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InvalidRequestError(
+            f"out_dir {out_dir} cannot be written ({exc.strerror or exc}): nothing was sent. "
+            "Give a folder you can write to"
+        ) from None
+
+
+async def _run(
+    transport: AsyncTransport,
+    requests: Iterable[GenerationRequest | Invalid],
+    out_dir: Path | ObjectOut,
+    concurrency: int | None,
+    rpm: int | None,
+    ipm: int | None,
+    max_cost: float | None,
+    progress: bool | None,
+    stop: threading.Event | None,
+) -> RunReport:
     total = len(requests) if isinstance(requests, Sequence) else None
     first, source = _first(requests)
     clock = transport.policy.clock
@@ -305,6 +382,8 @@ async def run_many(
     limiter = RateLimiter(rpm, ipm, clock)
     pacer = Pacer(first.model, first.size.value if first.size else None,
                   first.expected_images, rpm, ipm, concurrency)  # fmt: skip
+    if total is not None and isinstance(manifest, Manifest):
+        await transport.offload(_announce, manifest, requests)
     feed = _Feed(transport, source, manifest, report, max_cost)
     bar = _Progress(progress, total)
     committed = manifest.spent  # spend so far, plus the estimates of requests in flight
@@ -313,6 +392,7 @@ async def run_many(
     calls: dict[str, float] = {}  # key -> when its request went out (after the limiter)
     held: _Item | None = None  # drawn, not started (the spend cap)
     stopped = False
+    recorder = _Recorder(manifest)
 
     def leave(reason: str) -> None:
         nonlocal stopped, held
@@ -351,7 +431,8 @@ async def run_many(
         for task in finished:
             entry, estimate, took = task.result()
             committed += entry.get("cost", 0.0) - estimate
-            manifest.append(entry)
+            if (failed := recorder.record(entry)) is not None:
+                leave(failed)
             if took is not None:
                 pacer.observe(took)
             reason = _tally(report, entry)
@@ -361,6 +442,13 @@ async def run_many(
         bar.show(report, len(pending))
     report.seconds = clock() - started
     bar.show(report, 0, final=True)
+    if recorder.error is not None:
+        kept = (
+            await transport.offload(manifest.keep_unrecorded, recorder.unrecorded)
+            if isinstance(manifest, Manifest)
+            else None
+        )
+        raise _unrecorded_error(manifest, recorder.unrecorded, kept, recorder.error, report)
     return report
 
 
@@ -368,9 +456,7 @@ def _open_manifest(out_dir: Path | ObjectOut) -> Manifest | RecordManifest:
     """A folder's manifest, or a URL's records (one create-only object per item)."""
     if isinstance(out_dir, ObjectOut):
         return RecordManifest(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".*.part"):  # a killed run's half-written temporary files
-        stale.unlink(missing_ok=True)
+    _clean_temporary_files(out_dir)
     return Manifest(out_dir / MANIFEST_NAME)
 
 
@@ -391,6 +477,77 @@ def _first(
     if skipped:
         raise InvalidRequestError(f"no valid request to run: {skipped[0].error}")
     raise InvalidRequestError("generate_many needs at least one request")
+
+
+def _announce(manifest: Manifest, requests: Iterable[GenerationRequest | Invalid]) -> None:
+    """Records what a run of a list sets out to do (the gallery's "not started"); unpaid.
+
+    Raises:
+        InvalidRequestError: The manifest cannot be written: nothing was sent.
+    """
+    n = sum(r.n for r in requests if isinstance(r, GenerationRequest))
+    try:
+        manifest.append({"type": "run", "requests": n, "at": _now()})
+    except OSError as exc:
+        raise InvalidRequestError(
+            f"{manifest.path} cannot be written ({exc.strerror or exc}): nothing was sent. "
+            "Free space, or give an out_dir you can write to"
+        ) from None
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class _Recorder:
+    """Writes finished items to the manifest; after a failed write, keeps them aside."""
+
+    def __init__(self, manifest: Manifest | RecordManifest) -> None:
+        self.manifest = manifest
+        self.unrecorded: list[dict[str, Any]] = []  # finished, paid for, not in the manifest
+        self.error: OSError | None = None
+
+    def record(self, entry: dict[str, Any]) -> str | None:
+        """Records one entry; returns why the run must start nothing more, if it must."""
+        if self.error is not None:  # in order, aside, once the manifest failed
+            self.unrecorded.append(entry)
+            return None
+        try:
+            self.manifest.append(entry)
+        except OSError as exc:
+            self.unrecorded.append(entry)
+            self.error = exc
+            return f"the manifest could not be written ({exc.strerror or exc})"
+        return None
+
+
+def _unrecorded_error(
+    manifest: Manifest | RecordManifest, entries: list[dict[str, Any]], kept: Path | None,
+    error: OSError, report: RunReport,
+) -> ManifestWriteError:  # fmt: skip
+    """Says where the answers are that were paid for but could not be recorded."""
+    path = manifest.path if isinstance(manifest, Manifest) else manifest.out.url + "/records/"
+    folder = manifest.path.parent if isinstance(manifest, Manifest) else manifest.out.url
+    images = [name for e in entries for name in e.get("images", [])]
+    where = (
+        f"their records are in {kept}, which the next run adds to the manifest (nothing is "
+        "paid twice)" if kept else
+        "their records could not be written anywhere either: they are in this error's "
+        ".entries; until the manifest has them, a re-run would ask for them again"
+    )  # fmt: skip
+    saved = f"{len(images)} image(s) saved in {folder}" + (
+        f" ({', '.join(images[:5])}{', ...' if len(images) > 5 else ''})" if images else ""
+    )
+    return ManifestWriteError(
+        f"{path} could not be written ({error.strerror or error}): the run started "
+        f"nothing more and waited for the {len(entries)} answer(s) in flight: {saved}; "
+        f"{where}. {report.not_started} request(s) were not started. Free space (or fix the "
+        "folder) and run again to do the rest",
+        path=str(path), entries=entries, kept=str(kept) if kept else None,
+        report=report,
+    )  # fmt: skip
 
 
 def _retrying(
@@ -506,10 +663,15 @@ def run_in_thread(
     stop event the coroutine is given: no new request starts, and the answers already paid
     for are waited for and saved. A second Ctrl-C cancels the run; what finished is in the
     manifest, and a re-run continues from there.
+
+    The caller waits on the work's own completion (a `Future`), never on the thread's
+    ``is_alive()``: on CPython before 3.13 a ``join()`` interrupted by Ctrl-C marks the thread
+    stopped while it still runs, and the answers in flight would be dropped.
     """
     loop = asyncio.new_event_loop()
     stop = stop or threading.Event()
-    outcome: dict[str, Any] = {}
+    outcome: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    finished = threading.Event()  # set once the outcome is in and the loop closed
     task_ref: list[asyncio.Task[Any]] = []
 
     def target() -> None:
@@ -518,34 +680,38 @@ def run_in_thread(
             return await make(stop)
 
         try:
-            outcome["value"] = loop.run_until_complete(main())
+            outcome.set_result(loop.run_until_complete(main()))
         except BaseException as exc:  # handed to the caller's thread
-            outcome["error"] = exc
+            outcome.set_exception(exc)
         finally:
             loop.close()
+            finished.set()
 
     thread = threading.Thread(target=target, name="nanobanana-run", daemon=True)
     thread.start()
     try:
         try:
-            while thread.is_alive():
-                thread.join(0.1)
+            _wait(finished)
         except KeyboardInterrupt:
             stop.set()
             sys.stderr.write(
                 "\nStopping: no new requests; waiting for the answers already paid for. "
                 "Ctrl-C again to abort.\n"
             )
-            while thread.is_alive():
-                thread.join(0.1)
+            _wait(finished)
     except KeyboardInterrupt:
-        if task_ref:
-            loop.call_soon_threadsafe(task_ref[0].cancel)
-        thread.join(5)
+        if task_ref and not finished.is_set():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(task_ref[0].cancel)
+        finished.wait(5)
         raise
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
+    return outcome.result()
+
+
+def _wait(finished: threading.Event) -> None:
+    """Waits for the work in short slices, so that Ctrl-C is seen at once on every platform."""
+    while not finished.wait(0.1):
+        pass
 
 
 def as_requests(
@@ -553,11 +719,15 @@ def as_requests(
 ) -> list[GenerationRequest]:
     """Accepts `GenerationRequest` objects, prompts or templates; all checked before any is sent.
 
+    A single prompt, template or request where many are expected is one request.
+
     Each reference is checked as far as it can be without reading it whole (a path stat'ed and
     its type sniffed); the one whole read is the one that sends it. A reference given as a
     file object is read here, once (keeping every field of its `Reference`): a file object
     cannot be read twice.
     """
+    if isinstance(items, str | GenerationRequest) or hasattr(items, "render"):
+        items = [items]  # type: ignore[list-item]  # one prompt, never its characters
     requests = []
     for i, item in enumerate(items):
         try:
@@ -588,7 +758,13 @@ def iter_requests(
 def for_run(
     items: Iterable[GenerationRequest | PromptLike], make: Callable[[Any], GenerationRequest]
 ) -> list[GenerationRequest] | Iterator[GenerationRequest | Invalid]:
-    """A list (or other sequence) checked whole now; any other iterable drawn lazily."""
+    """A list (or other sequence) checked whole now; any other iterable drawn lazily.
+
+    A single prompt, template or request where many are expected is one request, never a
+    string's characters.
+    """
+    if isinstance(items, str | GenerationRequest) or hasattr(items, "render"):
+        items = [items]  # type: ignore[list-item]
     if isinstance(items, Sequence) and not isinstance(items, str | bytes):
         return as_requests(items, make)
     return iter_requests(items, make)

@@ -33,6 +33,7 @@ class Emulator(Protocol):
     batches: BatchStore
     interactions: InteractionStore
     idle_timeout: float
+    header_timeout: float
     clock: Callable[[], float]
 
     @property

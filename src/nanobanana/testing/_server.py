@@ -62,8 +62,13 @@ class FakeGemini:
             at 4K).
         time_scale: Multiplies every latency (``0.01``: a 20 s answer takes 0.2 s); quota
             windows follow ``clock``, and ``retryDelay`` is in its seconds.
-        max_threads: Connections served at once; more wait for a free thread.
+        max_threads: Requests served at once; more wait for a free slot. A connection takes
+            a slot only once its headers are in, so slow clients cannot hold them all.
         idle_timeout: Seconds an idle keep-alive connection stays open.
+        header_timeout: Seconds a request's line and headers may take to arrive, from their
+            first byte; a client that drips them slower is disconnected.
+        body_memory: Bytes of request bodies held at once, across connections; a body that
+            does not fit waits for others to finish (a bound on the emulator's memory).
 
     Example:
         >>> with FakeGemini() as server:
@@ -91,6 +96,8 @@ class FakeGemini:
         time_scale: float = 1.0,
         max_threads: int = 64,
         idle_timeout: float = 60.0,
+        header_timeout: float = 10.0,
+        body_memory: int = 256 * 1024 * 1024,
     ) -> None:
         if time_scale < 0:
             raise ValueError(f"time_scale must not be negative, got {time_scale}")
@@ -102,6 +109,7 @@ class FakeGemini:
         self.realistic, self.time_scale = realistic, time_scale
         self.record = record
         self.idle_timeout = idle_timeout
+        self.header_timeout = header_timeout
         self._records: collections.deque[RecordedRequest] = collections.deque(
             maxlen=None if record is True else max(0, int(record))
         )
@@ -119,7 +127,7 @@ class FakeGemini:
         self.interactions = InteractionStore(clock, self._iso)
         """Stored interactions and their ``uri`` media (``media_seconds``: how long a link
         lives)."""
-        self._httpd = make_server(self, host, port, max_threads)
+        self._httpd = make_server(self, host, port, max_threads, body_memory)
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
