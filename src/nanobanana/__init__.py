@@ -46,6 +46,7 @@ _EXPORTS = {
     "LintIssue": ".prompts",
     "MissingAPIKeyError": "._errors",
     "MissingImagesWarning": "._errors",
+    "ModelShutDownWarning": "._errors",
     "ModelSummary": "._models.catalog",
     "NanoBanana": "._client",
     "NanoBananaError": "._errors",
@@ -118,6 +119,7 @@ if _TYPE_CHECKING:
     from ._errors import InvalidResponseError as InvalidResponseError
     from ._errors import MissingAPIKeyError as MissingAPIKeyError
     from ._errors import MissingImagesWarning as MissingImagesWarning
+    from ._errors import ModelShutDownWarning as ModelShutDownWarning
     from ._errors import NanoBananaError as NanoBananaError
     from ._errors import NoImageError as NoImageError
     from ._errors import NotFoundError as NotFoundError

@@ -12,6 +12,7 @@ import functools
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +46,7 @@ __all__ = ["AsyncNanoBanana", "NanoBanana"]
 class _ClientBase:
     """What both twins share: configuration, read from the environment here (never at import)."""
 
-    _transport_type: Callable[[genai.Client, RetryPolicy], Any]
+    _transport_type: Callable[[genai.Client, RetryPolicy, Callable[[], date]], Any]
 
     def __init__(
         self,
@@ -60,8 +61,10 @@ class _ClientBase:
         location: str | None = None,
         credentials: Credentials | None = None,
         genai_client: genai.Client | None = None,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self.model = model
+        self.today = today
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         # How to make another google-genai client like ours: a private event loop (the sync
@@ -74,7 +77,7 @@ class _ClientBase:
             )  # fmt: skip
             genai_client = self._fresh_genai()
         self._genai = genai_client
-        self._transport = self._transport_type(genai_client, self.retry)
+        self._transport = self._transport_type(genai_client, self.retry, today)
 
     def __repr__(self) -> str:  # never the key
         return f"{type(self).__name__}(model={self.model!r}, timeout={self.timeout})"
@@ -110,6 +113,8 @@ class NanoBanana(_ClientBase):
         credentials: Google credentials for Vertex AI; by default Application Default
             Credentials.
         genai_client: An existing ``google.genai.Client`` to use as it is.
+        today: The date, for models' shutdown dates (a test injects one): a model shut down
+            on the backend in use is warned about (`ModelShutDownWarning`) before sending.
 
     Example:
         >>> nb = NanoBanana()
@@ -240,7 +245,7 @@ class NanoBanana(_ClientBase):
 
         checked = as_requests(requests, self._maker(options))
         own = self._fresh_genai() if self._fresh_genai else self._genai
-        transport = AsyncTransport(own, self.retry)
+        transport = AsyncTransport(own, self.retry, self.today)
 
         async def run(interrupted: threading.Event) -> RunReport:
             try:

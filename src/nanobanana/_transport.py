@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._core.steps import END, Emit, Flow, Next, Op, Sleep, Step
-from ._errors import NanoBananaError, translating
+from ._errors import NanoBananaError, NotFoundError, translating
+from ._models.lifecycle import backend_of, explain_not_found, warn_if_shut_down
 from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -28,11 +31,35 @@ def _method(root: Any, path: str) -> Callable[..., Any]:
     return functools.reduce(getattr, path.split("."), root)  # type: ignore[no-any-return]
 
 
+@contextmanager
+def _lifecycle(op: Op, vertex: bool, today: Callable[[], date]) -> Iterator[None]:
+    """Around a call naming a model: warn before, explain a 404 after.
+
+    Warns before sending to a model shut down on this backend, and explains the 404 that
+    follows (`_models.lifecycle` decides both).
+    """
+    model = op.kwargs.get("model")
+    if model is None:
+        yield
+        return
+    backend, day = backend_of(vertex), today()
+    warn_if_shut_down(model, backend, day)
+    try:
+        yield
+    except NotFoundError as error:
+        explained = explain_not_found(error, model, backend, day)
+        if explained is None:
+            raise
+        raise explained from error
+
+
 class SyncTransport:
     """Performs steps by blocking: ``genai.Client`` calls, and the policy's ``sleep``."""
 
-    def __init__(self, client: genai.Client, policy: RetryPolicy) -> None:
-        self.client, self.policy = client, policy
+    def __init__(
+        self, client: genai.Client, policy: RetryPolicy, today: Callable[[], date] = date.today
+    ) -> None:
+        self.client, self.policy, self.today = client, policy, today
         self.vertex = bool(client.vertexai)
         """Whether calls go to Vertex AI, which takes options the Gemini API refuses."""
 
@@ -40,10 +67,11 @@ class SyncTransport:
         """Does one step; google-genai and transport errors come out as ours."""
         if isinstance(step, Sleep):
             return self.policy.sleep(step.seconds)
-        with translating():
-            if isinstance(step, Next):
+        if isinstance(step, Next):
+            with translating():
                 return next(step.stream, END)
-            assert isinstance(step, Op)
+        assert isinstance(step, Op)
+        with _lifecycle(step, self.vertex, self.today), translating():
             return _method(self.client, step.method)(**step.kwargs)
 
     def events(self, flow: Flow, out: list[Any]) -> Iterator[Any]:
@@ -83,8 +111,10 @@ class SyncTransport:
 class AsyncTransport:
     """Performs steps by awaiting: ``client.aio`` calls, and the policy's ``asleep``."""
 
-    def __init__(self, client: genai.Client, policy: RetryPolicy) -> None:
-        self.client, self.policy = client, policy
+    def __init__(
+        self, client: genai.Client, policy: RetryPolicy, today: Callable[[], date] = date.today
+    ) -> None:
+        self.client, self.policy, self.today = client, policy, today
         self.vertex = bool(client.vertexai)
         """Whether calls go to Vertex AI, which takes options the Gemini API refuses."""
 
@@ -92,10 +122,11 @@ class AsyncTransport:
         """Does one step; see `SyncTransport.perform`."""
         if isinstance(step, Sleep):
             return await self.policy.asleep(step.seconds)
-        with translating():
-            if isinstance(step, Next):
+        if isinstance(step, Next):
+            with translating():
                 return await anext(step.stream, END)
-            assert isinstance(step, Op)
+        assert isinstance(step, Op)
+        with _lifecycle(step, self.vertex, self.today), translating():
             return await _method(self.client.aio, step.method)(**step.kwargs)
 
     async def events(self, flow: Flow, out: list[Any]) -> AsyncIterator[Any]:
