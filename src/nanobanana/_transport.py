@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,26 +30,16 @@ def _method(root: Any, path: str) -> Callable[..., Any]:
     return functools.reduce(getattr, path.split("."), root)  # type: ignore[no-any-return]
 
 
-@contextmanager
-def _lifecycle(op: Op, vertex: bool, today: Callable[[], date]) -> Iterator[None]:
-    """Around a call naming a model: warn before, explain a 404 after.
+def _warn_before(op: Op, vertex: bool, today: date) -> None:
+    """Before sending a call naming a model shut down on this backend: warn."""
+    if "model" in op.kwargs:
+        warn_if_shut_down(op.kwargs["model"], backend_of(vertex), today)
 
-    Warns before sending to a model shut down on this backend, and explains the 404 that
-    follows (`_models.lifecycle` decides both).
-    """
-    model = op.kwargs.get("model")
-    if model is None:
-        yield
-        return
-    backend, day = backend_of(vertex), today()
-    warn_if_shut_down(model, backend, day)
-    try:
-        yield
-    except NotFoundError as error:
-        explained = explain_not_found(error, model, backend, day)
-        if explained is None:
-            raise
-        raise explained from error
+
+def _explained(error: NotFoundError, op: Op, vertex: bool, today: date) -> NotFoundError:
+    """A 404 for a model shut down on this backend, saying so (`_models.lifecycle`)."""
+    found = explain_not_found(error, op.kwargs.get("model"), backend_of(vertex), today)
+    return error if found is None else found
 
 
 class SyncTransport:
@@ -71,8 +60,16 @@ class SyncTransport:
             with translating():
                 return next(step.stream, END)
         assert isinstance(step, Op)
-        with _lifecycle(step, self.vertex, self.today), translating():
-            return _method(self.client, step.method)(**step.kwargs)
+        today = self.today()
+        _warn_before(step, self.vertex, today)
+        try:
+            with translating():
+                return _method(self.client, step.method)(**step.kwargs)
+        except NotFoundError as error:
+            explained = _explained(error, step, self.vertex, today)
+            if explained is error:
+                raise
+            raise explained from error
 
     def events(self, flow: Flow, out: list[Any]) -> Iterator[Any]:
         """Runs a flow, yielding what it emits; its return value is appended to ``out``."""
@@ -126,8 +123,16 @@ class AsyncTransport:
             with translating():
                 return await anext(step.stream, END)
         assert isinstance(step, Op)
-        with _lifecycle(step, self.vertex, self.today), translating():
-            return await _method(self.client.aio, step.method)(**step.kwargs)
+        today = self.today()
+        _warn_before(step, self.vertex, today)
+        try:
+            with translating():
+                return await _method(self.client.aio, step.method)(**step.kwargs)
+        except NotFoundError as error:
+            explained = _explained(error, step, self.vertex, today)
+            if explained is error:
+                raise
+            raise explained from error
 
     async def events(self, flow: Flow, out: list[Any]) -> AsyncIterator[Any]:
         """Runs a flow, yielding what it emits; see `SyncTransport.events`."""
