@@ -155,7 +155,7 @@ def test_two_turn_edit(recording: Recording, budget: Budget) -> None:
 def test_burst(recording: Recording, budget: Budget, tmp_path) -> None:
     """Six at once on the cheapest model: a 429 may come; it must be retried or named."""
     # 2.5 Flash Image was shut down on the Gemini API on 2026-10-02: the cheapest now is 2.
-    budget.reserve("gemini-3.1-flash-image", calls=6)
+    budget.reserve("gemini-3.1-flash-image/512", calls=6)
     prompts = [
         f"A {c} paper boat on a pond" for c in ("red", "blue", "yellow", "green", "white", "black")
     ]
@@ -164,7 +164,9 @@ def test_burst(recording: Recording, budget: Budget, tmp_path) -> None:
         async with AsyncNanoBanana(
             genai_client=recording.genai, model="gemini-3.1-flash-image"
         ) as nb:
-            return await nb.generate_many(prompts, out_dir=tmp_path, concurrency=6, progress=False)
+            return await nb.generate_many(
+                prompts, out_dir=tmp_path, concurrency=6, progress=False, size="512"
+            )
 
     report = asyncio.run(burst())
     statuses = [e["response"]["status"] for e in recording.exchanges]
