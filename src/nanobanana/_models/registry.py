@@ -272,8 +272,9 @@ MODELS: dict[str, ModelInfo] = {
                 "1408x768 without a ratio, GA date": _FACTS,
                 "candidatesTokensDetails lists IMAGE only": "FACTS.md 2026-12-04",
                 "2K latency, quota": _ESTIMATE,
-                "size of an edit without a ratio (the input's ratio?)": "unconfirmed: "
-                "a live run should confirm",
+                "size of an edit without a ratio (the input's ratio?), thought image sizes "
+                "(the emulator: half the 1K size of the ratio)": "unconfirmed: a live run "
+                "should confirm",
             },
         ),
         ModelInfo(
