@@ -112,6 +112,7 @@ def plan(
                 f"Please use a valid role: user, model. Got {role!r} at contents[{ci}]."
             )
         turn_texts = []
+        answered = False  # a final (non-thought) part of this turn seen yet
         parts = get(content, "parts") or []
         for pi, part in enumerate(parts if isinstance(parts, list) else [parts]):
             data, mime = _part_image(part, ci, pi, files)
@@ -134,7 +135,8 @@ def plan(
                 turn_texts.append(text)
                 digest.update(text.encode())
             if role == "model" and spec.signed:
-                _check_signature(part, data, text, ci, pi)
+                _check_signature(part, data, text, ci, pi, first=not answered)
+                answered = answered or not get(part, "thought")
         texts.extend(turn_texts)
         if role == "user" and turn_texts:
             last_user_text = " ".join(turn_texts)
@@ -279,13 +281,21 @@ def _dimensions(data: bytes, mime: str | None, ci: int, pi: int) -> tuple[int | 
         ) from None
 
 
-def _check_signature(part: dict[str, Any], data: bytes | None, text: Any, ci: int, pi: int) -> None:
-    """Gemini 3 wants every earlier model image back with its thought signature, unchanged."""
+def _check_signature(
+    part: dict[str, Any], data: bytes | None, text: Any, ci: int, pi: int, *, first: bool
+) -> None:
+    """Gemini 3 wants its earlier answers back with their thought signatures, unchanged.
+
+    Google's docs: the first part after the thoughts and every image part are validated.
+    """
     raw = get(part, "thoughtSignature")
     if raw is None:
-        if data is not None and not get(part, "thought"):
+        if get(part, "thought"):
+            return
+        kind = "Image" if data is not None else "Text" if first and text else None
+        if kind is not None:
             raise wire.invalid_argument(
-                f"Image part is missing a thought_signature in content position {ci + 1}, "
+                f"{kind} part is missing a thought_signature in content position {ci + 1}, "
                 f"part position {pi + 1}. Please refer to "
                 "https://ai.google.dev/gemini-api/docs/thought-signatures#model-behavior for "
                 "more details."
