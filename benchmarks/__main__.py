@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ._common import Options, Row
+from .mcp import bench_mcp
 from .micro import bench_emulator, bench_parse, bench_save, bench_startup
 from .refs import bench_pool, bench_references
 from .runs import bench_batch, bench_latency, bench_memory, bench_scale
@@ -32,6 +33,7 @@ BENCHES: dict[str, Callable[[Options], list[Row]]] = {
     "memory": bench_memory,
     "batch": bench_batch,
     "scale": bench_scale,
+    "mcp": bench_mcp,
 }
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"

@@ -12,6 +12,14 @@ from nanobanana.testing import FakeGemini, ManualClock, sample_photo
 
 
 @pytest.fixture(autouse=True)
+def unknown_models_warn_again() -> None:
+    """An unknown model id warns once per process: each test starts as a new process would."""
+    from nanobanana._models import registry
+
+    registry._WARNED.clear()
+
+
+@pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may see a real key from the developer's shell."""
     for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI"):

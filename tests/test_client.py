@@ -25,6 +25,7 @@ from nanobanana import (
     RetryPolicy,
     SafetyBlockedError,
     ServerError,
+    UnknownModelWarning,
 )
 from nanobanana.testing import FakeGemini, Fault
 from tests.conftest import photo
@@ -151,8 +152,9 @@ def test_what_is_not_transient_raises_at_once(
 
 
 def test_unknown_model_is_not_found(generate) -> None:
-    with pytest.raises(NotFoundError, match="is not found"):
-        generate(prompt="a fox", model="gemini-0-nonexistent-image")
+    with pytest.warns(UnknownModelWarning, match="nanobanana models"):
+        with pytest.raises(NotFoundError, match="is not found"):
+            generate(prompt="a fox", model="gemini-0-nonexistent-image")
 
 
 def test_attempts_run_out(fake_gemini, generate, clock) -> None:

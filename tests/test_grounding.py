@@ -8,7 +8,7 @@ from google.genai import types
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nanobanana._result.grounding import Grounding, Source, parse_grounding
+from nanobanana._result.grounding import Grounding, GroundingSource, parse_grounding
 
 REDIRECT = "https://vertexaisearch.cloud.google.com/grounding-api-redirect/AUZIYQ"
 CHIP = '<style>.chip{color:#1f1f1f}</style><div class="container"><a class="chip" href="https://www.google.com/search?q=paris+weather">paris weather</a></div>'
@@ -38,13 +38,13 @@ def test_the_recorded_shape() -> None:
     assert g is not None
     assert g.queries == ("weather in Paris today", "Paris forecast November")  # "" dropped
     assert g.sources == (
-        Source(f"{REDIRECT}1", "meteofrance.com", "meteofrance.com"),
-        Source(f"{REDIRECT}2", None, None),
-        Source(f"{REDIRECT}3", "Weather - BBC", None),  # not a host name
+        GroundingSource(f"{REDIRECT}1", "meteofrance.com", "meteofrance.com"),
+        GroundingSource(f"{REDIRECT}2", None, None),
+        GroundingSource(f"{REDIRECT}3", "Weather - BBC", None),  # not a host name
     )
     assert g.image_queries == ("eiffel tower dusk",)
     assert g.image_sources == (
-        Source("https://example.org/page", "Eiffel Tower at dusk", "example.org",
+        GroundingSource("https://example.org/page", "Eiffel Tower at dusk", "example.org",
                image_uri="https://example.org/a.jpg"),
     )  # fmt: skip
     assert g.entry_point_html == CHIP
@@ -76,7 +76,7 @@ def test_odd_shapes_are_skipped_not_fatal() -> None:
         }
     }  # fmt: skip
     g = parse_grounding(odd)
-    assert g == Grounding(sources=(Source("https://a.example"),))
+    assert g == Grounding(sources=(GroundingSource("https://a.example"),))
 
 
 JSON = st.recursive(
@@ -137,8 +137,8 @@ def test_html_shows_the_chip_sandboxed_and_the_sources_escaped() -> None:
     evil = Grounding(
         queries=("<b>q</b>",),
         sources=(
-            Source('https://ex.com/?a=1&b="2"', "<script>alert(1)</script>", "ex.com"),
-            Source("javascript:alert(1)", "click me"),
+            GroundingSource('https://ex.com/?a=1&b="2"', "<script>alert(1)</script>", "ex.com"),
+            GroundingSource("javascript:alert(1)", "click me"),
         ),
         entry_point_html='<a href="x">"chip"</a><script>steal()</script>',
     )

@@ -232,7 +232,9 @@ class TestBatch:
         job = nb.batch.submit(["a fox"])
         clock.advance(31)
         again = nb.batch.get(job.name)
-        assert again.state == "JOB_STATE_SUCCEEDED"
+        assert again.status == "JOB_STATE_SUCCEEDED"
+        with pytest.warns(DeprecationWarning, match="status"):
+            assert again.state == again.status
         assert [len(r.images) for r in again.results()] == [1]
 
     def test_async_twin(self, server, clock, policy) -> None:

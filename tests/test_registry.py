@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from google.genai import types
 
-from nanobanana import GenerationRequest, InvalidRequestError, Reference
+from nanobanana import GenerationRequest, InvalidRequestError, Reference, UnknownModelWarning
+from nanobanana._core.wire import generation_config
 from nanobanana._errors import ReferenceCountWarning, SizeMismatchWarning
 from nanobanana._models.catalog import merge_models, models_markdown
 from nanobanana._models.checks import size_mismatch
@@ -70,7 +71,7 @@ def test_each_model_takes_exactly_its_sizes(model, ratios, sizes, search, levels
     for size in ALL_IMAGE_SIZES:
         if size in sizes:
             request = GenerationRequest("a", model=model, size=size.lower())
-            assert request.generation_config().image_config.image_size == size
+            assert generation_config(request).image_config.image_size == size
         else:
             with pytest.raises(InvalidRequestError, match=rf"{model} .*does not take size {size}; "
                                rf"allowed: {', '.join(sizes)}$"):  # fmt: skip
@@ -141,11 +142,12 @@ def test_nano_banana_warns_above_three_references_and_never_refuses(count: int) 
 
 
 def test_unknown_models_get_syntax_checks_only() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         request = GenerationRequest(
             "a", model="gemini-4-image", aspect_ratio="8:1", size="512px", references=refs(30)
         )
+    assert [w.category for w in caught] == [UnknownModelWarning]  # one warning, once per id
     assert request.model == "gemini-4-image" and len(request.references) == 30
     with pytest.raises(InvalidRequestError, match="allowed: 1:1"):
         GenerationRequest("a", model="gemini-4-image", aspect_ratio="7:3")

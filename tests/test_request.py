@@ -17,7 +17,10 @@ from nanobanana import (
     InvalidRequestError,
     NanoBananaError,
     Reference,
+    UnknownModelWarning,
 )
+from nanobanana._core.wire import build, generation_config
+from nanobanana._images.fit import prepare_references
 from nanobanana._request.options import Search
 from nanobanana._request.reference import check_reference_counts
 from tests.conftest import photo
@@ -181,11 +184,14 @@ def test_default_model_and_retired_id_migration() -> None:
 
 
 def test_unknown_model_passes_through_unchanged() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with pytest.warns(UnknownModelWarning, match="sent as it is") as caught:
         assert (
             GenerationRequest("a fox", model="gemini-9-ultra-image").model == "gemini-9-ultra-image"
         )
+        GenerationRequest("an owl", model="gemini-9-ultra-image")
+    assert len(caught) == 1  # once per id
+    with pytest.warns(UnknownModelWarning, match="did you mean 'gemini-3-pro-image'"):
+        GenerationRequest("a fox", model="gemini-3-pro-imgae")
     assert (
         GenerationRequest("a fox", model="models/gemini-3-pro-image").model == "gemini-3-pro-image"
     )
@@ -269,7 +275,7 @@ def test_image_search_sends_search_types(fake_gemini, genai_client) -> None:
         "imageSearch",
     }
     only_images = GenerationRequest("x", model=FLASH, search=Search(web=False, images=True))
-    search_types = only_images.generation_config().tools[0].google_search.search_types
+    search_types = generation_config(only_images).tools[0].google_search.search_types
     assert search_types.image_search is not None and search_types.web_search is None
 
 
@@ -323,11 +329,11 @@ def test_per_reference_media_resolution_goes_on_its_part_over_v1beta(
 def test_request_wide_ultra_high_goes_on_every_part() -> None:
     refs = [photo(64, 48), Reference.style(photo(64, 48), detail="low")]
     request = GenerationRequest("a fox", references=refs, media_resolution="ULTRA_HIGH")
-    parts = request.user_parts(request.prepare_references())
+    parts = build(request, prepare_references(request)).contents[-1].parts
     levels = [p.media_resolution.level.value for p in parts[1:]]
     assert levels == ["MEDIA_RESOLUTION_ULTRA_HIGH", "MEDIA_RESOLUTION_LOW"]
-    assert request.generation_config().media_resolution is None  # no global ULTRA_HIGH
-    assert request.generation_config(vertex=True).http_options is None
+    assert generation_config(request).media_resolution is None  # no global ULTRA_HIGH
+    assert generation_config(request, vertex=True).http_options is None
 
 
 @pytest.mark.parametrize("bad", ["max", "4k", 3])
@@ -346,16 +352,16 @@ def test_per_reference_detail_refused_on_a_model_without_it() -> None:
     with pytest.raises(InvalidRequestError, match="no 'ultra_high'"):
         GenerationRequest("a", model="gemini-2.5-flash-image", media_resolution="ultra_high")
     ok = GenerationRequest("a", model="gemini-2.5-flash-image", media_resolution="high")
-    assert ok.generation_config().media_resolution.value == "MEDIA_RESOLUTION_HIGH"
+    assert generation_config(ok).media_resolution.value == "MEDIA_RESOLUTION_HIGH"
 
 
 def test_output_format_and_quality_only_on_vertex() -> None:
     request = GenerationRequest("a fox", output_format="JPG", quality=80)
     with pytest.raises(InvalidRequestError, match="output_format and quality work on Vertex AI"):
-        request.generation_config()
+        generation_config(request)
     with pytest.raises(InvalidRequestError, match="Vertex AI only"):
         request.to_genai()
-    image = request.generation_config(vertex=True).image_config
+    image = generation_config(request, vertex=True).image_config
     assert image.output_mime_type == "image/jpeg" and image.output_compression_quality == 80
     assert GenerationRequest("a", output_format="image/png").output_format == "png"
     with pytest.raises(InvalidRequestError, match="allowed: png, jpeg"):
@@ -378,6 +384,7 @@ def test_output_format_and_quality_only_on_vertex() -> None:
         ({"search": {"image": True}}, "takes the keys web and images"),
     ],
 )
+@pytest.mark.filterwarnings("ignore::nanobanana.UnknownModelWarning")
 def test_options_a_model_lacks_are_refused_naming_it(kwargs: dict, words: str) -> None:
     with pytest.raises(InvalidRequestError, match=re.escape(words)):
         GenerationRequest("a fox", **kwargs)
@@ -393,6 +400,7 @@ def test_search_spellings() -> None:
         Search(web=False)
 
 
+@pytest.mark.filterwarnings("ignore::nanobanana.UnknownModelWarning")
 def test_unknown_models_take_any_known_option() -> None:
     request = GenerationRequest(
         "a", model="gemini-9-image", aspect_ratio="1:8", size="0.5k", thinking_level="low",
@@ -458,7 +466,8 @@ def test_estimated_cost_of_a_request() -> None:
     assert grounded.estimated_cost() == pytest.approx(expected + extra)
     assert plain.estimated_cost(batch=True) == pytest.approx(expected / 2)
     assert GenerationRequest("x", model=FLASH, size="512").estimated_cost() is not None
-    assert GenerationRequest("x", model="gemini-9-image").estimated_cost() is None
+    with pytest.warns(UnknownModelWarning):
+        assert GenerationRequest("x", model="gemini-9-image").estimated_cost() is None
 
 
 def test_options_key_changes_with_every_shaping_option() -> None:
@@ -494,7 +503,7 @@ def test_any_options_give_a_request_or_a_typed_error(kwargs: dict) -> None:
         except InvalidRequestError:
             return
     try:
-        request.generation_config(vertex=True)
+        generation_config(request, vertex=True)
         request.options_key()
         request.estimated_cost()
     except InvalidRequestError:

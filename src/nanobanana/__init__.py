@@ -36,6 +36,7 @@ _EXPORTS = {
     "CharacterSheet": ".prompts",
     "GeneratedImage": "._images.generated",
     "GenerationError": "._errors",
+    "GroundingSource": "._result.grounding",
     "GenerationRequest": "._request.request",
     "Grounding": "._result.grounding",
     "ImageSize": "._request.request",
@@ -71,7 +72,6 @@ _EXPORTS = {
     "Session": "._sessions.session",
     "SessionTooLargeError": "._errors",
     "SizeMismatchWarning": "._errors",
-    "Source": "._result.grounding",
     "StickerSet": ".prompts",
     "Storyboard": ".prompts",
     "Stream": "._stream",
@@ -80,14 +80,20 @@ _EXPORTS = {
     "Template": ".prompts",
     "TextPart": "._result.result",
     "Turn": "._sessions.file",
+    "UnknownModelWarning": "._errors",
     "Usage": "._result.usage",
     "lint": ".prompts",
 }
+
+#: Old names that still work, with a DeprecationWarning from their module, for one release.
+_DEPRECATED = {"Source": "._result.grounding"}
 
 __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> object:
+    if name in _DEPRECATED:
+        return getattr(_importlib.import_module(_DEPRECATED[name], __name__), name)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'nanobanana' has no attribute {name!r}")
@@ -131,6 +137,7 @@ if _TYPE_CHECKING:
     from ._errors import ServerError as ServerError
     from ._errors import SessionTooLargeError as SessionTooLargeError
     from ._errors import SizeMismatchWarning as SizeMismatchWarning
+    from ._errors import UnknownModelWarning as UnknownModelWarning
     from ._images.generated import GeneratedImage as GeneratedImage
     from ._models.catalog import ModelSummary as ModelSummary
     from ._request.options import RequestOptions as RequestOptions
@@ -143,7 +150,7 @@ if _TYPE_CHECKING:
     from ._request.types import ImageSource as ImageSource
     from ._request.types import PromptLike as PromptLike
     from ._result.grounding import Grounding as Grounding
-    from ._result.grounding import Source as Source
+    from ._result.grounding import GroundingSource as GroundingSource
     from ._result.result import Result as Result
     from ._result.result import TextPart as TextPart
     from ._result.usage import Usage as Usage

@@ -70,7 +70,13 @@ def genai_factory(
                 "the emulator: `with FakeGemini() as s: NanoBanana(api_key='test', "
                 "base_url=s.url)`"
             )
-    http_options = types.HttpOptions(base_url=base_url, timeout=int(timeout * 1000))
+    # attempts=1: our RetryPolicy decides every retry. Without it google-genai's
+    # Interactions client retries 429 and 5xx itself (4 more times, sleeping).
+    http_options = types.HttpOptions(
+        base_url=base_url,
+        timeout=int(timeout * 1000),
+        retry_options=types.HttpRetryOptions(attempts=1),
+    )
     secret = _Secret(None if vertexai else api_key)
     return functools.partial(_make, secret, vertexai, project, location, http_options, credentials)
 

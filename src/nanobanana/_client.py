@@ -13,16 +13,16 @@ import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
 from ._auth import DEFAULT_TIMEOUT, genai_factory
 from ._batch.jobs import AsyncBatches, Batches
-from ._core.flows import generate_flow, list_flow
-from ._core.stream import StreamEvent, stream_flow
-from ._core.wire import build
+from ._core.flows import list_flow
+from ._core.interactions import Api, ApiName, Delivery, generation
+from ._core.stream import StreamEvent
+from ._images.fit import prepare_references
 from ._models.catalog import ModelSummary, merge_models
 from ._models.registry import DEFAULT_MODEL
 from ._request.options import RequestOptions
@@ -61,8 +61,12 @@ class _ClientBase:
         location: str | None = None,
         credentials: Credentials | None = None,
         genai_client: genai.Client | None = None,
+        api: ApiName = "generate_content",
+        background: bool = False,
+        delivery: Delivery = "inline",
         today: Callable[[], date] = date.today,
     ) -> None:
+        wire = Api(api, background, delivery)
         self.model = model
         self.today = today
         self.retry = retry or RetryPolicy()
@@ -78,6 +82,7 @@ class _ClientBase:
             genai_client = self._fresh_genai()
         self._genai = genai_client
         self._transport = self._transport_type(genai_client, self.retry, today)
+        self._transport.api = wire
 
     def __repr__(self) -> str:  # never the key
         return f"{type(self).__name__}(model={self.model!r}, timeout={self.timeout})"
@@ -113,6 +118,13 @@ class NanoBanana(_ClientBase):
         credentials: Google credentials for Vertex AI; by default Application Default
             Credentials.
         genai_client: An existing ``google.genai.Client`` to use as it is.
+        api: ``"generate_content"`` (the default) or ``"interactions"``: generate, stream and
+            session turns go through ``client.interactions``, and a session sends only its
+            new turn (see docs/interactions.md).
+        background: With ``api="interactions"``: each call runs on the server and is polled
+            to its end (long 4K work), under the same retry policy.
+        delivery: With ``api="interactions"``: ``"uri"`` has images returned as links,
+            fetched when saved.
         today: The date, for models' shutdown dates (a test injects one): a model shut down
             on the backend in use is warned about (`ModelShutDownWarning`) before sending.
 
@@ -152,9 +164,9 @@ class NanoBanana(_ClientBase):
 
     def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
-        images = self._transport.offload(request.prepare_references)
-        call = build(request, images, vertex=self._transport.vertex)
-        result: Result = self._transport.run(generate_flow(call, self.retry))
+        t = self._transport
+        images = t.offload(prepare_references, request)
+        result: Result = t.run(generation(t.api, request, images, self.retry, vertex=t.vertex))
         return result
 
     def stream(
@@ -174,9 +186,10 @@ class NanoBanana(_ClientBase):
         outcome: list[Result] = []
 
         def events() -> Iterator[StreamEvent]:
-            images = self._transport.offload(request.prepare_references)
-            call = build(request, images, vertex=self._transport.vertex)
-            yield from self._transport.events(stream_flow(call, self.retry), outcome)
+            t = self._transport
+            images = t.offload(prepare_references, request)
+            flow = generation(t.api, request, images, self.retry, vertex=t.vertex, stream=True)
+            yield from t.events(flow, outcome)
 
         return Stream(events(), outcome)
 
@@ -220,7 +233,8 @@ class NanoBanana(_ClientBase):
 
         Args:
             requests: `GenerationRequest` objects, prompts or templates.
-            out_dir: Where images and the manifest go.
+            out_dir: Where images and the manifest go: a folder, or a URL (``gs://``,
+                ``s3://``, ``memory://``) where each item is one create-only record.
             concurrency: Requests in flight at most; ``None`` (the default) keeps as many in
                 flight as the quota can serve: rate x latency, from the registry's typical
                 latency for the model and size, then the latencies measured.
@@ -242,6 +256,7 @@ class NanoBanana(_ClientBase):
             >>> report.done, report.failed, report.cost
         """
         from ._runs.runner import as_requests, run_in_thread, run_many
+        from ._runs.store import output
 
         checked = as_requests(requests, self._maker(options))
         own = self._fresh_genai() if self._fresh_genai else self._genai
@@ -250,7 +265,7 @@ class NanoBanana(_ClientBase):
         async def run(interrupted: threading.Event) -> RunReport:
             try:
                 return await run_many(
-                    transport, checked, out_dir=Path(out_dir), concurrency=concurrency, rpm=rpm,
+                    transport, checked, out_dir=output(out_dir), concurrency=concurrency, rpm=rpm,
                     ipm=ipm, max_cost=max_cost, progress=progress, stop=stop or interrupted,
                 )  # fmt: skip
             finally:
@@ -312,9 +327,10 @@ class AsyncNanoBanana(_ClientBase):
 
     async def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
-        images = await self._transport.offload(request.prepare_references)
-        call = build(request, images, vertex=self._transport.vertex)
-        result: Result = await self._transport.run(generate_flow(call, self.retry))
+        t = self._transport
+        images = await t.offload(prepare_references, request)
+        flow = generation(t.api, request, images, self.retry, vertex=t.vertex)
+        result: Result = await t.run(flow)
         return result
 
     def stream(
@@ -329,9 +345,10 @@ class AsyncNanoBanana(_ClientBase):
         outcome: list[Result] = []
 
         async def events() -> AsyncIterator[StreamEvent]:
-            images = await self._transport.offload(request.prepare_references)
-            flow = stream_flow(build(request, images, vertex=self._transport.vertex), self.retry)
-            async for event in self._transport.events(flow, outcome):
+            t = self._transport
+            images = await t.offload(prepare_references, request)
+            flow = generation(t.api, request, images, self.retry, vertex=t.vertex, stream=True)
+            async for event in t.events(flow, outcome):
                 yield event
 
         return AsyncStream(events(), outcome)
@@ -367,9 +384,10 @@ class AsyncNanoBanana(_ClientBase):
     ) -> RunReport:
         """Generates many images concurrently; see `NanoBanana.generate_many`."""
         from ._runs.runner import as_requests, run_many
+        from ._runs.store import output
 
         checked = as_requests(requests, self._maker(options))
-        return await run_many(self._transport, checked, out_dir=Path(out_dir),
+        return await run_many(self._transport, checked, out_dir=output(out_dir),
                               concurrency=concurrency, rpm=rpm, ipm=ipm, max_cost=max_cost,
                               progress=progress, stop=stop)  # fmt: skip
 

@@ -242,9 +242,18 @@ class NoImageError(GenerationError):
 
 #: Transport errors by class name, for the HTTP stacks google-genai may use (httpx, httpx2,
 #: aiohttp) without importing any of them.
-_TIMEOUT_NAMES = frozenset({"TimeoutException", "ServerTimeoutError", "TimeoutError"})
+_TIMEOUT_NAMES = frozenset(
+    {"TimeoutException", "ServerTimeoutError", "TimeoutError", "APITimeoutError"}
+)
 _TRANSPORT_NAMES = frozenset(
-    {"TransportError", "HTTPError", "ClientError", "StreamError", "ClientConnectionError"}
+    {
+        "TransportError",
+        "HTTPError",
+        "ClientError",
+        "StreamError",
+        "ClientConnectionError",
+        "APIConnectionError",
+    }  # the last: google-genai's Interactions client
 )
 
 
@@ -260,6 +269,13 @@ def map_error(exc: BaseException) -> NanoBananaError | None:
         return exc
     if isinstance(exc, errors.APIError):
         return api_error(exc.code, exc.status, exc.message or "", exc.details)
+    code = getattr(exc, "status_code", None)
+    if "GeminiNextGenAPIClientError" in {c.__name__ for c in type(exc).__mro__} and code:
+        # google-genai's Interactions client raises its own tree, with the body as sent.
+        raw = getattr(exc, "body", None)
+        body: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        error = body["error"] if isinstance(body.get("error"), dict) else {}
+        return api_error(int(code), error.get("status"), str(error.get("message") or exc), body)
     names = {cls.__name__ for cls in type(exc).__mro__}
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, TimeoutError) or names & _TIMEOUT_NAMES:
@@ -370,6 +386,10 @@ def batch_state_error(job: str, state: str, *, waited: float | None = None) -> B
 
 class ReferenceCountWarning(UserWarning):
     """More reference images than the model is advised to take (it may ignore some)."""
+
+
+class UnknownModelWarning(UserWarning):
+    """A model id the registry does not know: sent as it is, checked for syntax only."""
 
 
 class SizeMismatchWarning(UserWarning):

@@ -1,5 +1,8 @@
 """The two drivers: they perform the steps `_core`'s flows yield, and nothing else.
 
+An `Offload` step (disk or CPU work) runs in place in the sync driver and in a worker thread
+in the async one.
+
 `SyncTransport` calls ``genai.Client`` and sleeps with the policy's ``sleep``;
 `AsyncTransport` awaits ``client.aio`` and the policy's ``asleep``. Every google-genai call
 goes through `perform`, inside the one error boundary (`translating`), so a flow receives our
@@ -13,7 +16,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._core.steps import END, Emit, Flow, Next, Op, Sleep, Step
+from ._core.interactions import Api
+from ._core.steps import END, Emit, Flow, Next, Offload, Op, Sleep, Step
 from ._errors import NanoBananaError, NotFoundError, translating
 from ._models.lifecycle import backend_of, explain_not_found, warn_if_shut_down
 from ._retry import RetryPolicy
@@ -51,11 +55,15 @@ class SyncTransport:
         self.client, self.policy, self.today = client, policy, today
         self.vertex = bool(client.vertexai)
         """Whether calls go to Vertex AI, which takes options the Gemini API refuses."""
+        self.api = Api()
+        """Which API generations go through (`NanoBanana(api=...)`)."""
 
     def perform(self, step: Step) -> Any:
         """Does one step; google-genai and transport errors come out as ours."""
         if isinstance(step, Sleep):
             return self.policy.sleep(step.seconds)
+        if isinstance(step, Offload):
+            return step.fn(*step.args)
         if isinstance(step, Next):
             with translating():
                 return next(step.stream, END)
@@ -114,11 +122,15 @@ class AsyncTransport:
         self.client, self.policy, self.today = client, policy, today
         self.vertex = bool(client.vertexai)
         """Whether calls go to Vertex AI, which takes options the Gemini API refuses."""
+        self.api = Api()
+        """Which API generations go through (`NanoBanana(api=...)`)."""
 
     async def perform(self, step: Step) -> Any:
         """Does one step; see `SyncTransport.perform`."""
         if isinstance(step, Sleep):
             return await self.policy.asleep(step.seconds)
+        if isinstance(step, Offload):
+            return await self.offload(step.fn, *step.args)
         if isinstance(step, Next):
             with translating():
                 return await anext(step.stream, END)

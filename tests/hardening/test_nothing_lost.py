@@ -18,6 +18,7 @@ from nanobanana import (
     RateLimitError,
     Result,
     RetryPolicy,
+    UnknownModelWarning,
 )
 from nanobanana._runs.manifest import Manifest
 from nanobanana._runs.pacing import RateLimiter
@@ -123,9 +124,12 @@ def test_caps_that_are_not_amounts(nb, tmp_path, cap) -> None:
 
 
 def test_a_cap_on_an_unpriced_model_refuses_to_start(fake_gemini, nb, tmp_path) -> None:
-    with pytest.raises(
-        InvalidRequestError, match="max_cost cannot be kept for gemini-9-image"
-    ) as caught:
+    with (
+        pytest.warns(UnknownModelWarning),
+        pytest.raises(
+            InvalidRequestError, match="max_cost cannot be kept for gemini-9-image"
+        ) as caught,
+    ):
         nb.generate_many([GenerationRequest("a fox", model="gemini-9-image")], out_dir=tmp_path,
                          max_cost=1.0)  # fmt: skip
     assert "nb.models()" in str(caught.value)

@@ -1,13 +1,10 @@
 """The Batch API's decisions: job sources, submitting, polling and results, as flows.
 
-``nb.batch.submit(requests)`` makes one `BatchJob`, which holds one API job per model (an API
-job runs on one model); each is inline when its requests and expected answers are small,
-otherwise a JSONL file through the Files API. ``job.wait()`` polls with backoff;
-``job.results()`` yields the same `Result` objects as ``generate`` (costed at the batch rate)
-and, given an ``out_dir``, saves them through the same manifest as ``generate_many``.
-
-Submitting, refreshing, waiting and reading results are `_core`-style flows written once
-here; `BatchJob` and `AsyncBatchJob` only run them on their transport.
+Each model's job source is inline when its requests and expected answers are small,
+otherwise a JSONL file through the Files API. Submitting, refreshing, waiting and reading
+results are flows written once here, as `_core`'s are: they decide and yield steps, and their
+disk work (the manifest, the results spool, saving images) is yielded as `Offload` steps, so
+the async driver does it in a worker thread and never blocks the event loop.
 """
 
 from __future__ import annotations
@@ -22,9 +19,10 @@ from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._core.flows import attempt
 from .._core.parse import finish, parse
-from .._core.steps import Emit, Flow, Op, Sleep
+from .._core.steps import Emit, Flow, Offload, Op, Sleep
 from .._core.wire import Call, build
 from .._errors import APIConnectionError, NanoBananaError, api_error, batch_state_error
+from .._images.fit import prepare_references
 from .._models.registry import MAX_REQUEST_BYTES
 from .._request.request import GenerationRequest
 from .._result.result import Result
@@ -118,7 +116,7 @@ def prepare(
     for index, request, key in expand(requests):
         keyed[key] = (index, request)
         if index not in calls:
-            images = request.prepare_references()
+            images = prepare_references(request)
             calls[index] = build(request, images, vertex=vertex)
         by_model.setdefault(request.model, []).append((key, calls[index]))
     sources = []
@@ -175,8 +173,9 @@ def submit_flow(
             ) from exc
         jobs.append(job)
         if manifest is not None:
-            manifest.append({"type": "batch_job", "name": str(job.name), "model": source.model,
-                             "keys": list(source.keys)})  # fmt: skip
+            record = {"type": "batch_job", "name": str(job.name), "model": source.model,
+                      "keys": list(source.keys)}  # fmt: skip
+            yield Offload(manifest.append, (record,))
     return jobs
 
 
@@ -214,7 +213,14 @@ class JobCore(Generic[_T]):
 
     @property
     def state(self) -> str:
-        """Alias of `status`."""
+        """Deprecated alias of `status` (one name per setting): removed in 0.3."""
+        import warnings
+
+        warnings.warn(
+            "BatchJob.state is deprecated: use BatchJob.status (the same value)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.status
 
     def __repr__(self) -> str:
@@ -267,7 +273,7 @@ class JobCore(Generic[_T]):
     def _results_flow(self) -> Flow:
         """Emits each result; records failures (and saves, with an ``out_dir``)."""
         self._check_done()
-        manifest = open_manifest(self.out_dir)
+        manifest = yield Offload(open_manifest, (self.out_dir,))
         for job in self._jobs.values():
             outcomes: Iterable[tuple[str, Result | NanoBananaError]]
             if _state(job) != "JOB_STATE_SUCCEEDED":
@@ -278,19 +284,24 @@ class JobCore(Generic[_T]):
                 # The results file streams to a spool on disk and is read a line at a time:
                 # each image is written and recorded as soon as its line is parsed, so memory
                 # stays flat however large the job.
-                with tempfile.TemporaryFile() as spool:
+                spool = yield Offload(tempfile.TemporaryFile)
+                try:
                     yield from self._download(job.dest.file_name, spool)
-                    lines = (json.loads(line) for line in spool if line.strip())
-                    for key, outcome in self._outcomes(lines):
-                        result = self._record(manifest, key, outcome)
-                        if result is not None:
-                            yield Emit(result)
+                    seen = 0
+                    while lines := (yield Offload(_read_lines, (spool,))):
+                        for key, outcome in self._outcomes(lines, start=seen):
+                            result = yield Offload(self._record, (manifest, key, outcome))
+                            if result is not None:
+                                yield Emit(result)
+                        seen += len(lines)
+                finally:
+                    spool.close()
                 continue
             else:
                 responses = job.dest.inlined_responses if job.dest is not None else None
                 outcomes = self._outcomes(_inline_lines(responses or []))
             for key, outcome in outcomes:
-                result = self._record(manifest, key, outcome)
+                result = yield Offload(self._record, (manifest, key, outcome))
                 if result is not None:
                     yield Emit(result)
 
@@ -306,10 +317,13 @@ class JobCore(Generic[_T]):
         spool.seek(0)
 
     def _outcomes(
-        self, lines: Iterable[dict[str, Any]]
+        self, lines: Iterable[dict[str, Any]], start: int = 0
     ) -> Iterator[tuple[str, Result | NanoBananaError]]:
-        """Each request's result or error, from a results file's lines (or inline answers)."""
-        for n, line in enumerate(lines):
+        """Each request's result or error, from a results file's lines (or inline answers).
+
+        ``start`` is the position of the first line, for lines that carry no key.
+        """
+        for n, line in enumerate(lines, start):
             key = str(line.get("key") or self._key_at(n))
             request = self.requests.get(key, (n, None))[1]
             if "error" in line:
@@ -329,6 +343,7 @@ class JobCore(Generic[_T]):
     def _record(
         self, manifest: Manifest | None, key: str, outcome: Result | NanoBananaError
     ) -> Result | None:
+        """Saves and records one outcome (disk work: a flow yields it as an `Offload`)."""
         index, request = self.requests.get(key, (-1, None))
         head = entry_head(request, key, index)
         if isinstance(outcome, NanoBananaError):
@@ -359,6 +374,15 @@ def _inline_lines(responses: Iterable[Any]) -> Iterator[dict[str, Any]]:
         else:
             line["response"] = item.response or {}
         yield line
+
+
+def _read_lines(spool: IO[bytes], count: int = 64) -> list[dict[str, Any]]:
+    """The next lines of a results file (up to ``count``), parsed; empty at its end."""
+    lines: list[dict[str, Any]] = []
+    while len(lines) < count and (line := spool.readline()):
+        if line.strip():
+            lines.append(json.loads(line))
+    return lines
 
 
 def open_manifest(out_dir: Path | None) -> Manifest | None:

@@ -4,11 +4,12 @@
 job runs on one model). ``job.wait()`` polls with backoff; ``job.results()`` yields the same
 `Result` objects as ``generate`` (costed at the batch rate) and, given an ``out_dir``, saves
 them through the same manifest as ``generate_many``. The decisions are flows in
-`_batch_core`; these handles only run them on their transport.
+`_batch.flows`; these handles only run them on their transport.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -16,14 +17,14 @@ from typing import Any, Generic, TypeVar
 from typing_extensions import Unpack
 
 from .._core.flows import attempt, list_flow
-from .._core.steps import Flow, Op
+from .._core.steps import Flow, Offload, Op
 from .._errors import InvalidRequestError
 from .._request.options import RequestOptions
 from .._request.request import GenerationRequest
 from .._request.types import PromptLike
 from .._result.result import Result
 from .._transport import AsyncTransport, SyncTransport
-from .flows import JobCore, open_manifest, prepare, submit_flow
+from .flows import JobCore, Keyed, Source, open_manifest, prepare, submit_flow
 
 __all__ = ["AsyncBatchJob", "AsyncBatches", "BatchJob", "Batches"]
 
@@ -110,6 +111,23 @@ class _BatchesCore(Generic[_T]):
         self._no_vertex()
         return as_requests(requests, self._make(options))
 
+    def _submitted_flow(
+        self,
+        make: Callable[[Any, list[str], Keyed, Path | None], Any],
+        keyed: Keyed,
+        sources: list[Source],
+        display_name: str | None,
+        out_dir: Path | None,
+    ) -> Flow:
+        """Submits (or attaches to) the jobs and returns their handle, refreshed if attached."""
+        manifest = yield Offload(open_manifest, (out_dir,))
+        jobs = yield from submit_flow(sources, display_name, self._transport.policy, manifest)
+        handle = make(self._transport, _names(jobs), keyed, out_dir)
+        handle._update(jobs)
+        if any(isinstance(job, str) for job in jobs):
+            yield from handle._refresh_flow()  # attached to a job an earlier run created
+        return handle
+
     def _list_flow(self) -> Flow:
         self._no_vertex()
         return list_flow("batches.list", self._transport.policy)
@@ -123,7 +141,7 @@ class Batches(_BatchesCore[SyncTransport]):
         requests: Iterable[GenerationRequest | PromptLike],
         *,
         display_name: str | None = None,
-        out_dir: str | Path | None = None,
+        out_dir: str | os.PathLike[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> BatchJob:
         """Submits one batch job for these requests (prompts, templates or `GenerationRequest`s).
@@ -138,16 +156,11 @@ class Batches(_BatchesCore[SyncTransport]):
         keyed, sources = self._transport.offload(
             prepare, self._checked(requests, options), self._transport.vertex
         )
-        manifest = open_manifest(_path(out_dir))
-        flow = submit_flow(sources, display_name, self._transport.policy, manifest)
-        jobs = self._transport.run(flow)
-        handle = BatchJob(self._transport, _names(jobs), keyed, _path(out_dir))
-        handle._update(jobs)
-        if any(isinstance(job, str) for job in jobs):
-            handle.refresh()  # attached to a job an earlier run created
+        flow = self._submitted_flow(BatchJob, keyed, sources, display_name, _path(out_dir))
+        handle: BatchJob = self._transport.run(flow)
         return handle
 
-    def get(self, name: str, *, out_dir: str | Path | None = None) -> BatchJob:
+    def get(self, name: str, *, out_dir: str | os.PathLike[str] | None = None) -> BatchJob:
         """A job by name (its requests unknown here: results carry no request)."""
         self._no_vertex()
         handle = BatchJob(self._transport, name.split(","), {}, _path(out_dir))
@@ -172,23 +185,20 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
         requests: Iterable[GenerationRequest | PromptLike],
         *,
         display_name: str | None = None,
-        out_dir: str | Path | None = None,
+        out_dir: str | os.PathLike[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> AsyncBatchJob:
         """Submits one batch job; see `Batches.submit`."""
         keyed, sources = await self._transport.offload(
             prepare, self._checked(requests, options), self._transport.vertex
         )
-        manifest = open_manifest(_path(out_dir))
-        flow = submit_flow(sources, display_name, self._transport.policy, manifest)
-        jobs = await self._transport.run(flow)
-        handle = AsyncBatchJob(self._transport, _names(jobs), keyed, _path(out_dir))
-        handle._update(jobs)
-        if any(isinstance(job, str) for job in jobs):
-            await handle.refresh()  # attached to a job an earlier run created
+        flow = self._submitted_flow(AsyncBatchJob, keyed, sources, display_name, _path(out_dir))
+        handle: AsyncBatchJob = await self._transport.run(flow)
         return handle
 
-    async def get(self, name: str, *, out_dir: str | Path | None = None) -> AsyncBatchJob:
+    async def get(
+        self, name: str, *, out_dir: str | os.PathLike[str] | None = None
+    ) -> AsyncBatchJob:
         """A job by name; see `Batches.get`."""
         self._no_vertex()
         handle = AsyncBatchJob(self._transport, name.split(","), {}, _path(out_dir))
@@ -205,7 +215,7 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
         return jobs
 
 
-def _path(out_dir: str | Path | None) -> Path | None:
+def _path(out_dir: str | os.PathLike[str] | None) -> Path | None:
     return Path(out_dir) if out_dir else None
 
 

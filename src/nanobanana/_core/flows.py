@@ -25,19 +25,24 @@ if TYPE_CHECKING:
     from .._images.bytes import ImageBytes
 
 
-def attempt(
-    op: Op, policy: RetryPolicy, *, on_retry: Callable[[BaseException, float], None] | None = None
+def retrying(
+    body: Callable[[], Flow],
+    policy: RetryPolicy,
+    *,
+    idempotent: bool = True,
+    on_retry: Callable[[BaseException, float], None] | None = None,
 ) -> Flow:
-    """Performs ``op`` under the retry policy; returns what it returned.
+    """The one retry loop: runs the flow ``body()`` makes, again after each retryable error.
 
-    ``on_retry(error, wait)`` hears of each retry (a run's rate limiter slows down on 429).
+    ``policy.next_delay`` decides whether and how long to wait; ``on_retry(error, wait)``
+    hears of each retry (a run's rate limiter slows down on 429).
     """
     started = policy.clock()
     for n in itertools.count(1):
         try:
-            return (yield op)
+            return (yield from body())
         except NanoBananaError as error:
-            wait = policy.next_delay(error, n, policy.clock() - started, idempotent=op.idempotent)
+            wait = policy.next_delay(error, n, policy.clock() - started, idempotent=idempotent)
             if wait is None:
                 raise
             policy.log_retry(error, n, wait)
@@ -45,6 +50,17 @@ def attempt(
                 on_retry(error, wait)
             yield Sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def attempt(
+    op: Op, policy: RetryPolicy, *, on_retry: Callable[[BaseException, float], None] | None = None
+) -> Flow:
+    """Performs ``op`` under the retry policy; returns what it returned."""
+
+    def once() -> Flow:
+        return (yield op)
+
+    return (yield from retrying(once, policy, idempotent=op.idempotent, on_retry=on_retry))
 
 
 def generate_flow(

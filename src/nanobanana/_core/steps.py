@@ -6,7 +6,7 @@ the error it raised, translated). Nothing here does anything.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,8 +46,20 @@ class Emit:
     value: Any
 
 
+@dataclass(frozen=True)
+class Offload:
+    """Disk or CPU work a flow needs done: read references, save an image, append a record.
+
+    The flow names the function; the sync driver calls it, the async one in a worker thread,
+    so no flow blocks an event loop and every flow stays free of I/O.
+    """
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+
+
 END: Any = object()
 """What a driver sends back for `Next` when the stream has ended."""
 
-Step = Op | Sleep | Next | Emit
+Step = Op | Sleep | Next | Emit | Offload
 Flow = Generator[Step, Any, Any]

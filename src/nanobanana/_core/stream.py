@@ -6,7 +6,6 @@ reason; usage changes between chunks and the last one counts (FACTS).
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +13,9 @@ from .._errors import NanoBananaError
 from .._images.generated import GeneratedImage
 from .._result.result import Result
 from .._retry import RetryPolicy
+from .flows import retrying
 from .parse import finish, parse
-from .steps import END, Emit, Flow, Next, Op, Sleep
+from .steps import END, Emit, Flow, Next, Op
 from .wire import Call
 
 __all__ = ["StreamAccumulator", "StreamEvent", "stream_flow"]
@@ -91,11 +91,11 @@ class StreamAccumulator:
 def stream_flow(call: Call, policy: RetryPolicy) -> Flow:
     """A streamed generation: emits `StreamEvent`s as they arrive; returns the `Result`.
 
-    Retried like any call until a final image has arrived; a stream cut after that stops and
-    keeps what came rather than paying twice.
+    Retried like any call (the one retry loop) until a final image has arrived; a stream cut
+    after that stops and keeps what came rather than paying twice.
     """
-    started = policy.clock()
-    for n in itertools.count(1):
+
+    def once() -> Flow:
         acc = StreamAccumulator()
         try:
             stream = yield Op("models.generate_content_stream", call.kwargs(raw_body=False))
@@ -104,12 +104,9 @@ def stream_flow(call: Call, policy: RetryPolicy) -> Flow:
                     yield Emit(event)
         except NanoBananaError as error:
             if acc.has_final_image():
-                return acc.result(call, cut_by=error)
-            wait = policy.next_delay(error, n, policy.clock() - started)
-            if wait is None:
-                raise
-            policy.log_retry(error, n, wait)
-            yield Sleep(wait)
-            continue
-        return acc.result(call)
-    raise AssertionError("unreachable")  # pragma: no cover
+                return acc, error
+            raise
+        return acc, None
+
+    acc, cut_by = yield from retrying(once, policy)
+    return acc.result(call, cut_by=cut_by)

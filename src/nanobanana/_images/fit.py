@@ -23,7 +23,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .._errors import InvalidReferenceError, InvalidRequestError
 from .._models.registry import (
@@ -39,12 +39,11 @@ if TYPE_CHECKING:
     from PIL import Image
 
 __all__ = [
-    "ImageBytes",
-    "RefSource",
     "check_image",
     "fit_to_budget",
     "load_image",
     "prepare_images",
+    "prepare_references",
     "reference_long_side",
     "wire_size",
 ]
@@ -124,6 +123,47 @@ def prepare_images(
     with _Workers(len(sources), workers) as run:
         loaded = run(_load, sources)
         return _fit(loaded, sides, budget, run)
+
+
+class _Prepared(Protocol):
+    """What `prepare_references` reads of a request (a `GenerationRequest`)."""
+
+    @property
+    def references(self) -> Sequence[Any]: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def system_instruction(self) -> str | None: ...
+    @property
+    def media_resolution(self) -> str | None: ...
+
+    def part_details(self) -> Sequence[str | None]: ...
+
+
+def prepare_references(request: _Prepared, *, reserved_bytes: int = 0) -> list[ImageBytes]:
+    """Reads a request's references once (in worker threads), checks them, and fits them all.
+
+    The one disk and CPU step of a call: references that fit the 7 MB / 20 MB budgets go as
+    they are; when some must shrink, each goes out at the size the model uses at its media
+    resolution (`reference_long_side`). Each image carries the media resolution it is sent
+    with.
+
+    Args:
+        request: The request (a `GenerationRequest`).
+        reserved_bytes: What else the request carries (a session's history).
+    """
+    if not request.references:
+        return []
+    details = request.part_details()
+    sources = [
+        RefSource(ref.source, ref.label(i), details[i]) for i, ref in enumerate(request.references)
+    ]
+    text = len(request.prompt.encode()) + len((request.system_instruction or "").encode())
+    return prepare_images(
+        sources,
+        text_bytes=text + reserved_bytes,
+        long_side=reference_long_side(request.media_resolution),
+    )
 
 
 def fit_to_budget(images: Sequence[ImageBytes], *, text_bytes: int = 0) -> list[ImageBytes]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from .._errors import user_stacklevel
+from .._errors import UnknownModelWarning, user_stacklevel
 
 __all__ = [
     "ALL_ASPECT_RATIOS",
@@ -443,7 +443,25 @@ def resolve_model(model: str | None) -> tuple[str, ModelInfo | None]:
             stacklevel=user_stacklevel(),
         )
         model_id = replacement
-    return model_id, MODELS.get(model_id)
+    info = MODELS.get(model_id)
+    if info is None and model_id not in _WARNED:
+        _WARNED.add(model_id)
+        import difflib
+
+        close = difflib.get_close_matches(model_id, list(MODELS), n=1, cutoff=0.88)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        warnings.warn(
+            f"{model_id!r} is not a model nanobanana knows: {hint}it is sent as it is, with "
+            "syntax checks only (`nanobanana models` lists the known ones; a newer release "
+            "may know it)",
+            UnknownModelWarning,
+            stacklevel=user_stacklevel(),
+        )
+    return model_id, info
+
+
+#: Unknown ids already warned of: one warning per id per process.
+_WARNED: set[str] = set()
 
 
 def shutdown_of(model: str, backend: str, today: date) -> tuple[date, str | None] | None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
 from typing_extensions import TypeAliasType
 
 from .._errors import InvalidRequestError, ReferenceCountWarning, user_stacklevel
 from .._images.bytes import ImageBytes
-from .._images.read import load_image
 from .._models.checks import check_references
 from .._models.registry import DEFAULT_MODEL, MODELS, ModelInfo
 from .options import Detail, as_detail, validate_init
@@ -41,37 +40,77 @@ class Reference(BaseModel):
 
     Example:
         >>> Reference.human("me.jpg"), Reference.style(png_bytes), Reference(source=pil_image)
-        >>> Reference.object("label.png", detail="ultra_high")  # fine print: more tokens
+        >>> Reference.object("label.png", media_resolution="ultra_high")  # fine print
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
 
-    source: Any
-    """A path, `bytes`, a binary file object, or a `PIL.Image.Image`."""
+    if TYPE_CHECKING:
+        source: ImageSource
+    else:
+        source: Any  # pydantic cannot build a schema for the protocols in ImageSource
+    """A path, `bytes`, a binary file object, a `PIL.Image.Image` or a `GeneratedImage`."""
     kind: ReferenceKind = "object"
-    detail: Annotated[Detail | None, BeforeValidator(as_detail)] = None
+    media_resolution: Annotated[Detail | None, BeforeValidator(as_detail)] = None
     """Media resolution for this image alone (Gemini 3): ``low``, ``medium``, ``high`` (the
-    default, about 1,120 tokens) or ``ultra_high`` (about 2,240)."""
+    default, about 1,090 tokens) or ``ultra_high`` (about twice that). ``detail=`` is the same
+    setting under its 0.1 name."""
 
-    def __init__(self, source: ImageSource | None = None, /, **data: Any) -> None:
+    def __init__(
+        self,
+        source: ImageSource | None = None,
+        /,
+        *,
+        detail: str | None = None,
+        **data: Any,
+    ) -> None:
         if source is not None:
             data["source"] = source
+        if detail is not None:
+            if data.get("media_resolution") is not None:
+                raise InvalidRequestError(
+                    "give media_resolution= or its old name detail=, not both"
+                )
+            data["media_resolution"] = detail
         validate_init(super().__init__, **data)
 
+    @property
+    def detail(self) -> Detail | None:
+        """The 0.1 name of `media_resolution`."""
+        return self.media_resolution
+
     @classmethod
-    def object(cls, source: ImageSource, *, detail: str | None = None) -> Reference:
+    def object(
+        cls,
+        source: ImageSource,
+        *,
+        media_resolution: str | None = None,
+        detail: str | None = None,
+    ) -> Reference:
         """An object or product to reproduce with high fidelity."""
-        return cls(source, kind="object", detail=detail)
+        return cls(source, kind="object", media_resolution=media_resolution, detail=detail)
 
     @classmethod
-    def human(cls, source: ImageSource, *, detail: str | None = None) -> Reference:
+    def human(
+        cls,
+        source: ImageSource,
+        *,
+        media_resolution: str | None = None,
+        detail: str | None = None,
+    ) -> Reference:
         """A person whose likeness to keep consistent."""
-        return cls(source, kind="human", detail=detail)
+        return cls(source, kind="human", media_resolution=media_resolution, detail=detail)
 
     @classmethod
-    def style(cls, source: ImageSource, *, detail: str | None = None) -> Reference:
+    def style(
+        cls,
+        source: ImageSource,
+        *,
+        media_resolution: str | None = None,
+        detail: str | None = None,
+    ) -> Reference:
         """An image whose style (palette, medium, mood) to follow."""
-        return cls(source, kind="style", detail=detail)
+        return cls(source, kind="style", media_resolution=media_resolution, detail=detail)
 
     @field_validator("source")
     @classmethod
@@ -93,6 +132,8 @@ class Reference(BaseModel):
 
     def load(self, index: int) -> ImageBytes:
         """Reads the source and checks that it is a complete image the API takes."""
+        from .._images.read import load_image  # shim: reading is _images' job
+
         return load_image(self.source, self.label(index))
 
 

@@ -1,23 +1,20 @@
 """Typed requests: reference images, and the request that holds them and every option.
 
 A `GenerationRequest` is checked whole when it is made, against its model's limits in the
-registry, so an invalid one never reaches the network. `user_parts()` and
-`generation_config()` build every call from it (plain, stream, session turn, batch line).
+registry, so an invalid one never reaches the network. It is a value: reading its references
+is `_images`' job and building the wire `_core.wire`'s.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .._errors import InvalidRequestError, ReferenceCountWarning, user_stacklevel
-from .._images.bytes import ImageBytes, RefSource
-from .._images.fit import prepare_images, reference_long_side
+from .._images.bytes import ImageBytes
 from .._models.checks import check_options
 from .._models.cost import ESTIMATED_SEARCH_QUERIES, INPUT_IMAGE_TOKENS, estimate_cost
 from .._models.registry import DEFAULT_MODEL, MAX_PROMPT_CHARS, resolve_model
@@ -30,9 +27,6 @@ from .options import (
     as_output_format,
     as_search,
     as_thinking_level,
-    global_media_resolution,
-    part_media_resolution,
-    search_tool,
 )
 from .options import validate_init as _validate
 from .reference import Reference, ReferenceKind, as_references, check_reference_counts
@@ -125,7 +119,8 @@ class GenerationRequest(BaseModel):
     image_only: bool = False
     """Ask for the image alone, no text (``responseModalities: ["IMAGE"]``)."""
     media_resolution: Annotated[Detail | None, BeforeValidator(as_detail)] = None
-    """How closely the model looks at every reference; a `Reference`'s ``detail`` wins."""
+    """How closely the model looks at every reference; a `Reference`'s own
+    ``media_resolution`` wins."""
     system_instruction: str | None = None
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     seed: int | None = None
@@ -204,7 +199,7 @@ class GenerationRequest(BaseModel):
             thinking_level=self.thinking_level,
             include_thoughts=self.include_thoughts,
             part_detail=self.media_resolution == "ultra_high"
-            or any(r.detail for r in self.references),
+            or any(r.media_resolution for r in self.references),
         )
         if advice:
             warnings.warn(advice, ReferenceCountWarning, stacklevel=user_stacklevel())
@@ -212,136 +207,36 @@ class GenerationRequest(BaseModel):
             raise InvalidRequestError("quality applies to JPEG output; PNG is lossless")
         return self
 
-    def _part_details(self) -> list[Detail | None]:
-        """Each reference's own media resolution, else a request-wide ``ultra_high``.
+    def part_details(self) -> list[Detail | None]:
+        """Each reference's media resolution as sent: its own, else a request-wide ``ultra_high``.
 
-        (``generationConfig.mediaResolution`` cannot carry ``ultra_high``.)
+        (``generationConfig.mediaResolution`` cannot carry ``ultra_high``: it goes per part.)
         """
         wide = self.media_resolution if self.media_resolution == "ultra_high" else None
-        return [r.detail or wide for r in self.references]
+        return [r.media_resolution or wide for r in self.references]
 
     def prepare_references(self, *, reserved_bytes: int = 0) -> list[ImageBytes]:
         """Reads every reference once (in worker threads), checks it, and fits them all.
 
-        The one disk and CPU step of a call: references that fit the 7 MB / 20 MB budgets go
-        as they are; when some must shrink, each goes out at the size the model uses at its
-        media resolution (`reference_long_side`).
-
-        Args:
-            reserved_bytes: What else the request carries (a session's history).
+        Deprecated: a client reads references itself; this stays for 0.1 callers and is
+        `nanobanana._images.fit.prepare_references`.
         """
-        if not self.references:
-            return []
-        sources = [
-            RefSource(ref.source, ref.label(i), ref.detail) for i, ref in enumerate(self.references)
-        ]
-        text = len(self.prompt.encode()) + len((self.system_instruction or "").encode())
-        return prepare_images(
-            sources,
-            text_bytes=text + reserved_bytes,
-            long_side=reference_long_side(self.media_resolution),
-        )
+        from .._images.fit import prepare_references  # shim: reading is _images' job
 
-    def user_parts(self, images: Sequence[ImageBytes]) -> list[types.Part]:
-        """The user turn: the prompt, then one inline part per prepared reference image.
-
-        Args:
-            images: `prepare_references()`'s images, in the references' order; each carries
-                its reference's media resolution where one was asked.
-        """
-        from google.genai import types
-
-        details = self._part_details()
-        parts = [types.Part(text=self.prompt)]
-        for i, img in enumerate(images):
-            detail = details[i] if i < len(details) else None
-            parts.append(
-                types.Part(
-                    inline_data=types.Blob(data=img.data, mime_type=img.mime_type),
-                    media_resolution=part_media_resolution(detail),
-                )
-            )
-        return parts
-
-    def image_config(self, *, vertex: bool = False) -> types.ImageConfig | None:
-        """The ``imageConfig`` to send, sizes spelled as the API wants; ``None`` when unset.
-
-        Raises:
-            InvalidRequestError: ``output_format`` or ``quality`` without Vertex AI.
-        """
-        from google.genai import types
-
-        vertex_only = {"output_format": self.output_format, "quality": self.quality}
-        asked = [name for name, value in vertex_only.items() if value is not None]
-        if asked and not vertex:
-            raise InvalidRequestError(
-                f"{' and '.join(asked)} work on Vertex AI only: the Gemini API refuses "
-                "imageConfig.outputMimeType and outputCompressionQuality (400). Use "
-                "NanoBanana(vertexai=True, ...), or convert the image after: "
-                "result.image.save('out.png')"
-            )
-        config = types.ImageConfig(
-            aspect_ratio=self.aspect_ratio.value if self.aspect_ratio else None,
-            image_size=self.size.value if self.size else None,
-            output_mime_type=f"image/{self.output_format}" if self.output_format else None,
-            output_compression_quality=self.quality,
-        )
-        return config if config.model_dump(exclude_none=True) else None
-
-    def generation_config(self, *, vertex: bool = False) -> types.GenerateContentConfig:
-        """The ``GenerateContentConfig`` for the Gemini API or (``vertex=True``) Vertex AI.
-
-        Modalities, image config, thinking, tools, media resolution, system instruction and
-        sampling.
-
-        Per-reference media resolution is a ``v1beta`` field of the Gemini API: when one is
-        set the call asks for that version.
-
-        Raises:
-            InvalidRequestError: A Vertex-only option without ``vertex=True``.
-        """
-        from google.genai import types
-
-        thinking = None
-        if self.include_thoughts or self.thinking_level:
-            thinking = types.ThinkingConfig(
-                include_thoughts=True if self.include_thoughts else None,
-                thinking_level=(
-                    types.ThinkingLevel(self.thinking_level.upper())
-                    if self.thinking_level
-                    else None
-                ),
-            )
-        per_part = any(d is not None for d in self._part_details())
-        return types.GenerateContentConfig(
-            response_modalities=["IMAGE"] if self.image_only else ["TEXT", "IMAGE"],
-            image_config=self.image_config(vertex=vertex),
-            thinking_config=thinking,
-            media_resolution=global_media_resolution(self.media_resolution),
-            tools=[search_tool(self.search)] if self.search else None,
-            system_instruction=self.system_instruction,
-            temperature=self.temperature,
-            seed=self.seed,
-            http_options=(
-                types.HttpOptions(api_version="v1beta") if per_part and not vertex else None
-            ),
-        )
+        return prepare_references(self, reserved_bytes=reserved_bytes)
 
     def to_genai(self) -> GenaiCall:
         """The exact `google-genai` call: reads and fits the references, sends nothing.
 
+        Kept for 0.1 callers; the one wire builder is `nanobanana._core.wire`.
+
         Raises:
             InvalidReferenceError: A reference is not a usable image.
         """
-        from google.genai import types
+        from .._core.wire import to_genai  # shim: building the wire is _core's job
+        from .._images.fit import prepare_references  # shim: reading is _images' job
 
-        images = self.prepare_references()
-        return GenaiCall(
-            self.model,
-            [types.Content(role="user", parts=self.user_parts(images))],
-            self.generation_config(),
-            tuple(hashlib.sha256(img.data).hexdigest() for img in images),
-        )
+        return to_genai(self, prepare_references(self))
 
     def estimated_cost(self, *, batch: bool = False) -> float | None:
         """A conservative USD estimate of one call of this request (not times ``n``).
@@ -355,7 +250,7 @@ class GenerationRequest(BaseModel):
             self.model,
             prompt_chars=len(self.prompt) + len(self.system_instruction or ""),
             input_image_tokens=sum(
-                max(INPUT_IMAGE_TOKENS[r.detail or wide], INPUT_IMAGE_TOKENS["high"])
+                max(INPUT_IMAGE_TOKENS[r.media_resolution or wide], INPUT_IMAGE_TOKENS["high"])
                 for r in self.references
             ),
             size=self.size.value if self.size else None,
@@ -372,5 +267,5 @@ class GenerationRequest(BaseModel):
         shaping = self.model_dump(
             mode="json", exclude={"prompt", "references", "n", "expected_images"}
         )
-        shaping["reference_details"] = [r.detail for r in self.references]
+        shaping["reference_details"] = [r.media_resolution for r in self.references]
         return json.dumps(shaping, sort_keys=True, separators=(",", ":"))

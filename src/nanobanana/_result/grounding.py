@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Grounding", "Source", "parse_grounding"]
+__all__ = ["Grounding", "GroundingSource", "parse_grounding"]
 
 _HOST = re.compile(r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", re.I)
 
 
 @dataclass(frozen=True)
-class Source:
+class GroundingSource:
     """One web page (or, for image search, the page of one image) the answer drew on."""
 
     uri: str
@@ -46,9 +46,9 @@ class Grounding:
     """
 
     queries: tuple[str, ...] = ()
-    sources: tuple[Source, ...] = ()
+    sources: tuple[GroundingSource, ...] = ()
     image_queries: tuple[str, ...] = ()
-    image_sources: tuple[Source, ...] = ()
+    image_sources: tuple[GroundingSource, ...] = ()
     entry_point_html: str | None = None
 
     @property
@@ -99,7 +99,7 @@ class Grounding:
         return self.to_html()
 
 
-def _link(source: Source) -> str:
+def _link(source: GroundingSource) -> str:
     text = html.escape(source.title or source.domain or source.uri)
     domain = source.domain if source.domain and source.domain != source.title else None
     tail = f" <small>({html.escape(domain)})</small>" if domain else ""
@@ -120,8 +120,8 @@ def parse_grounding(candidate: Any) -> Grounding | None:
     meta = _get(candidate, "groundingMetadata", "grounding_metadata")
     if not isinstance(meta, Mapping):
         return None
-    web: list[Source] = []
-    images: list[Source] = []
+    web: list[GroundingSource] = []
+    images: list[GroundingSource] = []
     chunks = _get(meta, "groundingChunks", "grounding_chunks")
     for chunk in chunks if isinstance(chunks, list) else ():
         if not isinstance(chunk, Mapping):
@@ -162,7 +162,7 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(v for v in value if _text(v))
 
 
-def _source(chunk: Mapping[Any, Any], *uri_keys: str) -> Source | None:
+def _source(chunk: Mapping[Any, Any], *uri_keys: str) -> GroundingSource | None:
     uri = _text(_get(chunk, *uri_keys)) or _text(chunk.get("uri"))
     if uri is None:
         return None
@@ -171,11 +171,25 @@ def _source(chunk: Mapping[Any, Any], *uri_keys: str) -> Source | None:
     if domain is None and title is not None and _HOST.fullmatch(title.strip()):
         domain = title.strip().lower()
     image_uri = _text(_get(chunk, "imageUri", "image_uri"))
-    return Source(uri=uri, title=title, domain=domain, image_uri=image_uri)
+    return GroundingSource(uri=uri, title=title, domain=domain, image_uri=image_uri)
 
 
-def _saved_sources(value: Any) -> tuple[Source, ...]:
+def _saved_sources(value: Any) -> tuple[GroundingSource, ...]:
     if not isinstance(value, list | tuple):
         return ()
     found = (_source(v, "uri") for v in value if isinstance(v, Mapping))
     return tuple(s for s in found if s is not None)
+
+
+def __getattr__(name: str) -> object:
+    if name == "Source":  # the 0.1 name, which read as an image source
+        import warnings
+
+        warnings.warn(
+            "nanobanana.Source is deprecated: it is nanobanana.GroundingSource (a web or image "
+            "source that grounded an answer)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return GroundingSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,13 +16,16 @@ import base64
 import html
 import io
 import os
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from .._images.generated import atomic_write as _atomic_write
-from . import manifest as _manifest
+from .records import read_any
+from .store import ObjectOut
+from .store import output as _output
 
 __all__ = ["read_entries", "write_gallery"]
 
@@ -67,13 +70,13 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def read_entries(folder: Path) -> list[dict[str, Any]]:
-    """The manifest's entries, the latest line per key, in request order.
+def read_entries(folder: Path | ObjectOut) -> list[dict[str, Any]]:
+    """The manifest's entries (or a URL's records), the latest per key, in request order.
 
     Raises:
         InvalidRequestError: ``folder`` has no manifest.
     """
-    entries = _manifest.read_entries(folder)
+    entries = read_any(folder)
     return sorted(entries.values(), key=lambda e: (_number(e.get("index")), str(e.get("at", ""))))
 
 
@@ -81,7 +84,7 @@ def _number(value: Any) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
-def _thumbnail(path: Path) -> str:
+def _thumbnail(path: Path | io.BytesIO) -> str:
     from PIL import Image
 
     with Image.open(path) as image:
@@ -101,10 +104,12 @@ def _link(file: Path, page_dir: Path) -> str:
     return _e(quote(Path(relative).as_posix()))
 
 
-def _image(name: Any, folder: Path, page_dir: Path, alt: str) -> str:
+def _image(name: Any, folder: Path | ObjectOut, page_dir: Path, alt: str) -> str:
     """One image as a linked thumbnail, or a broken-image tile saying why."""
     if not isinstance(name, str) or not name:
         return f'<div class="broken">not an image name: {_e(name)}</div>'
+    if isinstance(folder, ObjectOut):
+        return _stored_image(name, folder, alt)
     file = folder / name
     if not file.resolve().is_relative_to(folder.resolve()):
         return f'<div class="broken">refused: {_e(name)} is outside the run folder</div>'
@@ -114,6 +119,18 @@ def _image(name: Any, folder: Path, page_dir: Path, alt: str) -> str:
         reason = "missing" if not file.exists() else f"unreadable ({type(exc).__name__})"
         return f'<div class="broken">{_e(name)}: {reason}</div>'
     return f'<a href="{_link(file, page_dir)}"><img src="{src}" alt="{alt}"></a>'
+
+
+def _stored_image(name: str, out: ObjectOut, alt: str) -> str:
+    """An image in an object store: read through the store, linked by its URL."""
+    if name.startswith("/") or ".." in name.split("/"):
+        return f'<div class="broken">refused: {_e(name)} is outside the run</div>'
+    try:
+        src = _thumbnail(io.BytesIO(out.read(name)))
+    except Exception as exc:  # missing, unreadable, not an image
+        reason = "missing" if isinstance(exc, FileNotFoundError) else type(exc).__name__
+        return f'<div class="broken">{_e(name)}: {reason}</div>'
+    return f'<a href="{_e(out.uri(name))}"><img src="{src}" alt="{alt}"></a>'
 
 
 def _grounding(entry: dict[str, Any]) -> str:
@@ -143,7 +160,7 @@ def _grounding(entry: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _card(entry: dict[str, Any], folder: Path, page_dir: Path) -> str:
+def _card(entry: dict[str, Any], folder: Path | ObjectOut, page_dir: Path) -> str:
     prompt = _e(entry.get("prompt") or "")
     cost = entry.get("cost")
     facts = " · ".join(
@@ -176,20 +193,29 @@ def _card(entry: dict[str, Any], folder: Path, page_dir: Path) -> str:
     )
 
 
-def write_gallery(out_dir: str | Path, output: str | Path | None = None) -> Path:
+def write_gallery(
+    out_dir: str | os.PathLike[str], output: str | os.PathLike[str] | None = None
+) -> Path:
     """Writes ``index.html`` (or ``output``) for the run in ``out_dir``; returns its path.
+
+    ``out_dir`` may be a URL: its records are read, and the page (``output``, else a temporary
+    file) is also put beside them as ``index.html``.
 
     Raises:
         InvalidRequestError: ``out_dir`` has no manifest.
     """
-    folder = Path(out_dir)
+    folder = _output(out_dir)
     ordered = read_entries(folder)
-    target = Path(output) if output else folder / "index.html"
+    if isinstance(folder, ObjectOut):
+        target = Path(output) if output else Path(tempfile.mkdtemp()) / "index.html"
+    else:
+        target = Path(output) if output else folder / "index.html"
     page_dir = target.resolve().parent
     ok = [e for e in ordered if e.get("status") == "ok"]
     cost = sum(_number(e.get("cost")) for e in ordered)
     images = sum(len(e["images"]) for e in ok if isinstance(e.get("images"), list))
-    title = _e(f"nanobanana · {folder.resolve().name}")
+    name = folder.url if isinstance(folder, ObjectOut) else folder.resolve().name
+    title = _e(f"nanobanana · {name}")
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
@@ -202,4 +228,6 @@ def write_gallery(out_dir: str | Path, output: str | Path | None = None) -> Path
         f"<script>{_SCRIPT}</script></body></html>"
     )
     _atomic_write(target, page.encode("utf-8"))
+    if isinstance(folder, ObjectOut):
+        folder.put("index.html", page.encode("utf-8"))  # derived: rewritten each time
     return target

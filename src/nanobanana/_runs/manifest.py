@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import (
     APIConnectionError,
@@ -30,6 +30,9 @@ from .._errors import (
 from .._images.generated import atomic_write, save_new
 from .._request.request import GenerationRequest
 from .._result.result import Result
+
+if TYPE_CHECKING:
+    from .store import ObjectOut
 
 __all__ = [
     "MANIFEST_NAME",
@@ -66,7 +69,7 @@ def request_key(request: GenerationRequest) -> str:
         value = getattr(request, name)
         if value != fields[name].default:
             digest.update(f"{name}={_v(value)!r}".encode() + b"\0")
-    details = [r.detail for r in request.references]
+    details = [r.media_resolution for r in request.references]
     if any(details):
         digest.update(repr(details).encode() + b"\0")
     for ref in request.references:
@@ -280,7 +283,9 @@ def failure_entry(entry: dict[str, Any], exc: NanoBananaError) -> dict[str, Any]
     return entry
 
 
-def success_entry(entry: dict[str, Any], result: Result, out_dir: Path) -> dict[str, Any]:
+def success_entry(
+    entry: dict[str, Any], result: Result, out_dir: Path | ObjectOut
+) -> dict[str, Any]:
     """Saves the images under free names (never over a file), then describes them.
 
     Named by prompt and key; the k-th repeat of one request has its own key, so its own
@@ -289,10 +294,14 @@ def success_entry(entry: dict[str, Any], result: Result, out_dir: Path) -> dict[
     key = entry["key"]
     stem = f"{slug(entry['prompt'] or 'image')}-{key[:8]}{key[24:]}"
     many = len(result.images) > 1
-    names = [
-        save_new(image.data, out_dir, f"{stem}-{k}" if many else stem).name
-        for k, image in enumerate(result.images, 1)
-    ]
+    stems = [f"{stem}-{k}" if many else stem for k in range(1, len(result.images) + 1)]
+    if isinstance(out_dir, Path):
+        names = [
+            save_new(i.data, out_dir, s).name for i, s in zip(result.images, stems, strict=True)
+        ]
+    else:  # an object store (`store.ObjectOut`): create-only, and the URIs recorded too
+        names = [out_dir.save_new(i.data, s) for i, s in zip(result.images, stems, strict=True)]
+        entry["uris"] = [out_dir.uri(name) for name in names]
     entry.update(
         status="ok",
         images=names,

@@ -23,8 +23,10 @@ from typing import Any
 from .._core.flows import generate_flow
 from .._core.wire import build
 from .._errors import InvalidRequestError, NanoBananaError, QuotaExhaustedError
-from .._request.request import GenerationRequest, Reference
+from .._images.fit import prepare_references
+from .._request.request import GenerationRequest
 from .._request.types import PromptLike
+from .._result.result import Result
 from .._transport import AsyncTransport
 from .manifest import (
     MANIFEST_NAME,
@@ -36,6 +38,8 @@ from .manifest import (
     unsaved_entry,
 )
 from .pacing import Pacer, RateLimiter
+from .records import RecordManifest
+from .store import ObjectOut
 
 __all__ = ["RunReport", "as_requests", "run_in_thread", "run_many"]
 
@@ -53,7 +57,8 @@ class RunReport:
     with ``stopped_by`` saying why).
     """
 
-    out_dir: Path
+    out_dir: Path | str
+    """The folder, or the URL (``gs://...``) of the run."""
     done: int = 0
     """Finished by this run."""
     failed: int = 0
@@ -80,8 +85,11 @@ class RunReport:
         return self.done_before + self.failed_before
 
     @property
-    def manifest(self) -> Path:
-        return self.out_dir / MANIFEST_NAME
+    def manifest(self) -> Path | str:
+        """The local manifest file, or (for a URL) where the records are."""
+        if isinstance(self.out_dir, Path):
+            return self.out_dir / MANIFEST_NAME
+        return f"{self.out_dir}/records/"
 
     @property
     def images_per_minute(self) -> float:
@@ -130,7 +138,7 @@ async def run_many(
     transport: AsyncTransport,
     requests: Sequence[GenerationRequest],
     *,
-    out_dir: Path,
+    out_dir: Path | ObjectOut,
     concurrency: int | None,
     rpm: int | None,
     ipm: int | None,
@@ -141,11 +149,9 @@ async def run_many(
     """The runner behind both ``generate_many`` entry points."""
     _check_run_options(requests, concurrency, rpm, ipm, max_cost)
     clock = transport.policy.clock
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".*.part"):  # a killed run's half-written temporary files
-        stale.unlink(missing_ok=True)
-    manifest = Manifest(out_dir / MANIFEST_NAME)
-    report = RunReport(out_dir, spent_before=manifest.spent)
+    manifest = await transport.offload(_open_manifest, out_dir)
+    where = out_dir if isinstance(out_dir, Path) else out_dir.url
+    report = RunReport(where, spent_before=manifest.spent)
     limiter = RateLimiter(rpm, ipm, clock)
     first = requests[0]
     pacer = Pacer(first.model, first.size.value if first.size else None,
@@ -209,6 +215,16 @@ async def run_many(
     return report
 
 
+def _open_manifest(out_dir: Path | ObjectOut) -> Manifest | RecordManifest:
+    """A folder's manifest, or a URL's records (one create-only object per item)."""
+    if isinstance(out_dir, ObjectOut):
+        return RecordManifest(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".*.part"):  # a killed run's half-written temporary files
+        stale.unlink(missing_ok=True)
+    return Manifest(out_dir / MANIFEST_NAME)
+
+
 def _retrying(
     limiter: RateLimiter, calls: dict[str, float], key: str, count: int, error: BaseException,
     wait: float,
@@ -237,21 +253,23 @@ async def _one(
     request: GenerationRequest,
     key: str,
     index: int,
-    out_dir: Path,
+    out_dir: Path | ObjectOut,
     limiter: RateLimiter,
     estimate: float,
     calls: dict[str, float],
+    on_result: Callable[[Result], None] | None = None,
 ) -> tuple[dict[str, Any], float, float | None]:
     """One item, start to saved.
 
     Returns its manifest entry, its cost estimate, and how long its call took (``None``: it
-    never went out).
+    never went out). ``on_result`` sees the answer before it is saved (the MCP server shows
+    its text and grounding). ``calls`` holds the item's key while its request is out.
     """
     count = request.expected_images
     clock = transport.policy.clock
     head = entry_head(request, key, index)
     try:
-        prepared = await transport.offload(request.prepare_references)
+        prepared = await transport.offload(prepare_references, request)
         call = build(request, prepared, vertex=transport.vertex)
         # Take the quota slot as late as possible: right before the request goes out.
         while (wait := limiter.wait_time(count)) > 0:
@@ -269,6 +287,8 @@ async def _one(
         return failure_entry(head, exc), estimate, None if sent is None else clock() - sent
     took = clock() - calls.pop(key)
     limiter.on_success()
+    if on_result is not None:
+        on_result(result)
     try:
         return await transport.offload(success_entry, head, result, out_dir), estimate, took
     except OSError as exc:  # disk full, a folder in the way: this item's problem only
@@ -379,7 +399,7 @@ def _read_file_objects(request: GenerationRequest) -> GenerationRequest:
     if not any(callable(getattr(r.source, "read", None)) for r in request.references):
         return request
     references = tuple(
-        Reference(ref.load(i).data, kind=ref.kind)
+        ref.model_copy(update={"source": ref.load(i).data})
         if callable(getattr(ref.source, "read", None))
         else ref
         for i, ref in enumerate(request.references)

@@ -38,6 +38,9 @@ class Turn:
     """The reference bytes as sent (after fitting)."""
     kinds: tuple[str, ...]
     result: Result
+    interaction_id: str | None = None
+    """The stored interaction this turn made, on the Interactions API (the next turn sends
+    only itself and this id); ``None`` on generateContent."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def dump(state: SessionState, path: str | os.PathLike[str], *, inline_images: bo
             return {"text": p.text, "thought_signature": sig}
         return {"image": image_ref(p.data, p.mime_type), "thought_signature": sig}
 
-    doc = {
+    doc: dict[str, Any] = {
         "format": SESSION_FORMAT,
         "model": state.model,
         "aspect_ratio": state.aspect_ratio,
@@ -96,10 +99,19 @@ def dump(state: SessionState, path: str | os.PathLike[str], *, inline_images: bo
                 "finish_reason": t.result.finish_reason,
                 "model_version": t.result.model_version,
                 "response_id": t.result.response_id,
+                **({"interaction_id": t.interaction_id} if t.interaction_id else {}),
             }
             for t in state.turns
         ],
     }
+    if any(t.interaction_id for t in state.turns):
+        from .._core.interactions import STORED_FOR
+
+        doc["api"] = "interactions"
+        doc["interactions_kept_for"] = (
+            f"the API keeps stored interactions {STORED_FOR}; after that this session "
+            "cannot continue from them"
+        )
     atomic_write(target, json.dumps(doc, indent=1).encode())
     return target
 
@@ -191,7 +203,7 @@ class _Reader:
             model_version=_opt_str(t.get("model_version")),
             response_id=_opt_str(t.get("response_id")),
         )
-        return Turn(prompt, tuple(refs), tuple(kinds), result)
+        return Turn(prompt, tuple(refs), tuple(kinds), result, _opt_str(t.get("interaction_id")))
 
 
 def _opt_str(value: Any) -> str | None:

@@ -16,7 +16,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from typing_extensions import Self, Unpack
 
 from .._core.flows import generate_flow, upload_flow
+from .._core.interactions import build_interaction, interaction_flow
 from .._core.steps import Flow
-from .._core.wire import build, inline_parts, model_content, user_content
+from .._core.wire import Upload, build, model_content, user_content
 from .._errors import (
     BadRequestError,
     InvalidReferenceError,
@@ -33,7 +34,7 @@ from .._errors import (
     SessionTooLargeError,
 )
 from .._images.bytes import ImageBytes
-from .._images.fit import wire_size
+from .._images.fit import prepare_references, wire_size
 from .._models.registry import MAX_REQUEST_BYTES, REQUEST_HEADROOM_BYTES
 from .._request.options import RequestOptions
 from .._request.reference import ReferenceLike
@@ -96,6 +97,9 @@ class SessionCore(Generic[_T]):
         self.include_thoughts = options.get("include_thoughts", False)
         self.turns: list[Turn] = []
         self._uploads: dict[str, _Upload] = {}
+        self.now: Callable[[], float] = time.time
+        """The wall clock that dates Files API uploads (they expire after 48 h): a test's
+        fake clock goes here. The flows read it only through this attribute."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {len(self.turns)} turns, model={self.model!r}>"
@@ -201,13 +205,15 @@ class SessionCore(Generic[_T]):
         # the documented limits describe one request's references, and nothing recorded says
         # the API counts earlier turns' against them. The API's own 400 speaks for the
         # history (explained by _explain_history).
+        if self._transport.api.interactions:  # earlier turns stay on the server
+            return prepare_references(request)
         try:
-            return request.prepare_references(reserved_bytes=self._history_bytes())
+            return prepare_references(request, reserved_bytes=self._history_bytes())
         except (SessionTooLargeError, InvalidReferenceError):
             raise
         except InvalidRequestError:
             # The history alone is too large: _offload_plan moves references to the Files API.
-            return request.prepare_references()
+            return prepare_references(request)
 
     def _offload_plan(self, new_images: Sequence[ImageBytes], prompt: str) -> list[ImageBytes]:
         """Reference images to move to the Files API, oldest first, so the request fits.
@@ -220,7 +226,7 @@ class SessionCore(Generic[_T]):
             self._history_bytes() + _images_size(new_images, self._uploads) + len(prompt.encode())
         )
         plan: list[ImageBytes] = []
-        now = time.time()
+        now = self.now()
         for image in [r for t in self.turns for r in t.references] + list(new_images):
             if total <= budget:
                 break
@@ -247,6 +253,13 @@ class SessionCore(Generic[_T]):
         The turn is kept only when it succeeded, so a failure leaves the history as it was.
         """
         policy = self._transport.policy
+        if self._transport.api.interactions:
+            return (yield from self._interaction_turn(request, images))
+        if any(t.interaction_id for t in self.turns):
+            raise InvalidRequestError(
+                "this session's turns are stored interactions (made with api='interactions'); "
+                "continue it with a client made with api='interactions'"
+            )
         plan = self._offload_plan(images, request.prompt)
         if plan and self._transport.vertex:
             raise SessionTooLargeError(
@@ -256,17 +269,14 @@ class SessionCore(Generic[_T]):
             )
         for image in plan:
             uri = yield from upload_flow(image, policy)
-            self._uploads[_digest(image.data)] = _Upload(uri, image.mime_type, time.time())
+            self._uploads[_digest(image.data)] = _Upload(uri, image.mime_type, self.now())
+        uploads = {d: Upload(u.uri, u.mime_type) for d, u in self._uploads.items()}
         history: list[types.Content] = []
         for turn in self.turns:
-            history.append(user_content(turn.prompt, self._parts(turn.references)))
+            history.append(user_content(turn.prompt, turn.references, uploads))
             history.append(model_content(turn.result.parts))
         call = build(
-            request,
-            images,
-            vertex=self._transport.vertex,
-            history=history,
-            parts=self._parts(images),
+            request, images, vertex=self._transport.vertex, history=history, uploads=uploads
         )
         try:
             result: Result = yield from generate_flow(call, policy)
@@ -276,19 +286,27 @@ class SessionCore(Generic[_T]):
         self.turns.append(Turn(request.prompt, tuple(images), kinds, result))
         return result
 
-    def _parts(self, images: Sequence[ImageBytes]) -> list[types.Part]:
-        """References as parts: a Files API reference where uploaded, else inline."""
-        from google.genai import types
+    def _interaction_turn(self, request: GenerationRequest, images: list[ImageBytes]) -> Flow:
+        """On the Interactions API: this turn alone, continuing the last turn's interaction.
 
-        parts = []
-        for image in images:
-            upload = self._uploads.get(_digest(image.data))
-            if upload is None:
-                parts += inline_parts([image])
-            else:
-                ref = types.FileData(file_uri=upload.uri, mime_type=upload.mime_type)
-                parts.append(types.Part(file_data=ref))
-        return parts
+        The server holds the conversation (``store``), so a turn sends only its own prompt
+        and references, whatever came before; undo and branch continue from an earlier id.
+        """
+        if self.turns and not self.turns[-1].interaction_id:
+            raise InvalidRequestError(
+                "this session's earlier turns were made with generateContent, so the server "
+                "holds none of them; continue it with a client made with "
+                "api='generate_content'"
+            )
+        api = self._transport.api
+        call = build_interaction(
+            request, images, store=True, background=api.background, delivery=api.delivery,
+            previous_id=self.turns[-1].interaction_id if self.turns else None,
+        )  # fmt: skip
+        result: Result = yield from interaction_flow(call, self._transport.policy)
+        kinds = tuple(r.kind for r in request.references)
+        self.turns.append(Turn(request.prompt, tuple(images), kinds, result, result.response_id))
+        return result
 
 
 class _Client(Protocol):

@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import GenerationRequest, Reference
 from .._errors import InvalidRequestError
+from .._runs.store import is_url
 from ._connect import client
 from ._console import Console
 from ._interrupt import GracefulInterrupt
@@ -74,6 +75,8 @@ def batch(args: argparse.Namespace, console: Console) -> int:
     requests = load_jsonl(args.requests)
     if args.dry_run:
         return dry_run(console, requests)
+    if is_url(args.out):
+        return _to_url(args, requests, console)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InvalidRequestError(f"-o {out}: not a folder; a batch writes a folder of images")
@@ -129,3 +132,30 @@ def _batch_api(nb: Any, requests: list[GenerationRequest], out: Path, console: C
     results = list(submitted.results())
     return {"done": len(results), "done_now": len(results), "job": submitted.name,
             "cost_usd": sum(r.cost or 0 for r in results)}  # fmt: skip
+
+
+def _to_url(args: argparse.Namespace, requests: list[GenerationRequest], console: Console) -> int:
+    """``-o gs://bucket/run``: the same run, its record one create-only object per item."""
+    if args.batch_api:
+        raise InvalidRequestError(
+            "--batch-api writes to a local folder; for a URL use generate_many (this "
+            "command without --batch-api) or `nanobanana pipeline`"
+        )
+    with client(args) as nb, GracefulInterrupt(lambda: None) as interrupt:
+        report = nb.generate_many(requests, out_dir=args.out, progress=False,
+                                  stop=interrupt.stop, concurrency=args.concurrency,
+                                  rpm=args.rpm, ipm=args.ipm, max_cost=args.max_cost)  # fmt: skip
+    if getattr(args, "gallery", False):
+        from .._runs.gallery import write_gallery
+
+        write_gallery(args.out)
+        console.note(f"gallery: {args.out}/index.html")
+    summary = {"done": report.done + report.done_before, "done_now": report.done,
+               "done_before": report.done_before, "failed": report.failed,
+               "not_started": report.not_started, "stopped_by": report.stopped_by,
+               "images": report.images, "cost_usd": report.cost, "out_dir": args.out,
+               "manifest": str(report.manifest)}  # fmt: skip
+    console.emit(summary, f"{report.done} done now, {report.done_before} done before, "
+                          f"{report.failed} failed; about {money(report.cost)}; "
+                          f"records: {report.manifest}")  # fmt: skip
+    return 6 if report.failed else 0

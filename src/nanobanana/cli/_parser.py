@@ -126,6 +126,18 @@ def _args_edit(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _args_pipeline(p: argparse.ArgumentParser) -> None:
+    p.add_argument("requests", help="JSONL: one prompt string or request object per line")
+    p.add_argument("-o", "--out", required=True, metavar="DIR|URL",
+                   help="a folder, or a gs://, s3://, memory:// URL")  # fmt: skip
+    p.add_argument("--max-cost", type=float, metavar="USD",
+                   help="a cap on the spend under --out, never exceeded")  # fmt: skip
+    p.epilog = (
+        "Needs nanobanana-sdk[beam]. Items recorded under --out are skipped: a re-run pays "
+        "nothing twice. On Dataflow, use GenerateImages in a pipeline: docs/scale.md."
+    )
+
+
 def _args_batch(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "requests", help='JSONL: one prompt string or {"prompt": ..., "aspect_ratio": ...} per line'
@@ -185,6 +197,49 @@ def _args_emulator(p: argparse.ArgumentParser) -> None:
     p.set_defaults(json=False, quiet=True)
 
 
+def _args_mcp(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", metavar="DIR",
+                   help="folder for every image, the manifest and the sessions "
+                   "(default: a per-user data folder)")  # fmt: skip
+    p.add_argument("--allow-dir", action="append", default=[], metavar="DIR",
+                   help="a folder references may be read from (repeatable; besides MCP roots "
+                   "and the images the server made)")  # fmt: skip
+    p.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="USD",
+        help="the server's budget for its lifetime; a call over it is refused",
+    )
+    p.add_argument("--model", help="default model id (default: gemini-3-pro-image)")
+    p.add_argument(
+        "--http", type=int, metavar="PORT", help="serve streamable HTTP on PORT instead of stdio"
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the HTTP address to bind (default: 127.0.0.1, this machine only)",
+    )
+    p.add_argument("--token", help="bearer token HTTP clients must send (or set "
+                   "NANOBANANA_MCP_TOKEN)")  # fmt: skip
+    p.add_argument(
+        "--emulator",
+        action="store_true",
+        help="run offline on the embedded emulator (no key, no cost)",
+    )
+    p.add_argument("--base-url", metavar="URL", help="another API endpoint (a proxy, an emulator)")
+    p.add_argument("--max-attempts", type=int, metavar="N", help="tries per call (default 5)")
+    p.add_argument(
+        "--progress-every",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="progress notifications during a long call (default: every 5 s)",
+    )
+    p.add_argument("--rpm", type=int, help="your requests-per-minute quota (calls are paced)")
+    p.add_argument("--ipm", type=int, help="your images-per-minute quota")
+    p.set_defaults(json=False, quiet=True, verbose=False)
+
+
 _AddArguments = Callable[[argparse.ArgumentParser], None]
 
 #: name, help, shared option groups, its own options, "module:function" that runs it.
@@ -211,6 +266,13 @@ COMMANDS: tuple[tuple[str, str, tuple[str, ...], _AddArguments, str], ...] = (
         "_edit:edit",
     ),
     ("batch", "run a JSONL file of requests (resumable)", ("common",), _args_batch, "_batch:batch"),
+    (
+        "pipeline",
+        "run a JSONL file on Apache Beam (DirectRunner)",
+        ("common",),
+        _args_pipeline,
+        "_pipeline:pipeline",
+    ),
     ("gallery", "write an HTML contact sheet of a run folder", (), _args_gallery, "_misc:gallery"),
     (
         "demo",
@@ -232,6 +294,13 @@ COMMANDS: tuple[tuple[str, str, tuple[str, ...], _AddArguments, str], ...] = (
         (),
         _args_emulator,
         "_emulator:emulator",
+    ),
+    (
+        "mcp",
+        "serve the tools to agents over MCP (Claude, Gemini CLI, VS Code)",
+        (),
+        _args_mcp,
+        "_mcp:mcp",
     ),
 )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import CharacterSheet, GenerationRequest
 from .._errors import GenerationError
+from .._images.fit import prepare_references
 from .._images.generated import GeneratedImage, save_new
 from .._request.options import Search
 from .._result.result import Result
@@ -75,7 +76,7 @@ def dry_run(console: Console, requests: Sequence[GenerationRequest]) -> int:
     """Checks every request (references read and fitted) and prints the estimate; sends nothing."""
     described = [_describe(r) for r in requests]
     for r in requests:
-        r.prepare_references()
+        prepare_references(r)
     total = sum(d["estimated_cost_usd"] or 0 for d in described)
     lines = [
         f"{d['model']} · {d['aspect_ratio'] or 'auto'} · {d['size'] or '1K'} · "

@@ -22,6 +22,7 @@ from ._models import ALIASES, MODELS, TEXT_MODELS
 if TYPE_CHECKING:
     from ._batches import BatchStore
     from ._files import FileStore
+    from ._interactions import InteractionStore
 
 
 class Emulator(Protocol):
@@ -30,6 +31,7 @@ class Emulator(Protocol):
     api_keys: frozenset[str] | None
     files: FileStore
     batches: BatchStore
+    interactions: InteractionStore
     idle_timeout: float
     clock: Callable[[], float]
     sleep: Callable[[float], None]
@@ -40,6 +42,8 @@ class Emulator(Protocol):
     def generate(self, *args: Any, **kwargs: Any) -> Any: ...
     def count_tokens(self, *args: Any, **kwargs: Any) -> Any: ...
     def create_batch(self, *args: Any, **kwargs: Any) -> Any: ...
+    def interact(self, *args: Any, **kwargs: Any) -> Any: ...
+    def get_interaction(self, interaction_id: str) -> dict[str, Any]: ...
     def _take_fault(self, scope: str, model: str, version: str = ...) -> Fault | None: ...
     def _recording(self, *args: Any, **kwargs: Any) -> Any: ...
 
@@ -56,6 +60,8 @@ _VERTEX_BATCH = re.compile(r"^/(v1|v1beta1)/projects/[^/]+/locations/[^/]+/batch
 _MODEL = re.compile(r"^/(v1|v1beta)/models(?:/([^/:]+))?$")
 _FILES = re.compile(r"^/(?:download/)?(v1|v1beta)/(files(?:/[^/:]+)?)(:download)?$")
 _UPLOAD = re.compile(r"^/upload/(v1|v1beta)/files$")
+_INTERACTIONS = re.compile(r"^/(v1|v1beta)/interactions(?:/([^/:]+))?(/cancel|:cancel)?$")
+_MEDIA = re.compile(r"^/download/(v1|v1beta)/interactions/media/([0-9a-f]+)$")
 _BATCHES = re.compile(r"^/(v1|v1beta)/(batches(?:/[^/:]+)?)(:cancel)?$")
 
 
@@ -152,6 +158,8 @@ def route(
         if streaming:
             return _stream(answer, fault, wait, sse=query.get("alt") == "sse")
         return json_reply(200, answer, fault)
+    if (m := _INTERACTIONS.match(path) or _MEDIA.match(path)) is not None:
+        return _interactions(em, method, m, body, arrived)
     if (m := _MODEL.match(path)) and method == "GET":
         return json_reply(200, _models_json(em, m.group(1), m.group(2), query))
     if _UPLOAD.match(path) and method == "POST":
@@ -165,6 +173,38 @@ def route(
             reply.fault = fault
             return reply
     raise wire.ApiError(404, "NOT_FOUND", f"Method not found: {method} {path}")
+
+
+def _interactions(em: Emulator, method: str, m: re.Match[str], body: Any, arrived: float) -> Reply:
+    if m.re is _MEDIA and method == "GET":
+        media = em.interactions.media(m.group(2))
+        return Reply(200, media.data, media.mime_type)
+    version, interaction_id, cancel = ((*m.groups(), None, None))[:3]
+    if interaction_id is None and method == "POST":
+        answer, fault = em.interact(body, arrived, version=version)
+        if isinstance(body, dict) and body.get("stream"):
+            return _interaction_stream(answer, fault)
+        return json_reply(200, answer, fault)
+    if interaction_id is not None and method == "GET":
+        return json_reply(200, em.get_interaction(interaction_id))
+    if interaction_id is not None and method == "DELETE":
+        em.interactions.delete(interaction_id)
+        return json_reply(200, {})
+    if interaction_id is not None and cancel and method == "POST":
+        return json_reply(200, em.get_interaction(interaction_id))
+    raise wire.ApiError(404, "NOT_FOUND", f"Method not found: {method} interactions")
+
+
+def _interaction_stream(answer: dict[str, Any], fault: Fault | None) -> Reply:
+    from ._interactions import sse_events
+
+    events: list[dict[str, Any]] = sse_events(answer)
+    if fault is not None and fault.kind == "stream_error":
+        keep = max(1, min(len(events) - 1, fault.params["after"]))
+        error = wire.ApiError(fault.code, fault.status, fault.message).body()
+        events = [*events[:keep], {"event_type": "error", **error}]
+    chunks = [f"data: {json.dumps(e)}\r\n\r\n".encode() for e in events]
+    return Reply(200, b"", "text/event-stream", fault, chunks=chunks)
 
 
 def _vertex(

@@ -23,6 +23,7 @@ from ._faults import Fault
 from ._files import FileStore
 from ._generate import Sizes, count_tokens, respond
 from ._http import RecordedRequest, make_server
+from ._interactions import InteractionStore, Stored, check_create, interaction_json, to_generate
 from ._models import ALIASES, MODELS, shut_down
 from ._plan import plan
 
@@ -112,6 +113,9 @@ class FakeGemini:
         self.files = FileStore(clock, self._iso)
         self.batches = BatchStore(clock, self._iso, self.files, self._answer_batched)
         self.batches.pending, self.batches.running = batch_pending, batch_running
+        self.interactions = InteractionStore(clock, self._iso)
+        """Stored interactions and their ``uri`` media (``media_seconds``: how long a link
+        lives)."""
         self._httpd = make_server(self, host, port, max_threads)
         self._thread: threading.Thread | None = None
 
@@ -161,6 +165,7 @@ class FakeGemini:
             self._window.clear()
         self.files.clear()
         self.batches.clear()
+        self.interactions.clear()
 
     # -- scripting and inspection ----------------------------------------------------------
 
@@ -333,6 +338,71 @@ class FakeGemini:
         if not isinstance(request, dict):
             request = {"contents": body.get("contents")}
         return count_tokens(plan(request, model, self.files.bytes_of, vertex=vertex))
+
+    def interact(
+        self, body: Any, arrived: float | None = None, *, version: str = "v1beta"
+    ) -> tuple[dict[str, Any], Fault | None]:
+        """Answers ``POST /{version}/interactions``; raises `ApiError` for an error answer.
+
+        The stored conversation before ``previous_interaction_id`` and this turn are read as
+        one generateContent body, with every check that has (per-model ratios and sizes,
+        references, signatures), so the answer is what generateContent would give.
+        """
+        check_create(body)
+        model = str(body["model"]).removeprefix("models/")
+        self._check_model(model, version, "interactions")
+        previous = body.get("previous_interaction_id")
+        history = self.interactions.get(previous).contents if previous else []
+        turn = to_generate(body, self.files.bytes_of)
+        gen: dict[str, Any] = {
+            "contents": [*history, turn.user],
+            "generationConfig": turn.generation_config,
+        }
+        if turn.tools:
+            gen["tools"] = turn.tools
+        if turn.system_instruction:
+            gen["systemInstruction"] = {"parts": [{"text": turn.system_instruction}]}
+        fault = self._take_fault("generate", model, version)
+        p = plan(gen, model, self.files.bytes_of, version=version)
+        now = self.clock() if arrived is None else arrived
+        self._admit(model, p.n_images if p.with_image else 0, now)
+        delay = self.latency_for(p.size, p.seed, model)
+        background = bool(body.get("background"))
+        if delay and not background:
+            self.sleep(delay)
+        answer = respond(p, sizes=self.sizes, fault=fault, serial=next(self._serial))
+        item_id = self.interactions.new_id()
+
+        def link(data: bytes, mime: str) -> str:
+            token = self.interactions.add_media(data, mime)
+            return f"{self.url}/download/{version}/interactions/media/{token}"
+
+        result = interaction_json(
+            item_id, model, answer, created=self._iso(now), previous=previous,
+            media_link=link if turn.delivery == "uri" else None,
+        )  # fmt: skip
+        answered = (answer.get("candidates") or [{}])[0].get("content") or {}
+        contents = [*history, turn.user]
+        if answered.get("parts"):
+            final = [part for part in answered["parts"] if not part.get("thought")]
+            contents.append({"role": "model", "parts": final})
+        stored = body.get("store", True) is not False
+        self.interactions.put(
+            Stored(item_id, model, contents, result, now, ready_at=now + delay,
+                   expires_at=now + self.interactions.stored_seconds, stored=stored)
+        )  # fmt: skip
+        if background:
+            waiting = {k: v for k, v in result.items() if k not in ("steps", "usage", "errors")}
+            return {**waiting, "status": "in_progress"}, fault
+        return result, fault
+
+    def get_interaction(self, interaction_id: str) -> dict[str, Any]:
+        """``GET /{version}/interactions/{id}``: ``in_progress`` until its latency has passed."""
+        item = self.interactions.get(interaction_id)
+        if self.clock() < item.ready_at:
+            waiting = {k: v for k, v in item.json.items() if k not in ("steps", "usage", "errors")}
+            return {**waiting, "status": "in_progress"}
+        return item.json
 
     def create_batch(self, model: str, body: Any, version: str = "v1beta") -> Batch:
         self._check_model(model, version, "batchGenerateContent")

@@ -1,0 +1,153 @@
+"""A run's record in an object store: one small create-only object per item (or per shard).
+
+An object store cannot append, and many writers (Beam workers, a re-run beside a run) share
+one output, so the JSONL manifest of a local folder becomes objects read back as one manifest:
+
+- ``records/<key>.json``: the item's final entry (an image saved, or a failure another try
+  would not fix). Written create-only: it is the idempotency key. An item is done when it
+  exists; of two writers racing for it one wins, and the other's images (paid for too) are
+  kept and recorded in ``duplicates/<key>-<id>.json``, never lost.
+- ``records/<name>.jsonl``: many entries at once (a Batch API shard), read like a manifest.
+- ``attempts/<key>-<id>.json``: a transient failure (its cost counts; a later run retries).
+- ``jobs/<id>.json``: Batch API jobs created for this output.
+
+`RecordManifest` offers what the runner uses of `manifest.Manifest`; `read_any` reads either
+form (a folder's ``manifest.jsonl``, or these objects), for the gallery and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .manifest import MANIFEST_NAME, _Item, read_entries
+from .store import ObjectOut
+
+__all__ = ["RecordManifest", "read_any", "record_name"]
+
+
+def record_name(key: str) -> str:
+    return f"records/{key}.json"
+
+
+def _line(entry: dict[str, Any]) -> bytes:
+    return json.dumps(entry, ensure_ascii=False).encode()
+
+
+class RecordManifest:
+    """The record of a run under a URL, read once (all entries) and written one object a time."""
+
+    def __init__(self, out: ObjectOut) -> None:
+        self.out = out
+        self.index: dict[str, _Item] = {}
+        self.jobs: list[dict[str, Any]] = []
+        self.spent = 0.0
+        self.recovered_torn_line = False
+        self.upgraded = False
+        self.duplicates = 0
+        """Items another writer recorded first (their images kept under ``duplicates/``)."""
+        for entry in _entries(out, with_attempts=True):
+            if entry.get("type") == "batch_job":
+                self.jobs.append(entry)
+            else:
+                self._note(entry)
+
+    def _note(self, entry: dict[str, Any]) -> None:
+        cost = entry.get("cost")
+        self.spent += float(cost) if isinstance(cost, int | float) else 0.0
+        key = str(entry["key"])
+        if self.index.get(key, _Item(False, True)).ok:
+            return  # a success stays done whatever comes after
+        self.index[key] = _Item(entry.get("status") == "ok", bool(entry.get("transient", False)))
+
+    def is_done(self, key: str) -> bool:
+        item = self.index.get(key)
+        return item is not None and (item.ok or not item.transient)
+
+    def failed_for_good(self, key: str) -> bool:
+        item = self.index.get(key)
+        return item is not None and not item.ok and not item.transient
+
+    def append(self, entry: dict[str, Any]) -> bool:
+        """Records one entry; ``False`` when another writer had recorded this item first."""
+        won = write_record(self.out, entry)
+        if entry.get("type") == "batch_job":
+            self.jobs.append(entry)
+        elif won:
+            self._note(entry)
+        else:
+            self.duplicates += 1
+        return won
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        return read_any(self.out)
+
+
+def write_record(out: ObjectOut, entry: dict[str, Any]) -> bool:
+    """Writes one entry where it belongs; ``False`` when the item's record existed already."""
+    tag = uuid.uuid4().hex[:12]
+    if entry.get("type") == "batch_job":
+        return out.put_new(f"jobs/{tag}.json", _line(entry))
+    key = str(entry["key"])
+    if entry.get("status") != "ok" and entry.get("transient"):
+        return out.put_new(f"attempts/{key}-{tag}.json", _line(entry))
+    if out.put_new(record_name(key), _line(entry)):
+        return True
+    out.put_new(f"duplicates/{key}-{tag}.json", _line(entry))
+    return False
+
+
+def write_shard(out: ObjectOut, name: str, entries: Iterable[dict[str, Any]]) -> bool:
+    """Many entries as one ``records/<name>.jsonl`` object (create-only)."""
+    body = b"\n".join(_line(e) for e in entries) + b"\n"
+    return out.put_new(f"records/{name}.jsonl", body)
+
+
+def _entries(out: ObjectOut, *, with_attempts: bool) -> Iterable[dict[str, Any]]:
+    folders = ("jobs", "attempts", "records") if with_attempts else ("records",)
+    for folder in folders:
+        for name in sorted(out.names(folder)):
+            try:
+                raw = out.read(name)
+            except FileNotFoundError:
+                continue
+            for line in raw.splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and ("key" in entry or entry.get("type")):
+                    yield entry
+
+
+def read_any(out: Path | ObjectOut) -> dict[str, dict[str, Any]]:
+    """Every entry by key, from a folder's ``manifest.jsonl`` or a URL's records (or both).
+
+    A URL may also hold a ``manifest.jsonl`` (a local run copied up): its lines come first,
+    the records after, and a success is never replaced by a later failure.
+    """
+    if isinstance(out, Path):
+        return read_entries(out)
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        raw = out.read(MANIFEST_NAME)
+    except FileNotFoundError:
+        raw = b""
+    lines = [_loads(x) for x in raw.splitlines()]
+    for entry in [*lines, *_entries(out, with_attempts=False)]:
+        if not isinstance(entry, dict) or "key" not in entry or entry.get("type"):
+            continue
+        key = str(entry["key"])
+        if found.get(key, {}).get("status") != "ok":
+            found[key] = entry
+    return found
+
+
+def _loads(line: bytes) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None  # a torn line

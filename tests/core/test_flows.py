@@ -1,0 +1,127 @@
+"""Each flow driven on its own: send it answers, read the steps it yields (as httpx's
+``tests/test_auth.py`` drives ``auth_flow``). No network, no driver, no clock but the policy's."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from google.genai import types
+
+from nanobanana import GenerationRequest, NoImageError, RetryPolicy, ServerError
+from nanobanana._batch.flows import Source, submit_flow
+from nanobanana._core.flows import generate_flow
+from nanobanana._core.steps import END, Emit, Next, Offload, Op, Sleep
+from nanobanana._core.stream import stream_flow
+from nanobanana._core.wire import build
+from nanobanana.testing import ManualClock, sample_photo
+
+JPEG = sample_photo(64, 48)
+IMAGE_PART = {"inlineData": {"mimeType": "image/jpeg", "data": base64.b64encode(JPEG).decode()}}
+
+
+def body(*parts: dict, finish: str = "STOP") -> dict:
+    return {
+        "candidates": [{"content": {"role": "model", "parts": list(parts)}, "finishReason": finish}]
+    }
+
+
+def chunk(*parts: dict, **candidate) -> types.GenerateContentResponse:
+    return types.GenerateContentResponse.model_validate(
+        {"candidates": [{"content": {"role": "model", "parts": list(parts)}, **candidate}]}
+    )
+
+
+@pytest.fixture
+def policy() -> RetryPolicy:
+    clock = ManualClock()
+    return RetryPolicy(clock=clock, sleep=clock.sleep, asleep=clock.asleep, jitter=0)
+
+
+def call():
+    return build(GenerationRequest("a fox", seed=7), [])
+
+
+def test_generate_flow_retries_a_503_then_parses_the_answer(policy) -> None:
+    flow = generate_flow(call(), policy)
+    op = next(flow)
+    assert isinstance(op, Op) and op.method == "models.generate_content"
+    assert op.kwargs["config"].seed == 7
+    wait = flow.throw(ServerError("overloaded", code=503))
+    assert isinstance(wait, Sleep) and wait.seconds == policy.initial_delay
+    assert flow.send(None) == op  # the same call again
+    with pytest.raises(StopIteration) as stop:
+        flow.send(body(IMAGE_PART))
+    assert stop.value.value.image.data == JPEG
+
+
+def test_generate_flow_does_not_retry_an_answer_without_an_image(policy) -> None:
+    flow = generate_flow(call(), policy)
+    next(flow)
+    with pytest.raises(NoImageError):
+        flow.send(body({"text": "I cannot draw that."}, finish="NO_IMAGE"))
+
+
+def test_stream_flow_retries_a_stream_cut_before_its_image(policy) -> None:
+    flow = stream_flow(call(), policy)
+    assert isinstance(next(flow), Op)
+    assert isinstance(flow.send("stream-1"), Next)
+    event = flow.send(chunk({"text": "thinking", "thought": True}))
+    assert isinstance(event, Emit) and event.value.thought
+    assert isinstance(flow.send(None), Next)
+    assert isinstance(flow.throw(ServerError("cut", code=503)), Sleep)
+    assert isinstance(flow.send(None), Op)  # a whole new stream
+
+
+def test_stream_flow_keeps_an_image_that_came_before_the_cut(policy) -> None:
+    flow = stream_flow(call(), policy)
+    next(flow)
+    flow.send("stream-1")
+    assert isinstance(flow.send(chunk(IMAGE_PART)), Emit)
+    assert isinstance(flow.send(None), Next)
+    with pytest.raises(StopIteration) as stop:
+        flow.throw(ServerError("cut", code=503))  # paid: kept, not bought again
+    result = stop.value.value
+    assert result.image.data == JPEG and "cut" in " ".join(result.problems)
+
+
+def test_stream_flow_returns_when_the_stream_ends(policy) -> None:
+    flow = stream_flow(call(), policy)
+    next(flow)
+    flow.send("stream-1")
+    flow.send(chunk(IMAGE_PART))
+    flow.send(None)
+    with pytest.raises(StopIteration) as stop:
+        flow.send(END)
+    assert stop.value.value.image.data == JPEG
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lines: list[dict] = []
+        self.jobs: list[dict] = []  # jobs recorded before: none
+
+    def append(self, line: dict) -> None:
+        self.lines.append(line)
+
+
+def test_submit_flow_uploads_creates_once_and_records_as_a_disk_step(policy) -> None:
+    manifest = Recorder()
+    flow = submit_flow(
+        [Source("gemini-3-pro-image", ("k1",), b'{"key": "k1"}\n')], "run", policy, manifest
+    )
+    upload = next(flow)
+    assert upload.method == "files.upload"
+    create = flow.send(types.File(name="files/abc"))
+    assert create.method == "batches.create" and create.kwargs["src"] == "files/abc"
+    assert create.idempotent is False  # never created (and paid for) twice
+    record = flow.send(types.BatchJob(name="batches/1", model="models/gemini-3-pro-image"))
+    assert isinstance(record, Offload) and record.fn == manifest.append
+    assert manifest.lines == []  # the flow itself wrote nothing
+    record.fn(*record.args)
+    with pytest.raises(StopIteration) as stop:
+        flow.send(None)
+    assert [j.name for j in stop.value.value] == ["batches/1"]
+    assert manifest.lines == [
+        {"type": "batch_job", "name": "batches/1", "model": "gemini-3-pro-image", "keys": ["k1"]}
+    ]
