@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,12 +28,6 @@ from nanobanana import (
 )
 from nanobanana.testing import FakeGemini, Fault
 from tests.conftest import photo
-
-
-@pytest.fixture
-def nb(fake_gemini: FakeGemini, policy: RetryPolicy) -> Iterator[NanoBanana]:
-    with NanoBanana(api_key="test", base_url=fake_gemini.url, retry=policy) as client:
-        yield client
 
 
 def run_async(server: FakeGemini, policy: RetryPolicy, **kwargs):

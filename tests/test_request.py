@@ -74,9 +74,24 @@ def test_sizes_are_accepted_in_any_case_and_sent_uppercase(given: object, sent: 
 
 
 @pytest.mark.parametrize("bad", ["3K", "8k", "1024", "large", 2, True, 512.0, "256"])
-def test_unknown_size_lists_the_allowed_ones(bad: object) -> None:
-    with pytest.raises(InvalidRequestError, match=r"allowed: 512, 1K, 2K, 4K"):
+def test_unknown_size_lists_the_chosen_models_own_sizes(bad: object) -> None:
+    with pytest.raises(
+        InvalidRequestError, match=r"Nano Banana Pro\) takes no size .*allowed: 1K, 2K, 4K$"
+    ):
         GenerationRequest("a fox", size=bad)
+    with pytest.raises(InvalidRequestError, match=r"allowed: 512, 1K, 2K, 4K$"):
+        GenerationRequest("a fox", size=bad, model="gemini-3.1-flash-image")
+
+
+@pytest.mark.parametrize(
+    ("bad", "near"), [("16x9", "16:9"), ("16 X 9", "16:9"), ("7:3", "21:9"), ("2.35:1", "21:9")]
+)
+def test_a_ratio_no_model_takes_suggests_the_nearest(bad: str, near: str) -> None:
+    with pytest.raises(
+        InvalidRequestError, match=rf"\(did you mean {near}\?\); allowed: 1:1,"
+    ) as caught:
+        GenerationRequest("a fox", aspect_ratio=bad)
+    assert "1:4" not in str(caught.value)  # Pro is not told of Nano Banana 2's ratios
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,7 @@ _EXPORTS = {
     "ReferenceCountWarning": "._errors",
     "Result": "._result.result",
     "RetryPolicy": "._retry",
+    "RunFailure": "._runs.manifest",
     "RunReport": "._runs.runner",
     "SafetyBlockedError": "._errors",
     "Search": "._request.options",
@@ -155,6 +156,7 @@ if _TYPE_CHECKING:
     from ._result.result import TextPart as TextPart
     from ._result.usage import Usage as Usage
     from ._retry import RetryPolicy as RetryPolicy
+    from ._runs.manifest import RunFailure as RunFailure
     from ._runs.runner import RunReport as RunReport
     from ._sessions.file import Turn as Turn
     from ._sessions.session import AsyncSession as AsyncSession

@@ -22,11 +22,12 @@ from ._batch.jobs import AsyncBatches, Batches
 from ._core.flows import list_flow
 from ._core.interactions import Api, ApiName, Delivery, generation
 from ._core.stream import StreamEvent
+from ._errors import InvalidRequestError
 from ._images.fit import prepare_references
 from ._models.catalog import ModelSummary, merge_models
-from ._models.registry import DEFAULT_MODEL
-from ._request.options import RequestOptions
-from ._request.reference import ReferenceLike, as_references
+from ._models.registry import DEFAULT_MODEL, MODELS
+from ._request.options import RequestOptions, with_options_help
+from ._request.reference import ReferenceLike, as_references, check_reference_counts
 from ._request.request import GenerationRequest
 from ._request.types import ImageSource, PromptLike
 from ._result.result import Result
@@ -45,6 +46,24 @@ __all__ = ["AsyncNanoBanana", "NanoBanana"]
 
 class _ClientBase:
     """What both twins share: configuration, read from the environment here (never at import)."""
+
+    @staticmethod
+    def _edited(
+        image: ImageSource, references: Iterable[ReferenceLike] | ReferenceLike | None, session: Any
+    ) -> tuple[ReferenceLike, ...]:
+        """The image being edited, then the references; refused naming it when too many.
+
+        The edited image takes one object slot, as any reference does.
+        """
+        refs = as_references(references)
+        try:
+            check_reference_counts(["object", *(r.kind for r in refs)], MODELS.get(session.model))
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(
+                f"the image being edited and {len(refs)} reference(s) are too many for one "
+                f"request (the edited image counts as one object): {exc}"
+            ) from None
+        return (image, *refs)
 
     _transport_type: Callable[[genai.Client, RetryPolicy, Callable[[], date]], Any]
 
@@ -93,8 +112,8 @@ class _ClientBase:
         references: Iterable[ReferenceLike] | ReferenceLike | None,
         options: RequestOptions,
     ) -> GenerationRequest:
-        model = options.get("model") or self.model
-        return GenerationRequest(prompt, references=references, **{**options, "model": model})
+        merged: RequestOptions = {**options, "model": options.get("model") or self.model}
+        return GenerationRequest(prompt, references=references, **merged)
 
     def _maker(self, options: RequestOptions) -> Callable[[PromptLike], GenerationRequest]:
         """Makes the request for a prompt or template given as such, with these options."""
@@ -137,6 +156,7 @@ class NanoBanana(_ClientBase):
     _transport_type = SyncTransport
     _transport: SyncTransport
 
+    @with_options_help
     def generate(
         self,
         prompt: PromptLike,
@@ -150,8 +170,7 @@ class NanoBanana(_ClientBase):
             prompt: A string, or a template of the prompt DSL.
             references: Reference images: paths, bytes, file objects, PIL images or
                 `Reference` objects (plain sources count as objects); one, or several.
-            **options: `RequestOptions`: ``aspect_ratio``, ``size``, ``model``,
-                ``include_thoughts``.
+            **options: Request options, each listed under Options below.
 
         Raises:
             InvalidRequestError: The request is invalid; nothing was sent.
@@ -169,6 +188,7 @@ class NanoBanana(_ClientBase):
         result: Result = t.run(generation(t.api, request, images, self.retry, vertex=t.vertex))
         return result
 
+    @with_options_help
     def stream(
         self,
         prompt: PromptLike,
@@ -193,10 +213,12 @@ class NanoBanana(_ClientBase):
 
         return Stream(events(), outcome)
 
+    @with_options_help
     def session(self, **options: Unpack[RequestOptions]) -> Session:
         """Starts a multi-turn edit session; see `Session`."""
         return Session(self._transport, self.model, **options)
 
+    @with_options_help
     def edit(
         self,
         image: ImageSource,
@@ -211,8 +233,9 @@ class NanoBanana(_ClientBase):
             >>> nb.edit("photo.jpg", "Remove the background").image.save("cutout")
         """
         session = self.session(**options)
-        return session.send(instruction, references=(image, *as_references(references)))
+        return session.send(instruction, references=self._edited(image, references, session))
 
+    @with_options_help
     def generate_many(
         self,
         requests: Iterable[GenerationRequest | PromptLike],
@@ -314,6 +337,7 @@ class AsyncNanoBanana(_ClientBase):
     _transport_type = AsyncTransport
     _transport: AsyncTransport
 
+    @with_options_help
     async def generate(
         self,
         prompt: PromptLike,
@@ -333,6 +357,7 @@ class AsyncNanoBanana(_ClientBase):
         result: Result = await t.run(flow)
         return result
 
+    @with_options_help
     def stream(
         self,
         prompt: PromptLike,
@@ -353,10 +378,12 @@ class AsyncNanoBanana(_ClientBase):
 
         return AsyncStream(events(), outcome)
 
+    @with_options_help
     def session(self, **options: Unpack[RequestOptions]) -> AsyncSession:
         """Starts a multi-turn edit session; see `AsyncSession`."""
         return AsyncSession(self._transport, self.model, **options)
 
+    @with_options_help
     async def edit(
         self,
         image: ImageSource,
@@ -367,8 +394,10 @@ class AsyncNanoBanana(_ClientBase):
     ) -> Result:
         """Edits an existing image; see `NanoBanana.edit`."""
         session = self.session(**options)
-        return await session.send(instruction, references=(image, *as_references(references)))
+        refs = self._edited(image, references, session)
+        return await session.send(instruction, references=refs)
 
+    @with_options_help
     async def generate_many(
         self,
         requests: Iterable[GenerationRequest | PromptLike],

@@ -1,5 +1,5 @@
 """Each flow driven on its own: send it answers, read the steps it yields (as httpx's
-``tests/test_auth.py`` drives ``auth_flow``). No network, no driver, no clock but the policy's."""
+``tests/test_auth.py`` drives ``auth_flow`` in its own repository). No network, no driver, no clock but the policy's."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ import pytest
 from nanobanana import (
     GenerationRequest,
     InvalidRequestError,
-    NanoBanana,
     QuotaExhaustedError,
     RateLimitError,
     Result,
@@ -22,14 +21,8 @@ from nanobanana import (
 )
 from nanobanana._runs.manifest import Manifest
 from nanobanana._runs.pacing import RateLimiter
-from nanobanana.testing import FakeGemini, Fault
+from nanobanana.testing import Fault
 from tests.conftest import photo
-
-
-@pytest.fixture
-def nb(fake_gemini: FakeGemini, policy: RetryPolicy):
-    with NanoBanana(api_key="test", base_url=fake_gemini.url, retry=policy) as client:
-        yield client
 
 
 def images_in(folder: Path) -> list[str]:

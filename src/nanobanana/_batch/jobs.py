@@ -19,7 +19,7 @@ from typing_extensions import Unpack
 from .._core.flows import attempt, list_flow
 from .._core.steps import Flow, Offload, Op
 from .._errors import InvalidRequestError
-from .._request.options import RequestOptions
+from .._request.options import RequestOptions, with_options_help
 from .._request.request import GenerationRequest
 from .._request.types import PromptLike
 from .._result.result import Result
@@ -136,6 +136,7 @@ class _BatchesCore(Generic[_T]):
 class Batches(_BatchesCore[SyncTransport]):
     """``nb.batch``: submit and find Batch API jobs."""
 
+    @with_options_help
     def submit(
         self,
         requests: Iterable[GenerationRequest | PromptLike],
@@ -180,6 +181,7 @@ class Batches(_BatchesCore[SyncTransport]):
 class AsyncBatches(_BatchesCore[AsyncTransport]):
     """``nb.batch`` on `AsyncNanoBanana`."""
 
+    @with_options_help
     async def submit(
         self,
         requests: Iterable[GenerationRequest | PromptLike],

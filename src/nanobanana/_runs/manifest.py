@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .._errors import (
     APIConnectionError,
@@ -260,6 +260,36 @@ def expand(requests: Sequence[GenerationRequest]) -> list[tuple[int, GenerationR
             k = seen[key]
             items.append((index, request, key if k == 1 else f"{key}-{k}"))
     return items
+
+
+class FailureError(TypedDict):
+    """What went wrong: the error's class name and its message."""
+
+    type: str
+    message: str
+
+
+class RunFailure(TypedDict, total=False):
+    """One request a run could not finish, as its manifest line records it."""
+
+    key: str
+    """The request's content hash: a re-run finds it by this."""
+    index: int
+    """Its position in the run's input."""
+    prompt: str | None
+    model: str | None
+    aspect_ratio: str | None
+    size: str | None
+    at: str
+    """When it failed (ISO 8601, UTC)."""
+    status: str
+    """``"failed"``."""
+    error: FailureError
+    transient: bool
+    """Worth trying again (a 5xx, a 429, a dropped connection): the next run does."""
+    cost: float
+    """USD billed anyway (a blocked image is billed)."""
+    response_id: str | None
 
 
 def entry_head(request: GenerationRequest | None, key: str, index: int) -> dict[str, Any]:

@@ -4,7 +4,7 @@ One runner (async). `AsyncNanoBanana.generate_many` awaits it; `NanoBanana.gener
 it on an event loop of its own in a worker thread (which, unlike ``asyncio.run`` on the
 caller's thread, also works inside Jupyter's running loop).
 
-Each finished request is written to the run's manifest (`_manifest`) as soon as its images are
+Each finished request is written to the run's manifest (`_runs.manifest`) as soon as its images are
 saved; a re-run skips what is done there.
 """
 
@@ -18,7 +18,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .._core.flows import generate_flow
 from .._core.wire import build
@@ -31,6 +31,7 @@ from .._transport import AsyncTransport
 from .manifest import (
     MANIFEST_NAME,
     Manifest,
+    RunFailure,
     entry_head,
     expand,
     failure_entry,
@@ -77,7 +78,8 @@ class RunReport:
     spent_before: float = 0.0
     """USD the manifest had recorded before this run: it counts against ``max_cost``."""
     seconds: float = 0.0
-    failures: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[RunFailure] = field(default_factory=list)
+    """Each request this run could not finish, as the manifest records it."""
 
     @property
     def skipped(self) -> int:
@@ -242,7 +244,7 @@ def _tally(report: RunReport, entry: dict[str, Any]) -> str | None:
         report.cost += entry.get("cost", 0.0)
         return None
     report.failed += 1
-    report.failures.append(entry)
+    report.failures.append(cast(RunFailure, entry))
     if entry["error"]["type"] == QuotaExhaustedError.__name__:
         return f"a quota that will not recover: {entry['error']['message']}"
     return None

@@ -36,7 +36,7 @@ from .._errors import (
 from .._images.bytes import ImageBytes
 from .._images.fit import prepare_references, wire_size
 from .._models.registry import MAX_REQUEST_BYTES, REQUEST_HEADROOM_BYTES
-from .._request.options import RequestOptions
+from .._request.options import RequestOptions, with_options_help
 from .._request.reference import ReferenceLike
 from .._request.request import GenerationRequest
 from .._request.types import PromptLike
@@ -368,6 +368,7 @@ class Session(SessionCore[SyncTransport]):
         >>> session.save("fox.session.json")  # resume later: Session.load(path, nb)
     """
 
+    @with_options_help
     def send(
         self,
         prompt: PromptLike,
@@ -405,6 +406,7 @@ class AsyncSession(SessionCore[AsyncTransport]):
         >>> await session.send("A red fox wearing a green hat")
     """
 
+    @with_options_help
     async def send(
         self,
         prompt: PromptLike,

@@ -229,10 +229,8 @@ class Service:
         self, prompt: Any, references: Iterable[Path | Reference], options: RequestOptions
     ) -> GenerationRequest:
         """The library's request, with the server's default model."""
-        model = options.get("model") or self.client.model
-        return GenerationRequest(
-            prompt, references=tuple(references), **{**options, "model": model}
-        )
+        merged: RequestOptions = {**options, "model": options.get("model") or self.client.model}
+        return GenerationRequest(prompt, references=tuple(references), **merged)
 
     async def generate(
         self, request: GenerationRequest, count: int, cap: float | None, report: Report
