@@ -182,14 +182,27 @@ def test_history_near_the_size_limit_never_sends_too_much() -> None:
         assert session.send("one more").images
 
 
+def _noise_png(width: int, height: int, seed: int) -> bytes:
+    """An incompressible PNG (about 5 MB at 1280x1280)."""
+    import io
+    import random
+
+    from PIL import Image
+
+    noise = random.Random(seed).randbytes(width * height * 3)
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (width, height), noise).save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
 def test_old_references_move_to_the_files_api() -> None:
     with (
         FakeGemini(signature_bytes=1_500_000) as server,
         NanoBanana(api_key="t", base_url=server.url, retry=RetryPolicy.none()) as nb,
     ):
         session = nb.session()
-        for i in range(4):
-            session.send(f"turn {i}", references=[photo(3000, 2000, seed=20 + i, quality=97)])
+        for i in range(4):  # 1,280 px of noise: no larger than the model reads, so sent as is
+            session.send(f"turn {i}", references=[_noise_png(1280, 1280, seed=20 + i)])
         uploads = [r for r in server.requests if r.path.startswith("/upload/")]
         assert uploads, "expected older references to be uploaded"
         first_user = server.generate_requests[-1].body["contents"][0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import os
 import threading
@@ -163,7 +164,10 @@ def test_a_429_about_another_quota_pauses_nothing_else() -> None:
     assert limiter.wait_time(1) == 0 and limiter.scale == 1.0
     requests = RateLimitError("slow", retry_delay=30.0, quota="GenerateRequestsPerMinute")
     limiter.on_retry(requests, 30.0, 1)
-    assert limiter.wait_time(1) == 30.0 and limiter.scale < 1.0
+    assert limiter.wait_time(1) == 30.0
+    assert limiter.burst == 1  # refused with the window empty: a bucket of one, learned
+    limiter.on_retry(requests, 30.0, 1)
+    assert limiter.scale < 1.0  # a 429 that teaches nothing new slows the rate
 
 
 def test_a_zero_retry_delay_still_backs_off() -> None:
@@ -309,20 +313,53 @@ def test_a_trusted_session_may_point_outside_its_folder(nb, saved, tmp_path) -> 
     assert len(Session.load(saved, nb, allow_outside=True).history) == 1
 
 
-def test_starts_are_spread_at_the_quota_never_in_a_burst() -> None:
+def test_a_fresh_minute_allows_a_burst_then_the_window_holds_the_rest() -> None:
+    now = [0.0]
+    limiter = RateLimiter(rpm=3, ipm=None, clock=lambda: now[0], probe=0.0)
+    for _ in range(3):
+        assert limiter.wait_time(1) == 0
+        limiter.acquire(1)
+    assert limiter.wait_time(1) == pytest.approx(61.0)  # the window is full for a minute
+    limiter.acquire(1, at=30.0)  # a retry booked for later counts in the window too
+    now[0] = 61.0
+    assert limiter.wait_time(1) == 0
+
+
+def test_a_429_with_room_in_the_window_teaches_a_bucket() -> None:
     now = [0.0]
     limiter = RateLimiter(rpm=60, ipm=None, clock=lambda: now[0])
-    limiter.acquire(1)
-    assert limiter.wait_time(1) == pytest.approx(1.0)  # one start a second at 60 rpm
-    limiter.acquire(1, at=30.0)  # a retry booked for later leaves today's starts alone
-    assert limiter.wait_time(1) == pytest.approx(1.0)
+    for _ in range(5):
+        now[0] += limiter.wait_time(1)
+        limiter.acquire(1)
+    assert limiter.wait_time(1) == pytest.approx(0.1)  # a burst, a probe apart
+    limiter.on_retry(RateLimitError("slow", retry_delay=1.0, quota="RequestsPerMinute"), 1.0, 1)
+    assert limiter.burst == 4 and limiter.scale == 1.0  # learned, not slowed
+    starts = []
+    for _ in range(5):
+        now[0] += limiter.wait_time(1)
+        starts.append(now[0])
+        limiter.acquire(1)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert gaps == pytest.approx([1 / 0.97] * 4)  # then the quota's rate (less 3%)
+
+
+def test_a_429_names_the_limit_to_keep() -> None:
+    from nanobanana._runs.pacing import quota_value
+
+    details = [{"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                "violations": [{"quotaId": "RequestsPerMinute", "quotaValue": "10"}]}]  # fmt: skip
+    error = RateLimitError("slow", details=details, retry_delay=6.0, quota="RequestsPerMinute")
+    assert quota_value(error) == 10
+    limiter = RateLimiter(rpm=None, ipm=None, clock=lambda: 0.0)
+    limiter.on_retry(error, 6.0, 1)
+    assert limiter.rpm == 10
 
 
 def test_in_flight_follows_rate_times_latency() -> None:
     from nanobanana._runs.pacing import Pacer
 
     pacer = Pacer("gemini-3-pro-image", "1K", 1, rpm=60, ipm=None, ceiling=None)
-    assert pacer.limit() == 23  # 1 request/s x 23 s, the registry's typical 1K latency
+    assert pacer.limit() == 60  # a fresh minute's burst: 60 at once, more than 1/s x 23 s
     pacer.at_least(100.0)  # a call still out after 100 s: 4K-like latency
     assert pacer.limit() == 100
     assert Pacer("gemini-3-pro-image", "1K", 1, rpm=60, ipm=None, ceiling=8).limit() == 8

@@ -456,6 +456,44 @@ class TestQuotas:
                 client.models.generate_content(model=MODEL, contents="Generate 2 images: a fox")
             client.models.generate_content(model=MODEL, contents="a fox")
 
+    @staticmethod
+    def _retry_delay(client: genai.Client) -> str | None:
+        try:
+            client.models.generate_content(model=MODEL, contents="a")
+        except errors.ClientError as exc:
+            assert exc.code == 429
+            details = exc.details["error"]["details"]
+            return next(d["retryDelay"] for d in details if d["@type"].endswith("RetryInfo"))
+        return None
+
+    def test_fixed_minutes_start_again_on_the_minute(self) -> None:
+        clock = ManualClock(start=1_050.0)  # 30 s into a minute of the clock
+        with (
+            FakeGemini(rpm=2, quota_model="minute", clock=clock) as server,
+            raw_client(server) as client,
+        ):
+            assert [self._retry_delay(client) for _ in range(3)] == [None, None, "30s"]
+            clock.advance(30)  # a new minute: two more at once, where a window would refuse
+            assert [self._retry_delay(client) for _ in range(3)] == [None, None, "60s"]
+
+    def test_a_bucket_allows_a_burst_then_the_rate(self) -> None:
+        clock = ManualClock()
+        with (
+            FakeGemini(rpm=60, quota_model="bucket", burst=3, clock=clock) as server,
+            raw_client(server) as client,
+        ):
+            assert [self._retry_delay(client) for _ in range(4)] == [None, None, None, "1s"]
+            clock.advance(1)  # one token a second
+            assert [self._retry_delay(client) for _ in range(2)] == [None, "1s"]
+            clock.advance(10)  # the bucket holds 3, however long it fills
+            assert [self._retry_delay(client) for _ in range(4)] == [None, None, None, "1s"]
+
+    def test_an_unknown_quota_model_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="window, minute, bucket"):
+            FakeGemini(rpm=2, quota_model="hour")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="only the bucket"):
+            FakeGemini(rpm=2, burst=3)
+
 
 def test_requests_are_recorded_with_the_key_redacted(fake_gemini, genai_client) -> None:
     genai_client.models.generate_content(model=MODEL, contents="a fox", config=config("1:1", "2K"))

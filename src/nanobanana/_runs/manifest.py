@@ -27,6 +27,7 @@ from .._errors import (
     RateLimitError,
     ServerError,
 )
+from .._images.bytes import ImageBytes
 from .._images.generated import atomic_write, save_new
 from .._request.request import GenerationRequest
 from .._result.result import Result
@@ -41,6 +42,7 @@ __all__ = [
     "expand",
     "failure_entry",
     "read_entries",
+    "reference_digests",
     "request_key",
     "slug",
     "success_entry",
@@ -56,8 +58,14 @@ _KEYED_BY_0_1 = frozenset(
 _TRANSIENT = (RateLimitError, ServerError, APIConnectionError)
 
 
-def request_key(request: GenerationRequest) -> str:
-    """A content hash of everything that shapes the result: prompt, references, config, model."""
+def request_key(request: GenerationRequest, digests: Sequence[bytes] | None = None) -> str:
+    """A content hash of everything that shapes the result: prompt, references, config, model.
+
+    Args:
+        request: The request.
+        digests: The SHA-256 of each reference's bytes, from the read that sends them
+            (`reference_digests`); ``None`` reads the references here.
+    """
     digest = hashlib.sha256()
     # The fields of 0.1's keys, hashed as 0.1 did, so that its manifests still resume; any
     # option added since is hashed only when set, by name and value.
@@ -72,10 +80,17 @@ def request_key(request: GenerationRequest) -> str:
     details = [r.media_resolution for r in request.references]
     if any(details):
         digest.update(repr(details).encode() + b"\0")
-    for ref in request.references:
+    if digests is None:
+        digests = reference_digests([ref.load(i) for i, ref in enumerate(request.references)])
+    for ref, sha in zip(request.references, digests, strict=True):
         digest.update(ref.kind.encode() + b"\0")
-        digest.update(hashlib.sha256(ref.load(0).data).digest())
+        digest.update(sha)
     return digest.hexdigest()[:24]
+
+
+def reference_digests(images: Sequence[ImageBytes]) -> list[bytes]:
+    """The SHA-256 of each reference's bytes as read (before any fitting): what keys hash."""
+    return [hashlib.sha256(image.data).digest() for image in images]
 
 
 def _v(x: Any) -> str:
@@ -95,6 +110,10 @@ class _Item:
 
     ok: bool
     transient: bool
+
+
+#: The four there are, shared: a resume of 100,000 entries keeps a key and a pointer each.
+_ITEMS = {(ok, tr): _Item(ok, tr) for ok in (True, False) for tr in (True, False)}
 
 
 class Manifest:
@@ -171,7 +190,7 @@ class Manifest:
         cost = entry.get("cost")
         self.spent += float(cost) if isinstance(cost, int | float) else 0.0
         ok = entry.get("status") == "ok"
-        self.index[str(entry["key"])] = _Item(ok, bool(entry.get("transient", False)))
+        self.index[str(entry["key"])] = _ITEMS[ok, bool(entry.get("transient", False))]
 
     def _foreign(self) -> InvalidRequestError:
         return InvalidRequestError(

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import math
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -23,7 +24,15 @@ from typing import Any, cast
 from .._core.flows import generate_flow
 from .._core.wire import build
 from .._errors import InvalidRequestError, NanoBananaError, QuotaExhaustedError
-from .._images.fit import prepare_references
+from .._images.bytes import ImageBytes
+from .._images.fit import (
+    fit_images,
+    read_images,
+    reference_long_side,
+    reference_sources,
+    text_bytes,
+)
+from .._images.read import check_source
 from .._request.request import GenerationRequest
 from .._request.types import PromptLike
 from .._result.result import Result
@@ -33,8 +42,9 @@ from .manifest import (
     Manifest,
     RunFailure,
     entry_head,
-    expand,
     failure_entry,
+    reference_digests,
+    request_key,
     success_entry,
     unsaved_entry,
 )
@@ -42,11 +52,14 @@ from .pacing import Pacer, RateLimiter
 from .records import RecordManifest
 from .store import ObjectOut
 
-__all__ = ["RunReport", "as_requests", "run_in_thread", "run_many"]
+__all__ = ["Invalid", "RunReport", "as_requests", "for_run", "iter_requests", "run_in_thread",
+           "run_many"]  # fmt: skip
 
 #: How often (real seconds) the runner looks at the calls still out, to raise its latency
 #: estimate before any has come back (a 4K image takes minutes; the registry says typical).
 _TICK = 0.1
+#: Answers up to this size are saved on the event loop; larger ones in a worker thread.
+_INLINE_SAVE_BYTES = 4_000_000
 
 
 @dataclass
@@ -101,7 +114,7 @@ class RunReport:
 class _Progress:
     """One status line: on a terminal (stderr), in Jupyter (a display that updates), else silent."""
 
-    def __init__(self, enabled: bool | None, total: int) -> None:
+    def __init__(self, enabled: bool | None, total: int | None) -> None:
         self.total = total
         self.handle: Any = None
         self.tty = False
@@ -117,7 +130,8 @@ class _Progress:
 
     def show(self, report: RunReport, in_flight: int, final: bool = False) -> None:
         line = (
-            f"{report.done + report.skipped}/{self.total} done, {report.failed} failed, "
+            f"{report.done + report.skipped}{'' if self.total is None else f'/{self.total}'} "
+            f"done, {report.failed} failed, "
             f"{in_flight} in flight, {report.images_per_minute:.1f} images/min, "
             f"${report.cost:.2f} spent"
         )
@@ -136,9 +150,137 @@ def _in_jupyter() -> bool:
     return type(shell).__name__ == "ZMQInteractiveShell"
 
 
+@dataclass(frozen=True)
+class Invalid:
+    """An item of a lazy input that could not become a request: recorded as failed."""
+
+    index: int
+    error: NanoBananaError
+
+
+#: One item to send: its index in the input, the request, its key, and its images as fitted.
+_Item = tuple[int, GenerationRequest, str, list[ImageBytes]]
+
+
+class _Feed:
+    """Draws items from the input as the run has room for them: never the whole input at once.
+
+    A request's references are read here, once, in one worker thread: the key is hashed
+    from that read's digests, and the same bytes are fitted and sent.
+    """
+
+    def __init__(
+        self,
+        transport: AsyncTransport,
+        source: Iterator[GenerationRequest | Invalid],
+        manifest: Manifest | RecordManifest,
+        report: RunReport,
+        max_cost: float | None,
+    ) -> None:
+        self.transport, self.source, self.manifest = transport, source, manifest
+        self.report, self.max_cost = report, max_cost
+        self.backlog: collections.deque[_Item] = collections.deque()
+        self.seen: set[int] = set()  # hashes of the keys met (a repeat is keyed apart)
+        self.repeats: collections.Counter[str] = collections.Counter()
+        self.drawn = 0
+        self.exhausted = False
+
+    async def next(self) -> _Item | None:
+        """The next item to start, or ``None`` when the input is used up."""
+        while not self.backlog:
+            try:
+                item = next(self.source)
+            except StopIteration:
+                self.exhausted = True
+                return None
+            index, self.drawn = self.drawn, self.drawn + 1
+            if isinstance(item, Invalid):
+                self._invalid(item)
+                continue
+            if self.max_cost is not None and item.estimated_cost() is None:
+                self._invalid(Invalid(index, _unpriced([item.model])))
+                continue
+            try:
+                key, images = (
+                    await self.transport.offload(_read_and_fit, item)
+                    if item.references
+                    else (request_key(item, ()), [])
+                )
+            except NanoBananaError as exc:
+                self._invalid(Invalid(index, exc))
+                continue
+            for _ in range(item.n):
+                k = self._occurrence(key)
+                each = key if k == 1 else f"{key}-{k}"
+                if self.manifest.failed_for_good(each):
+                    self.report.failed_before += 1
+                elif self.manifest.is_done(each):
+                    self.report.done_before += 1
+                else:
+                    self.backlog.append((index, item, each, images))
+        return self.backlog.popleft()
+
+    def _occurrence(self, key: str) -> int:
+        """1 the first time a key is met in this run, then 2, 3...; kept small for the many."""
+        h = hash(key)
+        if h not in self.seen:
+            self.seen.add(h)
+            return 1
+        self.repeats[key] += 1
+        return self.repeats[key] + 1
+
+    def _invalid(self, item: Invalid) -> None:
+        label = f"request #{item.index + 1}: "
+        self.report.failed += 1
+        self.report.failures.append(
+            {"index": item.index, "status": "failed", "transient": False,
+             "error": {"type": type(item.error).__name__, "message": label + str(item.error)}}
+        )  # fmt: skip
+
+    def left(self, whole: bool) -> int:
+        """Items not started.
+
+        A lazy input's rest is not drawn (a re-run does it); a list's is counted, what an
+        earlier run did told apart where no reference must be read.
+        """
+        count = len(self.backlog)
+        self.backlog.clear()
+        for item in self.source if whole else ():
+            if isinstance(item, Invalid) or item.references:
+                count += 0 if isinstance(item, Invalid) else item.n
+                continue
+            key = request_key(item, ())
+            for _ in range(item.n):
+                k = self._occurrence(key)
+                each = key if k == 1 else f"{key}-{k}"
+                if self.manifest.failed_for_good(each):
+                    self.report.failed_before += 1
+                elif self.manifest.is_done(each):
+                    self.report.done_before += 1
+                else:
+                    count += 1
+        return count
+
+
+def _read_and_fit(request: GenerationRequest) -> tuple[str, list[ImageBytes]]:
+    """The one read of a request's references: their key, and the images fitted to send."""
+    read = read_images(reference_sources(request))
+    key = request_key(request, reference_digests(read))
+    long_side = reference_long_side(request.media_resolution)
+    return key, fit_images(read, text_bytes=text_bytes(request), long_side=long_side)
+
+
+def _unpriced(models: Iterable[str]) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"max_cost cannot be kept for {', '.join(sorted(set(models)))}: the registry has no "
+        "price for it, so its spend cannot be estimated. Drop max_cost, or use a priced model "
+        "(nb.models() lists them with their prices)"
+    )
+
+
 async def run_many(
     transport: AsyncTransport,
-    requests: Sequence[GenerationRequest],
+    requests: Iterable[GenerationRequest | Invalid],
     *,
     out_dir: Path | ObjectOut,
     concurrency: int | None,
@@ -148,51 +290,56 @@ async def run_many(
     progress: bool | None,
     stop: threading.Event | None = None,
 ) -> RunReport:
-    """The runner behind both ``generate_many`` entry points."""
+    """The runner behind both ``generate_many`` entry points.
+
+    ``requests`` is a list `as_requests` checked whole, or `iter_requests`' lazy iterator
+    (drawn from only as the run has room; its invalid items are recorded as failed).
+    """
     _check_run_options(requests, concurrency, rpm, ipm, max_cost)
+    total = len(requests) if isinstance(requests, Sequence) else None
+    first, source = _first(requests)
     clock = transport.policy.clock
     manifest = await transport.offload(_open_manifest, out_dir)
     where = out_dir if isinstance(out_dir, Path) else out_dir.url
     report = RunReport(where, spent_before=manifest.spent)
     limiter = RateLimiter(rpm, ipm, clock)
-    first = requests[0]
     pacer = Pacer(first.model, first.size.value if first.size else None,
                   first.expected_images, rpm, ipm, concurrency)  # fmt: skip
-    items = await transport.offload(expand, requests)
-    queue: collections.deque[tuple[int, GenerationRequest, str]] = collections.deque()
-    for item in items:
-        if manifest.failed_for_good(item[2]):
-            report.failed_before += 1
-        elif manifest.is_done(item[2]):
-            report.done_before += 1
-        else:
-            queue.append(item)
-    bar = _Progress(progress, len(items))
+    feed = _Feed(transport, source, manifest, report, max_cost)
+    bar = _Progress(progress, total)
     committed = manifest.spent  # spend so far, plus the estimates of requests in flight
     started = clock()
     pending: set[asyncio.Task[tuple[dict[str, Any], float, float | None]]] = set()
     calls: dict[str, float] = {}  # key -> when its request went out (after the limiter)
+    held: _Item | None = None  # drawn, not started (the spend cap)
+    stopped = False
 
     def leave(reason: str) -> None:
-        report.not_started += len(queue)
+        nonlocal stopped, held
+        report.not_started += feed.left(total is not None) + (held is not None)
         report.stopped_by = report.stopped_by or reason
-        queue.clear()
+        stopped, held = True, None
 
-    while queue or pending:
-        while queue and len(pending) < pacer.limit():
+    while not stopped or pending:
+        while not stopped and len(pending) < pacer.limit():
             if stop is not None and stop.is_set():
                 leave("interrupted (Ctrl-C): answers already paid for were waited for")
                 break
-            index, request, key = queue[0]
+            item = held or await feed.next()
+            held = None
+            if item is None:
+                stopped = True
+                break
+            index, request, key, images = item
             estimate = request.estimated_cost() or 0.0
             if max_cost is not None and committed + estimate > max_cost:
+                held = item
                 leave(f"the spend cap: ${committed:.3f} spent or committed of max_cost "
                       f"${max_cost:.2f}; a re-run with a higher cap does the rest")  # fmt: skip
                 break
-            queue.popleft()
             committed += estimate
             pending.add(asyncio.create_task(
-                _one(transport, request, key, index, out_dir, limiter, estimate, calls)
+                _one(transport, request, key, index, images, out_dir, limiter, estimate, calls)
             ))  # fmt: skip
         if not pending:
             break
@@ -208,7 +355,7 @@ async def run_many(
             if took is not None:
                 pacer.observe(took)
             reason = _tally(report, entry)
-            if reason is not None:
+            if reason is not None and not stopped:
                 leave(reason)
         report.seconds = clock() - started
         bar.show(report, len(pending))
@@ -225,6 +372,25 @@ def _open_manifest(out_dir: Path | ObjectOut) -> Manifest | RecordManifest:
     for stale in out_dir.glob(".*.part"):  # a killed run's half-written temporary files
         stale.unlink(missing_ok=True)
     return Manifest(out_dir / MANIFEST_NAME)
+
+
+def _first(
+    requests: Iterable[GenerationRequest | Invalid],
+) -> tuple[GenerationRequest, Iterator[GenerationRequest | Invalid]]:
+    """The first valid request (it sets the pace), and the whole input, that one included.
+
+    Raises:
+        InvalidRequestError: The input holds no valid request: nothing is sent.
+    """
+    source = iter(requests)
+    skipped: list[Invalid] = []
+    for item in source:
+        if isinstance(item, GenerationRequest):
+            return item, itertools.chain(skipped, [item], source)
+        skipped.append(item)
+    if skipped:
+        raise InvalidRequestError(f"no valid request to run: {skipped[0].error}")
+    raise InvalidRequestError("generate_many needs at least one request")
 
 
 def _retrying(
@@ -255,13 +421,14 @@ async def _one(
     request: GenerationRequest,
     key: str,
     index: int,
+    images: list[ImageBytes],
     out_dir: Path | ObjectOut,
     limiter: RateLimiter,
     estimate: float,
     calls: dict[str, float],
     on_result: Callable[[Result], None] | None = None,
 ) -> tuple[dict[str, Any], float, float | None]:
-    """One item, start to saved.
+    """One item, start to saved; its references were read and fitted by the feed.
 
     Returns its manifest entry, its cost estimate, and how long its call took (``None``: it
     never went out). ``on_result`` sees the answer before it is saved (the MCP server shows
@@ -271,8 +438,7 @@ async def _one(
     clock = transport.policy.clock
     head = entry_head(request, key, index)
     try:
-        prepared = await transport.offload(prepare_references, request)
-        call = build(request, prepared, vertex=transport.vertex)
+        call = build(request, images, vertex=transport.vertex)
         # Take the quota slot as late as possible: right before the request goes out.
         while (wait := limiter.wait_time(count)) > 0:
             await transport.policy.asleep(wait)
@@ -292,13 +458,17 @@ async def _one(
     if on_result is not None:
         on_result(result)
     try:
+        # Written here, on the loop, like a plain loop's write: a thread hand-off costs more
+        # than writing a picture into the page cache. Large ones (4K) go to a thread.
+        if sum(len(image.data) for image in result.images) <= _INLINE_SAVE_BYTES:
+            return success_entry(head, result, out_dir), estimate, took
         return await transport.offload(success_entry, head, result, out_dir), estimate, took
     except OSError as exc:  # disk full, a folder in the way: this item's problem only
         return unsaved_entry(head, result, exc), estimate, took
 
 
 def _check_run_options(
-    requests: Sequence[GenerationRequest],
+    requests: Iterable[GenerationRequest | Invalid],
     concurrency: int | None,
     rpm: int | None,
     ipm: int | None,
@@ -317,13 +487,14 @@ def _check_run_options(
         raise InvalidRequestError(
             f"max_cost must be a finite USD amount of 0 or more, got {max_cost!r}"
         )
-    unpriced = sorted({r.model for r in requests if r.estimated_cost() is None})
-    if unpriced:
-        raise InvalidRequestError(
-            f"max_cost cannot be kept for {', '.join(unpriced)}: the registry has no price for "
-            "it, so its spend cannot be estimated. Drop max_cost, or use a priced model "
-            "(nb.models() lists them with their prices)"
-        )
+    if isinstance(requests, Sequence):  # a lazy input's unpriced items fail one by one
+        unpriced = {
+            r.model
+            for r in requests
+            if isinstance(r, GenerationRequest) and r.estimated_cost() is None
+        }
+        if unpriced:
+            raise _unpriced(unpriced)
 
 
 def run_in_thread(
@@ -382,19 +553,51 @@ def as_requests(
 ) -> list[GenerationRequest]:
     """Accepts `GenerationRequest` objects, prompts or templates; all checked before any is sent.
 
-    A reference given as a file object is read here, once: a run hashes each request (to
-    resume) before it sends it, and a file object cannot be read twice.
+    Each reference is checked as far as it can be without reading it whole (a path stat'ed and
+    its type sniffed); the one whole read is the one that sends it. A reference given as a
+    file object is read here, once (keeping every field of its `Reference`): a file object
+    cannot be read twice.
     """
     requests = []
     for i, item in enumerate(items):
         try:
-            request = item if isinstance(item, GenerationRequest) else make(item)
-            requests.append(_read_file_objects(request))
+            request = _read_file_objects(_made(item, make))
+            for k, ref in enumerate(request.references):  # the lazy way reads them once, later
+                check_source(ref.source, ref.label(k))
+            requests.append(request)
         except InvalidRequestError as exc:
             raise InvalidRequestError(f"request #{i + 1}: {exc}") from None
     if not requests:
         raise InvalidRequestError("generate_many needs at least one request")
     return requests
+
+
+def iter_requests(
+    items: Iterable[GenerationRequest | PromptLike], make: Callable[[Any], GenerationRequest]
+) -> Iterator[GenerationRequest | Invalid]:
+    """`as_requests`, lazily: one item at a time, an invalid one yielded as `Invalid`."""
+    for i, item in enumerate(items):
+        try:
+            request = _made(item, make)
+        except InvalidRequestError as exc:
+            yield Invalid(i, exc)
+            continue
+        yield request  # its references are read once, when it is sent
+
+
+def for_run(
+    items: Iterable[GenerationRequest | PromptLike], make: Callable[[Any], GenerationRequest]
+) -> list[GenerationRequest] | Iterator[GenerationRequest | Invalid]:
+    """A list (or other sequence) checked whole now; any other iterable drawn lazily."""
+    if isinstance(items, Sequence) and not isinstance(items, str | bytes):
+        return as_requests(items, make)
+    return iter_requests(items, make)
+
+
+def _made(
+    item: GenerationRequest | PromptLike, make: Callable[[Any], GenerationRequest]
+) -> GenerationRequest:
+    return item if isinstance(item, GenerationRequest) else make(item)
 
 
 def _read_file_objects(request: GenerationRequest) -> GenerationRequest:

@@ -8,7 +8,6 @@ batch jobs in `_files` and `_batches`, reading and answering a request in `_plan
 
 from __future__ import annotations
 
-import bisect
 import collections
 import itertools
 import threading
@@ -26,6 +25,7 @@ from ._http import RecordedRequest, make_server
 from ._interactions import InteractionStore, Stored, check_create, interaction_json, to_generate
 from ._models import ALIASES, MODELS, shut_down
 from ._plan import plan
+from ._quota import Quota, QuotaModel
 
 __all__ = ["FakeGemini", "RecordedRequest"]
 
@@ -40,6 +40,10 @@ class FakeGemini:
             always answered 403, as the real API does).
         rpm: Requests per minute before 429 (``None``: no limit).
         ipm: Images per minute before 429 (``None``: no limit).
+        quota_model: How the quotas count: ``"window"`` (a sliding 60 s window),
+            ``"minute"`` (fixed minutes of the clock) or ``"bucket"`` (a token bucket of
+            ``burst`` requests refilled at ``rpm / 60`` a second).
+        burst: The bucket's size (``None``: ``rpm``); only the bucket model uses it.
         latency: Seconds to wait before answering, by image size (``{"1K": 0.2, "4K": 1.0}``)
             or one figure for all. Realistic mode draws them from live figures instead.
         clock: Monotonic seconds, for quotas, batch jobs and timestamps. Inject a
@@ -53,7 +57,7 @@ class FakeGemini:
             and several MB at 4K, latency drawn from live figures (17-29 s at 1K, 50-120 s
             at 4K).
         time_scale: Multiplies every latency (``0.01``: a 20 s answer takes 0.2 s); quota
-            windows and ``retryDelay`` stay real.
+            windows follow ``clock``, and ``retryDelay`` is in its seconds.
         max_threads: Connections served at once; more wait for a free thread.
         idle_timeout: Seconds an idle keep-alive connection stays open.
         serve_retired: Serve models past their shutdown date (and retired preview ids, as
@@ -74,6 +78,8 @@ class FakeGemini:
         api_keys: Iterable[str] | None = None,
         rpm: int | None = None,
         ipm: int | None = None,
+        quota_model: QuotaModel = "window",
+        burst: int | None = None,
         latency: float | Mapping[str, float] = 0.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -107,7 +113,8 @@ class FakeGemini:
         self._faults: dict[str, collections.deque[Fault]] = collections.defaultdict(
             collections.deque
         )
-        self._window: collections.deque[tuple[float, int]] = collections.deque()
+        self.quota = Quota(rpm, ipm, quota_model, burst)
+        """The per-minute quotas (`rpm`, `ipm`) under ``quota_model``."""
         self._serial = itertools.count(1)
         self._wall0 = time.time() - clock()
         self.files = FileStore(clock, self._iso)
@@ -162,7 +169,7 @@ class FakeGemini:
         with self._lock:
             self._records.clear()
             self._faults.clear()
-            self._window.clear()
+            self.quota.reset()
         self.files.clear()
         self.batches.clear()
         self.interactions.clear()
@@ -236,26 +243,16 @@ class FakeGemini:
         return fault
 
     def _admit(self, model: str, images: int, arrived: float) -> None:
-        """Enforces requests and images per minute over a sliding 60 s window.
+        """Enforces requests and images per minute under the quota model.
 
         A request counts from when it arrived, as at a real API's front door, not from when
         this busy emulator got round to reading it.
         """
-        if self.rpm is None and self.ipm is None:
-            return
-        with self._lock:
-            now = arrived
-            while self._window and self._window[0][0] <= now - 60:
-                self._window.popleft()
-            wait = (self._window[0][0] + 60 - now) if self._window else 0.0
+        refused = self.quota.admit(arrived, images)
+        if refused is not None:
+            quota, limit, wait = refused
             # Live, the message gives the delay to the nanosecond and RetryInfo whole seconds.
-            wait = max(1.0, wait)
-            if self.rpm is not None and len(self._window) >= self.rpm:
-                raise wire.rate_limited(model, "per_minute", self.rpm, wait)
-            used = sum(n for _, n in self._window)
-            if self.ipm is not None and used + images > self.ipm:
-                raise wire.rate_limited(model, "images_per_minute", self.ipm, wait)
-            bisect.insort(self._window, (now, images))
+            raise wire.rate_limited(model, quota, limit, max(1.0, wait))
 
     def latency_for(self, size: str, seed: int = 0, model: str = "gemini-3-pro-image") -> float:
         """Seconds an answer of this image size takes, ``time_scale`` applied.
