@@ -35,6 +35,7 @@ KNOWN_UNEXPORTED = {
     "nanobanana._errors.Outcome": "GenerationError.result's type: the Result, by its fields",
     "nanobanana._sessions.session._Client": "Session.load's client: any client with session()",
     "nanobanana._models.registry.ModelInfo": "ModelSummary.info: the registry's entry, read-only data",
+    "nanobanana._models.registry.Lifecycle": "ModelSummary.lifecycle: registry data, read-only",
 }
 
 

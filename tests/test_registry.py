@@ -264,6 +264,38 @@ def test_usage_cost_reads_image_and_text_tokens_apart() -> None:
     assert usage_cost("gemini-4-image", prompt_tokens=1, output_tokens=1, thinking_tokens=1) is None
 
 
+@pytest.mark.parametrize("model", [PRO, NB2, LITE, NB1])
+def test_counts_left_out_never_raise_nor_price_an_image_at_zero(model: str) -> None:
+    """No-image answers have no candidatesTokenCount; an image whose tokens were left out
+    counts at the table's tokens for its model and size."""
+    pricing = MODELS[model].pricing
+    assert pricing is not None
+    nothing = usage_cost(model, prompt_tokens=12, output_tokens=None, thinking_tokens=None)
+    assert nothing == pytest.approx(12 * pricing.input_per_mtok / 1e6)
+    for size, tokens in pricing.image_output_tokens.items():
+        usd = usage_cost(
+            model, prompt_tokens=0, output_tokens=None, thinking_tokens=None, images=1, size=size
+        )
+        assert usd == pytest.approx(tokens * pricing.image_output_per_mtok / 1e6)
+    assert usage_cost(model, prompt_tokens=None, output_tokens=1120, thinking_tokens=0) is None
+
+
+def test_estimates_think_only_for_models_that_think() -> None:
+    flash = MODELS[NB1].pricing
+    assert flash is not None
+    assert estimate_cost(NB1, prompt_chars=0) == pytest.approx(1290 * 30.00 / 1e6)
+    assert estimate_cost(NB2, prompt_chars=0, size="4K") == pytest.approx(
+        (2520 * 60.00 + 900 * 3.00) / 1e6
+    )
+
+
+def test_one_input_token_table() -> None:
+    from nanobanana._images import fit
+    from nanobanana._models import cost, registry
+
+    assert cost.INPUT_IMAGE_TOKENS is registry.INPUT_IMAGE_TOKENS is fit._TOKENS
+
+
 # -- listing the models a key can use --------------------------------------------------------
 
 

@@ -234,3 +234,26 @@ def test_async_session_parity(fake_gemini: FakeGemini, tmp_path: Path) -> None:
     asyncio.run(run())
     roles = [c["role"] for c in sent_contents(fake_gemini, -2)]
     assert roles == ["user", "model", "user", "model", "user"]
+
+
+def test_reference_slots_apply_to_the_turn_sent_and_the_api_speaks_for_the_history(
+    nb: NanoBanana, fake_gemini: FakeGemini
+) -> None:
+    """One object reference a turn: the SDK never counts earlier turns' references against
+    one request's 6 object + 3 flexible slots; the emulator's 400 (14 images in a request)
+    comes back explained, and the history is kept as it was."""
+    from nanobanana import BadRequestError
+
+    session = nb.session()
+    for turn in range(1, 15):
+        session.send(f"turn {turn}: add this object", references=[photo(32 + turn, 32)])
+    assert len(session.history) == 14
+    with pytest.raises(BadRequestError) as info:
+        session.send("turn 15: add this object", references=[photo(64, 64)])
+    message = info.value.message
+    assert "Too many images in the request: 15" in message
+    assert "the 14 reference image(s) of its earlier turns" in message
+    assert "session.drop_oldest(n)" in message
+    assert len(session.history) == 14
+    session.drop_oldest(2)
+    assert session.send("turn 15 again", references=[photo(64, 64)]).images

@@ -51,6 +51,7 @@ _EXPORTS = {
     "ManifestWriteError": "._errors",
     "MissingAPIKeyError": "._errors",
     "MissingImagesWarning": "._errors",
+    "ModelShutDownWarning": "._errors",
     "ModelSummary": "._models.catalog",
     "NanoBanana": "._client",
     "NanoBananaError": "._errors",
@@ -133,6 +134,7 @@ if _TYPE_CHECKING:
     from ._errors import ManifestWriteError as ManifestWriteError
     from ._errors import MissingAPIKeyError as MissingAPIKeyError
     from ._errors import MissingImagesWarning as MissingImagesWarning
+    from ._errors import ModelShutDownWarning as ModelShutDownWarning
     from ._errors import NanoBananaError as NanoBananaError
     from ._errors import NoImageError as NoImageError
     from ._errors import NotFoundError as NotFoundError

@@ -12,6 +12,7 @@ import functools
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
@@ -64,7 +65,7 @@ class _ClientBase:
             ) from None
         return (image, *refs)
 
-    _transport_type: Callable[[genai.Client, RetryPolicy], Any]
+    _transport_type: Callable[[genai.Client, RetryPolicy, Callable[[], date]], Any]
 
     def __init__(
         self,
@@ -82,9 +83,11 @@ class _ClientBase:
         api: ApiName = "generate_content",
         background: bool = False,
         delivery: Delivery = "inline",
+        today: Callable[[], date] = date.today,
     ) -> None:
         wire = Api(api, background, delivery)
         self.model = model
+        self.today = today
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         # How to make another google-genai client like ours: a private event loop (the sync
@@ -97,7 +100,7 @@ class _ClientBase:
             )  # fmt: skip
             genai_client = self._fresh_genai()
         self._genai = genai_client
-        self._transport = self._transport_type(genai_client, self.retry)
+        self._transport = self._transport_type(genai_client, self.retry, today)
         self._transport.api = wire
 
     def __repr__(self) -> str:  # never the key
@@ -157,6 +160,8 @@ class NanoBanana(_ClientBase):
             to its end (long 4K work), under the same retry policy.
         delivery: With ``api="interactions"``: ``"uri"`` has images returned as links,
             fetched when saved.
+        today: The date, for models' shutdown dates (a test injects one): a model shut down
+            on the backend in use is warned about (`ModelShutDownWarning`) before sending.
 
     Example:
         >>> nb = NanoBanana()
@@ -301,7 +306,7 @@ class NanoBanana(_ClientBase):
 
         checked = for_run(requests, self._maker(options))
         own = self._fresh_genai() if self._fresh_genai else self._genai
-        transport = AsyncTransport(own, self.retry)
+        transport = AsyncTransport(own, self.retry, self.today)
 
         async def run(interrupted: threading.Event) -> RunReport:
             try:

@@ -522,6 +522,14 @@ class MissingImagesWarning(UserWarning):
     """Fewer final images came back than the prompt asked for; all that came are kept."""
 
 
+class ModelShutDownWarning(UserWarning):
+    """The model was shut down on this backend (by the client's ``today``).
+
+    The request is sent all the same, and the API will most likely answer 404. The message
+    names the date and a replacement.
+    """
+
+
 _OURS = frozenset({"nanobanana", "pydantic", "pydantic_core"})
 
 

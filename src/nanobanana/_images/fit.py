@@ -28,7 +28,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .._errors import InvalidReferenceError, InvalidRequestError
-from .._models.registry import MAX_INLINE_IMAGE_BYTES, MAX_REQUEST_BYTES, REQUEST_HEADROOM_BYTES
+from .._models.registry import (
+    INPUT_IMAGE_TOKENS,
+    MAX_INLINE_IMAGE_BYTES,
+    MAX_REQUEST_BYTES,
+    REQUEST_HEADROOM_BYTES,
+)
 from .bytes import ImageBytes, RefSource
 from .read import _encode, _load, check_image, load_image
 
@@ -52,9 +57,8 @@ __all__ = [
 #: Quality used when a reference image must be re-encoded to fit.
 REENCODE_JPEG_QUALITY = 88
 
-#: Input tokens Gemini 3 gives one image at each media resolution (FACTS: 1,120 at the default
-#: HIGH, 2,240 at ULTRA_HIGH; LOW and MEDIUM follow Google's table at 1/4 and 1/2 of HIGH).
-_TOKENS = {"low": 280, "medium": 560, "high": 1120, "ultra_high": 2240}
+#: Input tokens one image takes at each media resolution: the registry's one table.
+_TOKENS = INPUT_IMAGE_TOKENS
 
 #: Long side that carries the detail the model takes at HIGH: 1280x960 is 1.2 MP for a 4:3
 #: photo, 1280x720 0.9 MP for 16:9. Measured token counts stay at 1,065-1,101 from 256x256 to

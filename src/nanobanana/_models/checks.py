@@ -89,6 +89,7 @@ def check_options(
     kinds: Sequence[str] = (),
     search: Sequence[str] = (),
     thinking_level: str | None = None,
+    include_thoughts: bool = False,
     part_detail: bool = False,
 ) -> str | None:
     """Checks one request's options against its model; returns advice to warn with, if any.
@@ -100,6 +101,7 @@ def check_options(
         kinds: The kind of each reference (``object``, ``human``, ``style``).
         search: Search modes asked (``web``, ``image``); empty for none.
         thinking_level: The level asked, lowercase.
+        include_thoughts: Thought parts asked for (a thinking config is sent).
         part_detail: A media resolution set per reference, or ``ultra_high``.
 
     Raises:
@@ -133,6 +135,12 @@ def check_options(
         raise InvalidRequestError(
             f"{name} searches the web only, not images (pass search=True); "
             + _having("image search", lambda m: "image" in m.search)
+        )
+    if include_thoughts and not info.accepts_thinking_config:
+        raise InvalidRequestError(
+            f"{name} does not think and refuses any thinking config (the API answers 400 "
+            "'Thinking is not enabled for this model'); leave include_thoughts off, or use "
+            + _having("thoughts", lambda m: m.accepts_thinking_config)
         )
     if thinking_level is not None and thinking_level not in info.thinking_levels:
         if not info.thinking_levels:

@@ -258,6 +258,7 @@ class GenerationRequest(BaseModel):
             kinds=[r.kind for r in self.references],
             search=self.search.modes if self.search else (),
             thinking_level=self.thinking_level,
+            include_thoughts=self.include_thoughts,
             part_detail=self.media_resolution == "ultra_high"
             or any(r.media_resolution for r in self.references),
         )

@@ -118,6 +118,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="multiply every latency (e.g. 0.05); quota windows stay real (default: 1.0)",
     )  # fmt: skip
     parser.add_argument(
+        "--serve-retired", action="store_true",
+        help="serve models past their shutdown date instead of the real 404 (old code)",
+    )  # fmt: skip
+    parser.add_argument(
         "--record", type=int, default=0, metavar="N",
         help="keep the last N requests in memory (default: 0, none)",
     )  # fmt: skip
@@ -139,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
             host=args.host, port=args.port, rpm=args.rpm, ipm=args.ipm, latency=args.latency,
             quota_model=args.quota_model, burst=args.burst,
             realistic=args.realistic, time_scale=args.time_scale, record=args.record,
+            serve_retired=args.serve_retired,
         )  # fmt: skip
     except OSError as exc:
         reason = (

@@ -222,13 +222,17 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self.wfile.write(reply.data)
             return
-        self._write_chunks(reply.chunks, fault)
+        self._write_chunks(reply.chunks, fault, reply.waits)
 
-    def _write_chunks(self, chunks: list[bytes], fault: Fault | None) -> None:
+    def _write_chunks(
+        self, chunks: list[bytes], fault: Fault | None, waits: list[float] | None = None
+    ) -> None:
         cut = None
         if fault is not None and fault.kind == "truncate":  # this chunk is cut in half
             cut = min(len(chunks) - 1, int(len(chunks) * fault.params["fraction"]))
         for i, chunk in enumerate(chunks):
+            if waits and i < len(waits) and waits[i] > 0:
+                self.emulator.sleep(waits[i])
             if i == cut:
                 self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk[: len(chunk) // 2])
                 self.wfile.flush()

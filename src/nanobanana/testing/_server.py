@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import collections
 import itertools
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Literal
 
 from . import _wire as wire
@@ -24,14 +23,11 @@ from ._files import FileStore
 from ._generate import Sizes, count_tokens, respond
 from ._http import RecordedRequest, make_server
 from ._interactions import InteractionStore, Stored, check_create, interaction_json, to_generate
-from ._models import MODELS, RETIRED
+from ._models import ALIASES, MODELS, shut_down
 from ._plan import plan
 from ._quota import Quota, QuotaModel
 
 __all__ = ["FakeGemini", "RecordedRequest"]
-
-#: Live latencies in seconds by image size (FACTS: 17-29 s at 1K, 50-120 s at 4K).
-LIVE_LATENCY = {"512": (8.0, 15.0), "1K": (17.0, 29.0), "2K": (20.0, 35.0), "4K": (50.0, 120.0)}
 
 
 class FakeGemini:
@@ -69,6 +65,10 @@ class FakeGemini:
             first byte; a client that drips them slower is disconnected.
         body_memory: Bytes of request bodies held at once, across connections; a body that
             does not fit waits for others to finish (a bound on the emulator's memory).
+        serve_retired: Serve models past their shutdown date (and retired preview ids, as
+            their GA twin) instead of the real 404: for tests of old code.
+        today: The date, for shutdowns; by default the wall-clock date at ``clock()`` (the
+            same moment ``createTime`` and file timestamps give).
 
     Example:
         >>> with FakeGemini() as server:
@@ -98,6 +98,8 @@ class FakeGemini:
         idle_timeout: float = 60.0,
         header_timeout: float = 10.0,
         body_memory: int = 256 * 1024 * 1024,
+        serve_retired: bool = False,
+        today: Callable[[], date] | None = None,
     ) -> None:
         if time_scale < 0:
             raise ValueError(f"time_scale must not be negative, got {time_scale}")
@@ -110,6 +112,8 @@ class FakeGemini:
         self.record = record
         self.idle_timeout = idle_timeout
         self.header_timeout = header_timeout
+        self.serve_retired = serve_retired
+        self._today = today
         self._records: collections.deque[RecordedRequest] = collections.deque(
             maxlen=None if record is True else max(0, int(record))
         )
@@ -255,22 +259,43 @@ class FakeGemini:
         refused = self.quota.admit(arrived, images)
         if refused is not None:
             quota, limit, wait = refused
-            raise wire.rate_limited(model, quota, limit, max(1, math.ceil(wait)))
+            # Live, the message gives the delay to the nanosecond and RetryInfo whole seconds.
+            raise wire.rate_limited(model, quota, limit, max(1.0, wait))
 
-    def latency_for(self, size: str, seed: int = 0) -> float:
-        """Seconds an answer of this image size takes, ``time_scale`` applied."""
+    def latency_for(self, size: str, seed: int = 0, model: str = "gemini-3-pro-image") -> float:
+        """Seconds an answer of this image size takes, ``time_scale`` applied.
+
+        Realistic mode draws it from the model's live range (Pro: 17-29 s at 1K; 2.5 Flash
+        Image: about 6 s).
+        """
         if isinstance(self.latency, Mapping):
             base = float(self.latency.get(size, 0.0))
         else:
             base = float(self.latency)
         if not base and self.realistic:
-            low, high = LIVE_LATENCY[size]
+            spec = MODELS[ALIASES.get(model, model)]
+            low, high = spec.latency.get(size) or max(spec.latency.values())
             base = low + (high - low) * (seed % 1000) / 999
         return base * self.time_scale
 
-    @staticmethod
-    def _check_model(model: str, version: str, method: str = "generateContent") -> None:
-        if model in RETIRED or model not in MODELS:
+    def today(self) -> date:
+        """The emulator's date: ``today()`` if given, else the wall clock at ``clock()``."""
+        if self._today is not None:
+            return self._today()
+        return datetime.fromtimestamp(self._wall0 + self.clock(), timezone.utc).date()
+
+    def served(self, model: str, vertex: bool = False) -> bool:
+        """Whether ``model`` is answered on this backend today (not the real 404)."""
+        if model in ALIASES:
+            return self.serve_retired
+        if model not in MODELS:
+            return False
+        return self.serve_retired or not shut_down(
+            model, "vertex" if vertex else "gemini", self.today()
+        )
+
+    def _check_model(self, model: str, version: str, method: str = "generateContent") -> None:
+        if not self.served(model):
             raise wire.model_not_found(model, version, method)
 
     def generate(
@@ -281,19 +306,29 @@ class FakeGemini:
         *,
         version: str = "v1beta",
         vertex: bool = False,
-    ) -> tuple[dict[str, Any], Fault | None]:
-        """Answers one generate request; raises `ApiError` for an error answer."""
-        self._check_model(model, version)
+        wait: bool = True,
+    ) -> tuple[dict[str, Any], Fault | None, float]:
+        """Answers one generate request; raises `ApiError` for an error answer.
+
+        Returns the body, the fault shaping it, and the seconds still to wait: 0 unless
+        ``wait=False``, which leaves the latency to the caller (a stream spreads it over its
+        chunks, so a thought image arrives before the final one).
+        """
+        if not vertex:
+            self._check_model(model, version)
         fault = self._take_fault("generate", model, version)
         p = plan(body, model, self.files.bytes_of, vertex=vertex, version=version)
         self._admit(
             model, p.n_images if p.with_image else 0, self.clock() if arrived is None else arrived
         )
-        delay = self.latency_for(p.size, p.seed)
-        if delay:
+        delay = self.latency_for(p.size, p.seed, model)
+        if delay and wait:
             self.sleep(delay)
-        answer = respond(p, sizes=self.sizes, fault=fault, serial=next(self._serial))
-        return answer, fault
+        answer = respond(
+            p, sizes=self.sizes, fault=fault, serial=next(self._serial), vertex=vertex,
+            created=self._iso(self.clock()) if vertex else None,
+        )  # fmt: skip
+        return answer, fault, 0.0 if wait else delay
 
     def count_tokens(
         self, model: str, body: Any, *, version: str = "v1beta", vertex: bool = False
@@ -301,7 +336,8 @@ class FakeGemini:
         """Answers ``:countTokens`` (``{"totalTokens": n}``)."""
         from ._schema import validate_contents
 
-        self._check_model(model, version, "countTokens")
+        if not vertex:
+            self._check_model(model, version, "countTokens")
         validate_contents(body, vertex=vertex, version=version)
         request = body.get("generateContentRequest") or body.get("generate_content_request")
         if not isinstance(request, dict):
@@ -335,7 +371,7 @@ class FakeGemini:
         p = plan(gen, model, self.files.bytes_of, version=version)
         now = self.clock() if arrived is None else arrived
         self._admit(model, p.n_images if p.with_image else 0, now)
-        delay = self.latency_for(p.size, p.seed)
+        delay = self.latency_for(p.size, p.seed, model)
         background = bool(body.get("background"))
         if delay and not background:
             self.sleep(delay)
