@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ._common import Options, Row
 from .mcp import bench_mcp
-from .micro import bench_emulator, bench_parse, bench_save, bench_startup
+from .micro import bench_emulator, bench_parse, bench_per_call, bench_save, bench_startup
 from .refs import bench_pool, bench_references
 from .runs import bench_batch, bench_latency, bench_memory, bench_scale
 from .scale import bench_batch_api, bench_pipeline
@@ -29,6 +29,7 @@ BENCHES: dict[str, Callable[[Options], list[Row]]] = {
     "save": bench_save,
     "parse": bench_parse,
     "startup": bench_startup,
+    "percall": bench_per_call,
     "emulator": bench_emulator,
     "latency": bench_latency,
     "memory": bench_memory,

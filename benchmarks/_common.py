@@ -156,3 +156,48 @@ class ScaledClock:
         import asyncio
 
         await asyncio.sleep(max(0.0, seconds) / self.factor)
+
+
+_SERVE = """
+import json, sys
+from benchmarks._common import _patch_render
+from nanobanana.testing import FakeGemini
+_patch_render()
+with FakeGemini(**json.loads(sys.argv[1])) as server:
+    print(server.url, flush=True)
+    sys.stdin.read()  # serves until the benchmark closes our stdin
+"""
+
+
+@contextmanager
+def emulator_process(**options: Any) -> Iterator[str]:
+    """A cheap-image `FakeGemini` in a process of its own: the client's CPU is measured alone.
+
+    Yields its URL. ``options`` must be JSON (no clocks: those need `emulator`).
+    """
+    root = str(Path(__file__).resolve().parent.parent)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVE, json.dumps({"record": False, **options})],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=root,
+        env={**ENV, "PYTHONPATH": root},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=30)
+
+
+def cpu_and_wall(
+    fns: dict[str, Callable[[], object]], rounds: int
+) -> dict[str, list[tuple[float, float]]]:
+    """`interleaved`, also timing this process's CPU (user + system, every thread) per call."""
+    out: dict[str, list[tuple[float, float]]] = {name: [] for name in fns}
+    for r in range(rounds):
+        for name in list(fns) if r % 2 == 0 else list(reversed(fns)):
+            cpu, wall = time.process_time(), time.perf_counter()
+            fns[name]()
+            out[name].append((time.process_time() - cpu, time.perf_counter() - wall))
+    return out

@@ -7,8 +7,16 @@ import pytest
 from google import genai
 from google.genai import types
 
-from nanobanana import RetryPolicy
+from nanobanana import NanoBanana, RetryPolicy
 from nanobanana.testing import FakeGemini, ManualClock, sample_photo
+
+
+@pytest.fixture(autouse=True)
+def unknown_models_warn_again() -> None:
+    """An unknown model id warns once per process: each test starts as a new process would."""
+    from nanobanana._models import registry
+
+    registry._WARNED.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -42,9 +50,18 @@ def phone_photo() -> bytes:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    """A clock that moves only when slept on: retries take no real time."""
-    return ManualClock()
+def clock(fake_gemini_clock: ManualClock) -> ManualClock:
+    """A clock that moves only when slept on: retries take no real time.
+
+    The one `fake_nanobanana` (and so `nb`) retries on.
+    """
+    return fake_gemini_clock
+
+
+@pytest.fixture
+def nb(fake_nanobanana: NanoBanana) -> NanoBanana:
+    """The shipped `fake_nanobanana` fixture: a client on the emulator, retrying on `clock`."""
+    return fake_nanobanana
 
 
 @pytest.fixture

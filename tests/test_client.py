@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,15 +24,10 @@ from nanobanana import (
     RetryPolicy,
     SafetyBlockedError,
     ServerError,
+    UnknownModelWarning,
 )
 from nanobanana.testing import FakeGemini, Fault
 from tests.conftest import photo
-
-
-@pytest.fixture
-def nb(fake_gemini: FakeGemini, policy: RetryPolicy) -> Iterator[NanoBanana]:
-    with NanoBanana(api_key="test", base_url=fake_gemini.url, retry=policy) as client:
-        yield client
 
 
 def run_async(server: FakeGemini, policy: RetryPolicy, **kwargs):
@@ -151,8 +145,9 @@ def test_what_is_not_transient_raises_at_once(
 
 
 def test_unknown_model_is_not_found(generate) -> None:
-    with pytest.raises(NotFoundError, match="is not found"):
-        generate(prompt="a fox", model="gemini-0-nonexistent-image")
+    with pytest.warns(UnknownModelWarning, match="nanobanana models"):
+        with pytest.raises(NotFoundError, match="is not found"):
+            generate(prompt="a fox", model="gemini-0-nonexistent-image")
 
 
 def test_attempts_run_out(fake_gemini, generate, clock) -> None:

@@ -34,13 +34,6 @@ from nanobanana import (
 )
 from nanobanana._errors import batch_state_error, map_error, translating
 
-
-@pytest.fixture
-def nb(fake_gemini, policy):
-    with NanoBanana(api_key="test", base_url=fake_gemini.url, retry=policy) as client:
-        yield client
-
-
 RETRY_INFO = {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "47s"}
 HELP = {"@type": "type.googleapis.com/google.rpc.Help", "links": [{"url": "https://ai.google.dev"}]}
 PER_DAY = {"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",

@@ -35,6 +35,7 @@ KNOWN_UNEXPORTED = {
     "nanobanana._errors.Outcome": "GenerationError.result's type: the Result, by its fields",
     "nanobanana._sessions.session._Client": "Session.load's client: any client with session()",
     "nanobanana._models.registry.ModelInfo": "ModelSummary.info: the registry's entry, read-only data",
+    "nanobanana._models.registry.Lifecycle": "ModelSummary.lifecycle: registry data, read-only",
 }
 
 
@@ -195,3 +196,22 @@ def test_help_path_imports_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "NanoBanana.generate", "NanoBanana.stream", "NanoBanana.edit", "NanoBanana.session",
+        "NanoBanana.generate_many", "AsyncNanoBanana.generate", "AsyncNanoBanana.generate_many",
+        "Batches.submit", "Session.send", "AsyncSession.send",
+    ],
+)  # fmt: skip
+def test_help_names_every_option(call: str) -> None:
+    from typing import get_type_hints
+
+    from nanobanana import RequestOptions
+
+    owner, name = call.split(".")
+    doc = getattr(getattr(nanobanana, owner), name).__doc__
+    missing = [o for o in get_type_hints(RequestOptions) if f"    {o}:" not in doc]
+    assert not missing, f"help({call}) does not name {missing}"

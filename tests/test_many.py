@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import json
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def lines(out: Path) -> list[dict]:
     """The manifest's entries, after its header line."""
     records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     assert records[0] == {"format": "nanobanana-manifest", "version": 2}
-    return [r for r in records[1:] if r.get("type") != "batch_job"]
+    return [r for r in records[1:] if "key" in r]  # not the runs', nor the batch jobs' lines
 
 
 def prompts_sent(server: FakeGemini) -> collections.Counter:
@@ -132,6 +133,80 @@ class TestGenerateMany:
             pytest.raises(InvalidRequestError, match="request #2"),
         ):
             nb.generate_many(["a fox", "   "], out_dir=tmp_path)
+        assert fake_gemini.requests == []
+
+    def test_an_iterator_is_drawn_lazily_and_a_bad_item_fails_alone(
+        self, fake_gemini, policy, tmp_path
+    ) -> None:
+        drawn: list[int] = []
+
+        def prompts():  # endless: the run must never try to draw it whole
+            for i in itertools.count():
+                drawn.append(i)
+                yield "   " if i == 1 else f"a fox number {i}"
+
+        with NanoBanana(api_key="t", base_url=fake_gemini.url, retry=policy) as nb:
+            report = nb.generate_many(prompts(), out_dir=tmp_path, max_cost=0.5, concurrency=1)
+        assert report.done == 3 and report.failed == 1 and report.cost <= 0.5
+        (bad,) = report.failures
+        assert (
+            bad["index"] == 1 and "request #2: prompt must not be empty" in bad["error"]["message"]
+        )
+        assert len(drawn) <= 6  # what it started, the one held back by the cap, and no more
+        assert "spend cap" in (report.stopped_by or "")
+
+    def test_a_path_reference_is_read_once_and_keyed_from_that_read(
+        self, fake_gemini, policy, tmp_path, monkeypatch
+    ) -> None:
+        import os
+
+        from nanobanana._runs.manifest import request_key
+        from tests.conftest import photo
+
+        path = tmp_path / "ref.jpg"
+        path.write_bytes(photo(320, 240))
+        request = GenerationRequest("a fox", references=[str(path)])
+        opened = collections.Counter[str]()
+        real_open = os.open
+
+        def counting(name, *args, **kwargs):
+            opened[str(name)] += 1
+            return real_open(name, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", counting)
+        with NanoBanana(api_key="t", base_url=fake_gemini.url, retry=policy) as nb:
+            report = nb.generate_many(iter([request]), out_dir=tmp_path / "out")
+        assert report.done == 1 and opened[str(path)] == 1
+        monkeypatch.undo()
+        (entry,) = lines(tmp_path / "out")
+        assert entry["key"] == request_key(request)  # the same key as hashing a second read
+
+    def test_a_file_object_reference_keeps_its_media_resolution(
+        self, fake_gemini, policy, tmp_path
+    ) -> None:
+        import io
+
+        from nanobanana import Reference
+        from tests.conftest import photo
+
+        ref = Reference(io.BytesIO(photo(320, 240)), kind="human", detail="low")
+        with NanoBanana(api_key="t", base_url=fake_gemini.url, retry=policy) as nb:
+            report = nb.generate_many([GenerationRequest("a fox", references=[ref])],
+                                      out_dir=tmp_path)  # fmt: skip
+        assert report.done == 1, report.failures
+        (sent,) = fake_gemini.generate_requests
+        part = sent.body["contents"][-1]["parts"][1]
+        assert part["mediaResolution"] == {"level": "MEDIA_RESOLUTION_LOW"}
+
+    def test_a_list_with_a_missing_reference_is_refused_before_anything_is_sent(
+        self, fake_gemini, tmp_path
+    ) -> None:
+        requests = ["a fox", GenerationRequest("a cat", references=[str(tmp_path / "nope.jpg")])]
+        with (
+            NanoBanana(api_key="t", base_url=fake_gemini.url) as nb,
+            pytest.raises(InvalidRequestError, match="request #2: .*nope.jpg: no such file"),
+        ):
+            nb.generate_many(requests, out_dir=tmp_path)
         assert fake_gemini.requests == []
 
     def test_torn_last_line_is_recovered(self, tmp_path) -> None:

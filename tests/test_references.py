@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -195,6 +196,19 @@ def test_fourteen_phone_photos_make_one_valid_request(phone_photo: bytes) -> Non
     assert decoded.size == (images[0].width, images[0].height)
 
 
+def test_no_more_pixels_than_the_model_reads_even_when_they_would_fit() -> None:
+    photos = [check_image(photo(2000, 1500, seed=i), f"p{i}") for i in range(4)]
+    assert sum(wire_size(len(p.data)) for p in photos) < 8_000_000  # they would fit as they are
+    fitted = fit_to_budget(photos)
+    assert {(f.width, f.height) for f in fitted} == {(1280, 960)}
+    (ultra,) = fit_to_budget([replace(photos[0], media_resolution="ultra_high")])
+    assert (ultra.width, ultra.height) == (1810, 1358)  # twice the tokens, twice the pixels
+    (low,) = fit_to_budget([replace(photos[0], media_resolution="low")])
+    assert (low.width, low.height) == (640, 480)
+    small = check_image(photo(1280, 720, seed=9), "small")
+    assert fit_to_budget([small])[0] is small  # already that small: untouched
+
+
 def test_small_images_keep_their_bytes_when_a_big_one_must_shrink(phone_photo: bytes) -> None:
     small = check_image(photo(400, 300), "small")
     big = check_image(phone_photo, "big")
@@ -208,8 +222,8 @@ def test_an_oversized_single_image_is_shrunk_to_what_the_model_uses() -> None:
     assert len(huge) > MAX_INLINE_IMAGE_BYTES
     (fitted,) = fit_to_budget([check_image(huge, "huge")])
     assert len(fitted.data) <= MAX_INLINE_IMAGE_BYTES
-    # 6000 / 4 = 1500 is the power-of-two reduction nearest the default long side (1280).
-    assert (fitted.width, fitted.height) == (1500, 1125)
+    # The default media resolution reads a 1,280 px long side: no more pixels are sent.
+    assert (fitted.width, fitted.height) == (1280, 960)
 
 
 # --- prepare_images: one read, one size, refusals before reading -----------------------------
@@ -233,7 +247,7 @@ def test_photos_of_one_size_go_out_at_one_size_whatever_their_bytes() -> None:
     assert len(heavy) > 1.5 * len(light)
     sources = [RefSource(heavy if i % 2 else light, f"p{i}") for i in range(14)]
     out = prepare_images(sources, text_bytes=10_000_000)  # leaves less room than they take
-    assert {(i.width, i.height) for i in out} == {(1008, 756)}
+    assert {(i.width, i.height) for i in out} == {(1280, 960)}
     assert sum(wire_size(len(i.data)) for i in out) <= 8_000_000
 
 
@@ -241,10 +255,10 @@ def test_each_reference_keeps_its_own_media_resolution(phone_photo: bytes) -> No
     sources = [RefSource(phone_photo, f"p{i}") for i in range(13)]
     sources.append(RefSource(phone_photo, "detail", media_resolution="ultra_high"))
     out = prepare_images(sources, text_bytes=0)
-    assert {(i.width, i.height) for i in out[:-1]} == {(756, 1008)}  # upright: EXIF 6
-    assert (out[-1].width, out[-1].height, out[-1].media_resolution) == (1512, 2016, "ultra_high")
+    assert {(i.width, i.height) for i in out[:-1]} == {(960, 1280)}  # upright: EXIF 6
+    assert (out[-1].width, out[-1].height, out[-1].media_resolution) == (1358, 1810, "ultra_high")
     decoded = Image.open(io.BytesIO(out[-1].data))
-    assert decoded.size == (1512, 2016) and decoded.getexif().get(0x0112) is None
+    assert decoded.size == (1358, 1810) and decoded.getexif().get(0x0112) is None
 
 
 def test_everything_is_read_once(tmp_path: Path) -> None:
@@ -412,8 +426,8 @@ def test_every_format_shrinks_by_the_same_rule(mode: str, fmt: str, mime: str) -
     (out,) = prepare_images(
         [RefSource(buf.getvalue(), "x")], text_bytes=MAX_REQUEST_BYTES - 256_000 - room
     )
-    assert (out.mime_type, out.width, out.height) == (mime, 1300, 975)
-    assert Image.open(io.BytesIO(out.data)).size == (1300, 975)
+    assert (out.mime_type, out.width, out.height) == (mime, 1280, 960)
+    assert Image.open(io.BytesIO(out.data)).size == (1280, 960)
 
 
 def test_a_small_but_heavy_image_is_reencoded_under_the_inline_limit() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from google.genai import types
 
-from nanobanana import GenerationRequest, InvalidRequestError, Reference
+from nanobanana import GenerationRequest, InvalidRequestError, Reference, UnknownModelWarning
 from nanobanana._core.wire import generation_config
 from nanobanana._errors import ReferenceCountWarning, SizeMismatchWarning
 from nanobanana._models.catalog import merge_models, models_markdown
@@ -142,11 +142,12 @@ def test_nano_banana_warns_above_three_references_and_never_refuses(count: int) 
 
 
 def test_unknown_models_get_syntax_checks_only() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         request = GenerationRequest(
             "a", model="gemini-4-image", aspect_ratio="8:1", size="512px", references=refs(30)
         )
+    assert [w.category for w in caught] == [UnknownModelWarning]  # one warning, once per id
     assert request.model == "gemini-4-image" and len(request.references) == 30
     with pytest.raises(InvalidRequestError, match="allowed: 1:1"):
         GenerationRequest("a", model="gemini-4-image", aspect_ratio="7:3")
@@ -238,11 +239,12 @@ def test_estimate_is_conservative_and_none_when_unpriced() -> None:
     usd = estimate_cost(PRO, prompt_chars=400, input_image_tokens=2 * 1120, size="4K", images=2,
                         search_queries=1)  # fmt: skip
     tokens = (100 + 2240) * 2.00 + 2 * 2000 * 120.00 + 900 * 12.00
-    assert usd == pytest.approx(tokens / 1e6 + 0.014)
+    search = pro.max_search_queries * 0.014  # a grounded call priced at its worst case
+    assert usd == pytest.approx(tokens / 1e6 + search)
     batch = estimate_cost(PRO, prompt_chars=400, batch=True, search_queries=1)
     full = estimate_cost(PRO, prompt_chars=400, search_queries=1)
     assert batch is not None and full is not None
-    assert batch == pytest.approx((full - 0.014) / 2 + 0.014)  # search is not discounted
+    assert batch == pytest.approx((full - search) / 2 + search)  # search is not discounted
     assert estimate_cost("gemini-4-image", prompt_chars=10) is None
     assert estimate_cost(NB1, prompt_chars=10, size="4K") is None  # no price at that size
 
@@ -260,6 +262,38 @@ def test_usage_cost_reads_image_and_text_tokens_apart() -> None:
     expected = (1000 * 2.00 + 1120 * 120.00 + 850 * 12.00) / 1e6 + 3 * 0.014
     assert usd == pytest.approx(expected)
     assert usage_cost("gemini-4-image", prompt_tokens=1, output_tokens=1, thinking_tokens=1) is None
+
+
+@pytest.mark.parametrize("model", [PRO, NB2, LITE, NB1])
+def test_counts_left_out_never_raise_nor_price_an_image_at_zero(model: str) -> None:
+    """No-image answers have no candidatesTokenCount; an image whose tokens were left out
+    counts at the table's tokens for its model and size."""
+    pricing = MODELS[model].pricing
+    assert pricing is not None
+    nothing = usage_cost(model, prompt_tokens=12, output_tokens=None, thinking_tokens=None)
+    assert nothing == pytest.approx(12 * pricing.input_per_mtok / 1e6)
+    for size, tokens in pricing.image_output_tokens.items():
+        usd = usage_cost(
+            model, prompt_tokens=0, output_tokens=None, thinking_tokens=None, images=1, size=size
+        )
+        assert usd == pytest.approx(tokens * pricing.image_output_per_mtok / 1e6)
+    assert usage_cost(model, prompt_tokens=None, output_tokens=1120, thinking_tokens=0) is None
+
+
+def test_estimates_think_only_for_models_that_think() -> None:
+    flash = MODELS[NB1].pricing
+    assert flash is not None
+    assert estimate_cost(NB1, prompt_chars=0) == pytest.approx(1290 * 30.00 / 1e6)
+    assert estimate_cost(NB2, prompt_chars=0, size="4K") == pytest.approx(
+        (2520 * 60.00 + 900 * 3.00) / 1e6
+    )
+
+
+def test_one_input_token_table() -> None:
+    from nanobanana._images import fit
+    from nanobanana._models import cost, registry
+
+    assert cost.INPUT_IMAGE_TOKENS is registry.INPUT_IMAGE_TOKENS is fit._TOKENS
 
 
 # -- listing the models a key can use --------------------------------------------------------

@@ -17,6 +17,7 @@ from nanobanana import (
     InvalidRequestError,
     NanoBananaError,
     Reference,
+    UnknownModelWarning,
 )
 from nanobanana._core.wire import build, generation_config
 from nanobanana._images.fit import prepare_references
@@ -73,9 +74,24 @@ def test_sizes_are_accepted_in_any_case_and_sent_uppercase(given: object, sent: 
 
 
 @pytest.mark.parametrize("bad", ["3K", "8k", "1024", "large", 2, True, 512.0, "256"])
-def test_unknown_size_lists_the_allowed_ones(bad: object) -> None:
-    with pytest.raises(InvalidRequestError, match=r"allowed: 512, 1K, 2K, 4K"):
+def test_unknown_size_lists_the_chosen_models_own_sizes(bad: object) -> None:
+    with pytest.raises(
+        InvalidRequestError, match=r"Nano Banana Pro\) takes no size .*allowed: 1K, 2K, 4K$"
+    ):
         GenerationRequest("a fox", size=bad)
+    with pytest.raises(InvalidRequestError, match=r"allowed: 512, 1K, 2K, 4K$"):
+        GenerationRequest("a fox", size=bad, model="gemini-3.1-flash-image")
+
+
+@pytest.mark.parametrize(
+    ("bad", "near"), [("16x9", "16:9"), ("16 X 9", "16:9"), ("7:3", "21:9"), ("2.35:1", "21:9")]
+)
+def test_a_ratio_no_model_takes_suggests_the_nearest(bad: str, near: str) -> None:
+    with pytest.raises(
+        InvalidRequestError, match=rf"\(did you mean {near}\?\); allowed: 1:1,"
+    ) as caught:
+        GenerationRequest("a fox", aspect_ratio=bad)
+    assert "1:4" not in str(caught.value)  # Pro is not told of Nano Banana 2's ratios
 
 
 @pytest.mark.parametrize(
@@ -183,11 +199,14 @@ def test_default_model_and_retired_id_migration() -> None:
 
 
 def test_unknown_model_passes_through_unchanged() -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with pytest.warns(UnknownModelWarning, match="sent as it is") as caught:
         assert (
             GenerationRequest("a fox", model="gemini-9-ultra-image").model == "gemini-9-ultra-image"
         )
+        GenerationRequest("an owl", model="gemini-9-ultra-image")
+    assert len(caught) == 1  # once per id
+    with pytest.warns(UnknownModelWarning, match="did you mean 'gemini-3-pro-image'"):
+        GenerationRequest("a fox", model="gemini-3-pro-imgae")
     assert (
         GenerationRequest("a fox", model="models/gemini-3-pro-image").model == "gemini-3-pro-image"
     )
@@ -380,6 +399,7 @@ def test_output_format_and_quality_only_on_vertex() -> None:
         ({"search": {"image": True}}, "takes the keys web and images"),
     ],
 )
+@pytest.mark.filterwarnings("ignore::nanobanana.UnknownModelWarning")
 def test_options_a_model_lacks_are_refused_naming_it(kwargs: dict, words: str) -> None:
     with pytest.raises(InvalidRequestError, match=re.escape(words)):
         GenerationRequest("a fox", **kwargs)
@@ -395,6 +415,7 @@ def test_search_spellings() -> None:
         Search(web=False)
 
 
+@pytest.mark.filterwarnings("ignore::nanobanana.UnknownModelWarning")
 def test_unknown_models_take_any_known_option() -> None:
     request = GenerationRequest(
         "a", model="gemini-9-image", aspect_ratio="1:8", size="0.5k", thinking_level="low",
@@ -456,11 +477,12 @@ def test_estimated_cost_of_a_request() -> None:
     expected = (100 * 2.00 + 1120 * 120.00 + 900 * 12.00) / 1e6
     assert plain.estimated_cost() == pytest.approx(expected)
     grounded = GenerationRequest("x" * 400, search=True, references=[b"a", b"b"])
-    extra = 2 * 1120 * 2.00 / 1e6 + 0.014
+    extra = 2 * 1120 * 2.00 / 1e6 + 3 * 0.014  # grounded: the most queries one call may bill
     assert grounded.estimated_cost() == pytest.approx(expected + extra)
     assert plain.estimated_cost(batch=True) == pytest.approx(expected / 2)
     assert GenerationRequest("x", model=FLASH, size="512").estimated_cost() is not None
-    assert GenerationRequest("x", model="gemini-9-image").estimated_cost() is None
+    with pytest.warns(UnknownModelWarning):
+        assert GenerationRequest("x", model="gemini-9-image").estimated_cost() is None
 
 
 def test_options_key_changes_with_every_shaping_option() -> None:

@@ -182,14 +182,27 @@ def test_history_near_the_size_limit_never_sends_too_much() -> None:
         assert session.send("one more").images
 
 
+def _noise_png(width: int, height: int, seed: int) -> bytes:
+    """An incompressible PNG (about 5 MB at 1280x1280)."""
+    import io
+    import random
+
+    from PIL import Image
+
+    noise = random.Random(seed).randbytes(width * height * 3)
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (width, height), noise).save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
 def test_old_references_move_to_the_files_api() -> None:
     with (
         FakeGemini(signature_bytes=1_500_000) as server,
         NanoBanana(api_key="t", base_url=server.url, retry=RetryPolicy.none()) as nb,
     ):
         session = nb.session()
-        for i in range(4):
-            session.send(f"turn {i}", references=[photo(3000, 2000, seed=20 + i, quality=97)])
+        for i in range(4):  # 1,280 px of noise: no larger than the model reads, so sent as is
+            session.send(f"turn {i}", references=[_noise_png(1280, 1280, seed=20 + i)])
         uploads = [r for r in server.requests if r.path.startswith("/upload/")]
         assert uploads, "expected older references to be uploaded"
         first_user = server.generate_requests[-1].body["contents"][0]
@@ -221,3 +234,26 @@ def test_async_session_parity(fake_gemini: FakeGemini, tmp_path: Path) -> None:
     asyncio.run(run())
     roles = [c["role"] for c in sent_contents(fake_gemini, -2)]
     assert roles == ["user", "model", "user", "model", "user"]
+
+
+def test_reference_slots_apply_to_the_turn_sent_and_the_api_speaks_for_the_history(
+    nb: NanoBanana, fake_gemini: FakeGemini
+) -> None:
+    """One object reference a turn: the SDK never counts earlier turns' references against
+    one request's 6 object + 3 flexible slots; the emulator's 400 (14 images in a request)
+    comes back explained, and the history is kept as it was."""
+    from nanobanana import BadRequestError
+
+    session = nb.session()
+    for turn in range(1, 15):
+        session.send(f"turn {turn}: add this object", references=[photo(32 + turn, 32)])
+    assert len(session.history) == 14
+    with pytest.raises(BadRequestError) as info:
+        session.send("turn 15: add this object", references=[photo(64, 64)])
+    message = info.value.message
+    assert "Too many images in the request: 15" in message
+    assert "the 14 reference image(s) of its earlier turns" in message
+    assert "session.drop_oldest(n)" in message
+    assert len(session.history) == 14
+    session.drop_oldest(2)
+    assert session.send("turn 15 again", references=[photo(64, 64)]).images

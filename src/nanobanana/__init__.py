@@ -33,7 +33,9 @@ _EXPORTS = {
     "Batches": "._batch.jobs",
     "BatchJobError": "._errors",
     "CharacterFromPhoto": ".prompts",
+    "CorruptManifestError": "._errors",
     "CharacterSheet": ".prompts",
+    "FolderInUseError": "._errors",
     "GeneratedImage": "._images.generated",
     "GenerationError": "._errors",
     "GroundingSource": "._result.grounding",
@@ -41,12 +43,15 @@ _EXPORTS = {
     "Grounding": "._result.grounding",
     "ImageSize": "._request.request",
     "ImageSource": "._request.types",
+    "InvalidAPIKeyError": "._errors",
     "InvalidReferenceError": "._errors",
     "InvalidRequestError": "._errors",
     "InvalidResponseError": "._errors",
     "LintIssue": ".prompts",
+    "ManifestWriteError": "._errors",
     "MissingAPIKeyError": "._errors",
     "MissingImagesWarning": "._errors",
+    "ModelShutDownWarning": "._errors",
     "ModelSummary": "._models.catalog",
     "NanoBanana": "._client",
     "NanoBananaError": "._errors",
@@ -64,6 +69,7 @@ _EXPORTS = {
     "ReferenceCountWarning": "._errors",
     "Result": "._result.result",
     "RetryPolicy": "._retry",
+    "RunFailure": "._runs.manifest",
     "RunReport": "._runs.runner",
     "SafetyBlockedError": "._errors",
     "Search": "._request.options",
@@ -79,6 +85,7 @@ _EXPORTS = {
     "Template": ".prompts",
     "TextPart": "._result.result",
     "Turn": "._sessions.file",
+    "UnknownModelWarning": "._errors",
     "Usage": "._result.usage",
     "lint": ".prompts",
 }
@@ -117,12 +124,17 @@ if _TYPE_CHECKING:
     from ._errors import APITimeoutError as APITimeoutError
     from ._errors import BadRequestError as BadRequestError
     from ._errors import BatchJobError as BatchJobError
+    from ._errors import CorruptManifestError as CorruptManifestError
+    from ._errors import FolderInUseError as FolderInUseError
     from ._errors import GenerationError as GenerationError
+    from ._errors import InvalidAPIKeyError as InvalidAPIKeyError
     from ._errors import InvalidReferenceError as InvalidReferenceError
     from ._errors import InvalidRequestError as InvalidRequestError
     from ._errors import InvalidResponseError as InvalidResponseError
+    from ._errors import ManifestWriteError as ManifestWriteError
     from ._errors import MissingAPIKeyError as MissingAPIKeyError
     from ._errors import MissingImagesWarning as MissingImagesWarning
+    from ._errors import ModelShutDownWarning as ModelShutDownWarning
     from ._errors import NanoBananaError as NanoBananaError
     from ._errors import NoImageError as NoImageError
     from ._errors import NotFoundError as NotFoundError
@@ -134,6 +146,7 @@ if _TYPE_CHECKING:
     from ._errors import ServerError as ServerError
     from ._errors import SessionTooLargeError as SessionTooLargeError
     from ._errors import SizeMismatchWarning as SizeMismatchWarning
+    from ._errors import UnknownModelWarning as UnknownModelWarning
     from ._images.generated import GeneratedImage as GeneratedImage
     from ._models.catalog import ModelSummary as ModelSummary
     from ._request.options import RequestOptions as RequestOptions
@@ -151,6 +164,7 @@ if _TYPE_CHECKING:
     from ._result.result import TextPart as TextPart
     from ._result.usage import Usage as Usage
     from ._retry import RetryPolicy as RetryPolicy
+    from ._runs.manifest import RunFailure as RunFailure
     from ._runs.runner import RunReport as RunReport
     from ._sessions.file import Turn as Turn
     from ._sessions.session import AsyncSession as AsyncSession

@@ -12,6 +12,7 @@ import functools
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
@@ -21,11 +22,12 @@ from ._batch.jobs import AsyncBatches, Batches
 from ._core.flows import list_flow
 from ._core.interactions import Api, ApiName, Delivery, generation
 from ._core.stream import StreamEvent
+from ._errors import InvalidRequestError
 from ._images.fit import prepare_references
 from ._models.catalog import ModelSummary, merge_models
-from ._models.registry import DEFAULT_MODEL
-from ._request.options import RequestOptions
-from ._request.reference import ReferenceLike, as_references
+from ._models.registry import DEFAULT_MODEL, MODELS
+from ._request.options import RequestOptions, with_options_help
+from ._request.reference import ReferenceLike, as_references, check_reference_counts
 from ._request.request import GenerationRequest
 from ._request.types import ImageSource, PromptLike
 from ._result.result import Result
@@ -45,7 +47,25 @@ __all__ = ["AsyncNanoBanana", "NanoBanana"]
 class _ClientBase:
     """What both twins share: configuration, read from the environment here (never at import)."""
 
-    _transport_type: Callable[[genai.Client, RetryPolicy], Any]
+    @staticmethod
+    def _edited(
+        image: ImageSource, references: Iterable[ReferenceLike] | ReferenceLike | None, session: Any
+    ) -> tuple[ReferenceLike, ...]:
+        """The image being edited, then the references; refused naming it when too many.
+
+        The edited image takes one object slot, as any reference does.
+        """
+        refs = as_references(references)
+        try:
+            check_reference_counts(["object", *(r.kind for r in refs)], MODELS.get(session.model))
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(
+                f"the image being edited and {len(refs)} reference(s) are too many for one "
+                f"request (the edited image counts as one object): {exc}"
+            ) from None
+        return (image, *refs)
+
+    _transport_type: Callable[[genai.Client, RetryPolicy, Callable[[], date]], Any]
 
     def __init__(
         self,
@@ -63,9 +83,11 @@ class _ClientBase:
         api: ApiName = "generate_content",
         background: bool = False,
         delivery: Delivery = "inline",
+        today: Callable[[], date] = date.today,
     ) -> None:
         wire = Api(api, background, delivery)
         self.model = model
+        self.today = today
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         # How to make another google-genai client like ours: a private event loop (the sync
@@ -78,7 +100,7 @@ class _ClientBase:
             )  # fmt: skip
             genai_client = self._fresh_genai()
         self._genai = genai_client
-        self._transport = self._transport_type(genai_client, self.retry)
+        self._transport = self._transport_type(genai_client, self.retry, today)
         self._transport.api = wire
 
     def __repr__(self) -> str:  # never the key
@@ -90,8 +112,24 @@ class _ClientBase:
         references: Iterable[ReferenceLike] | ReferenceLike | None,
         options: RequestOptions,
     ) -> GenerationRequest:
-        model = options.get("model") or self.model
-        return GenerationRequest(prompt, references=references, **{**options, "model": model})
+        merged: RequestOptions = {**options, "model": options.get("model") or self.model}
+        return GenerationRequest(prompt, references=references, **merged)
+
+    def _one_call(
+        self,
+        prompt: PromptLike,
+        references: Iterable[ReferenceLike] | ReferenceLike | None,
+        options: RequestOptions,
+    ) -> GenerationRequest:
+        """The request of ``generate`` or ``stream``: one call, so ``n`` other than 1 is refused."""
+        n = options.get("n", 1)
+        if n != 1:
+            raise InvalidRequestError(
+                f"n={n!r} asks for {n!r} images, and generate() and stream() make one call: "
+                f"use nb.generate_many([prompt], out_dir=..., n={n!r}) for {n!r} images, each "
+                "its own request and file (or call generate() once per image)"
+            )
+        return self._request(prompt, references, options)
 
     def _maker(self, options: RequestOptions) -> Callable[[PromptLike], GenerationRequest]:
         """Makes the request for a prompt or template given as such, with these options."""
@@ -122,6 +160,8 @@ class NanoBanana(_ClientBase):
             to its end (long 4K work), under the same retry policy.
         delivery: With ``api="interactions"``: ``"uri"`` has images returned as links,
             fetched when saved.
+        today: The date, for models' shutdown dates (a test injects one): a model shut down
+            on the backend in use is warned about (`ModelShutDownWarning`) before sending.
 
     Example:
         >>> nb = NanoBanana()
@@ -132,6 +172,7 @@ class NanoBanana(_ClientBase):
     _transport_type = SyncTransport
     _transport: SyncTransport
 
+    @with_options_help
     def generate(
         self,
         prompt: PromptLike,
@@ -145,8 +186,7 @@ class NanoBanana(_ClientBase):
             prompt: A string, or a template of the prompt DSL.
             references: Reference images: paths, bytes, file objects, PIL images or
                 `Reference` objects (plain sources count as objects); one, or several.
-            **options: `RequestOptions`: ``aspect_ratio``, ``size``, ``model``,
-                ``include_thoughts``.
+            **options: Request options, each listed under Options below.
 
         Raises:
             InvalidRequestError: The request is invalid; nothing was sent.
@@ -154,7 +194,7 @@ class NanoBanana(_ClientBase):
             NoImageError: The model answered without an image (``.result`` keeps the text).
             APIError: The API refused, after any retries.
         """
-        request = self._request(prompt, references, options)
+        request = self._one_call(prompt, references, options)
         return self.generate_request(request)
 
     def generate_request(self, request: GenerationRequest) -> Result:
@@ -164,6 +204,7 @@ class NanoBanana(_ClientBase):
         result: Result = t.run(generation(t.api, request, images, self.retry, vertex=t.vertex))
         return result
 
+    @with_options_help
     def stream(
         self,
         prompt: PromptLike,
@@ -177,7 +218,7 @@ class NanoBanana(_ClientBase):
         what came (``result.problems`` says so) rather than paying twice. Note that
         google-genai drops ``finishMessage`` on streams.
         """
-        request = self._request(prompt, references, options)
+        request = self._one_call(prompt, references, options)
         outcome: list[Result] = []
 
         def events() -> Iterator[StreamEvent]:
@@ -188,10 +229,12 @@ class NanoBanana(_ClientBase):
 
         return Stream(events(), outcome)
 
+    @with_options_help
     def session(self, **options: Unpack[RequestOptions]) -> Session:
         """Starts a multi-turn edit session; see `Session`."""
         return Session(self._transport, self.model, **options)
 
+    @with_options_help
     def edit(
         self,
         image: ImageSource,
@@ -206,8 +249,9 @@ class NanoBanana(_ClientBase):
             >>> nb.edit("photo.jpg", "Remove the background").image.save("cutout")
         """
         session = self.session(**options)
-        return session.send(instruction, references=(image, *as_references(references)))
+        return session.send(instruction, references=self._edited(image, references, session))
 
+    @with_options_help
     def generate_many(
         self,
         requests: Iterable[GenerationRequest | PromptLike],
@@ -219,6 +263,7 @@ class NanoBanana(_ClientBase):
         max_cost: float | None = None,
         progress: bool | None = None,
         stop: threading.Event | None = None,
+        wait: float = 0,
         **options: Unpack[RequestOptions],
     ) -> RunReport:
         """Generates many images concurrently, within quota, streaming them to ``out_dir``.
@@ -227,7 +272,10 @@ class NanoBanana(_ClientBase):
         Failures are recorded in the manifest, not raised mid-run.
 
         Args:
-            requests: `GenerationRequest` objects, prompts or templates.
+            requests: `GenerationRequest` objects, prompts or templates. A list is checked
+                whole before anything is sent; any other iterable (a generator, a file's
+                lines) is drawn only as the run has room, so memory stays flat however many
+                it holds, and an invalid item is recorded as failed while the run goes on.
             out_dir: Where images and the manifest go: a folder, or a URL (``gs://``,
                 ``s3://``, ``memory://``) where each item is one create-only record.
             concurrency: Requests in flight at most; ``None`` (the default) keeps as many in
@@ -242,6 +290,9 @@ class NanoBanana(_ClientBase):
             stop: Set it (from any thread) to wind the run down: nothing new starts, and the
                 answers already paid for are waited for and saved. The first Ctrl-C does the
                 same; a second aborts.
+            wait: Seconds to wait for another writer to finish with ``out_dir`` (one run
+                writes to a folder at a time); then `FolderInUseError` names it. ``0`` (the
+                default) refuses a busy folder at once.
             **options: `RequestOptions` for the prompts and templates given as such
                 (``search=True``, ``size="2K"``...); a `GenerationRequest` keeps its own.
 
@@ -250,18 +301,19 @@ class NanoBanana(_ClientBase):
             >>> report = nb.generate_many(prompts, out_dir="bikes", rpm=20)
             >>> report.done, report.failed, report.cost
         """
-        from ._runs.runner import as_requests, run_in_thread, run_many
+        from ._runs.runner import for_run, run_in_thread, run_many
         from ._runs.store import output
 
-        checked = as_requests(requests, self._maker(options))
+        checked = for_run(requests, self._maker(options))
         own = self._fresh_genai() if self._fresh_genai else self._genai
-        transport = AsyncTransport(own, self.retry)
+        transport = AsyncTransport(own, self.retry, self.today)
 
         async def run(interrupted: threading.Event) -> RunReport:
             try:
                 return await run_many(
                     transport, checked, out_dir=output(out_dir), concurrency=concurrency, rpm=rpm,
                     ipm=ipm, max_cost=max_cost, progress=progress, stop=stop or interrupted,
+                    wait=wait,
                 )  # fmt: skip
             finally:
                 if own is not self._genai:
@@ -309,6 +361,7 @@ class AsyncNanoBanana(_ClientBase):
     _transport_type = AsyncTransport
     _transport: AsyncTransport
 
+    @with_options_help
     async def generate(
         self,
         prompt: PromptLike,
@@ -317,17 +370,19 @@ class AsyncNanoBanana(_ClientBase):
         **options: Unpack[RequestOptions],
     ) -> Result:
         """Generates an image; see `NanoBanana.generate`."""
-        request = self._request(prompt, references, options)
+        request = self._one_call(prompt, references, options)
         return await self.generate_request(request)
 
     async def generate_request(self, request: GenerationRequest) -> Result:
         """Sends a prepared `GenerationRequest`."""
         t = self._transport
-        images = await t.offload(prepare_references, request)
+        # No thread hand-off (about 100 us) when there is nothing to read.
+        images = await t.offload(prepare_references, request) if request.references else []
         flow = generation(t.api, request, images, self.retry, vertex=t.vertex)
         result: Result = await t.run(flow)
         return result
 
+    @with_options_help
     def stream(
         self,
         prompt: PromptLike,
@@ -336,22 +391,24 @@ class AsyncNanoBanana(_ClientBase):
         **options: Unpack[RequestOptions],
     ) -> AsyncStream:
         """Generates with streaming; see `NanoBanana.stream`."""
-        request = self._request(prompt, references, options)
+        request = self._one_call(prompt, references, options)
         outcome: list[Result] = []
 
         async def events() -> AsyncIterator[StreamEvent]:
             t = self._transport
-            images = await t.offload(prepare_references, request)
+            images = await t.offload(prepare_references, request) if request.references else []
             flow = generation(t.api, request, images, self.retry, vertex=t.vertex, stream=True)
             async for event in t.events(flow, outcome):
                 yield event
 
         return AsyncStream(events(), outcome)
 
+    @with_options_help
     def session(self, **options: Unpack[RequestOptions]) -> AsyncSession:
         """Starts a multi-turn edit session; see `AsyncSession`."""
         return AsyncSession(self._transport, self.model, **options)
 
+    @with_options_help
     async def edit(
         self,
         image: ImageSource,
@@ -362,8 +419,10 @@ class AsyncNanoBanana(_ClientBase):
     ) -> Result:
         """Edits an existing image; see `NanoBanana.edit`."""
         session = self.session(**options)
-        return await session.send(instruction, references=(image, *as_references(references)))
+        refs = self._edited(image, references, session)
+        return await session.send(instruction, references=refs)
 
+    @with_options_help
     async def generate_many(
         self,
         requests: Iterable[GenerationRequest | PromptLike],
@@ -375,16 +434,17 @@ class AsyncNanoBanana(_ClientBase):
         max_cost: float | None = None,
         progress: bool | None = None,
         stop: threading.Event | None = None,
+        wait: float = 0,
         **options: Unpack[RequestOptions],
     ) -> RunReport:
         """Generates many images concurrently; see `NanoBanana.generate_many`."""
-        from ._runs.runner import as_requests, run_many
+        from ._runs.runner import for_run, run_many
         from ._runs.store import output
 
-        checked = as_requests(requests, self._maker(options))
+        checked = for_run(requests, self._maker(options))
         return await run_many(self._transport, checked, out_dir=output(out_dir),
                               concurrency=concurrency, rpm=rpm, ipm=ipm, max_cost=max_cost,
-                              progress=progress, stop=stop)  # fmt: skip
+                              progress=progress, stop=stop, wait=wait)  # fmt: skip
 
     async def models(self) -> list[ModelSummary]:
         """The models this key can use; see `NanoBanana.models`."""

@@ -5,6 +5,8 @@ NanoBananaError
 ├── InvalidRequestError (also a ValueError): nothing was sent
 │   ├── InvalidReferenceError: a reference image is unreadable or of the wrong type
 │   ├── MissingAPIKeyError: no key given and none in the environment
+│   ├── InvalidAPIKeyError: the key has whitespace, control or non-ASCII characters
+│   ├── CorruptManifestError (.path, .line): a manifest line nanobanana cannot trust
 │   └── SessionTooLargeError: the next turn of a session would not fit one request
 ├── APIError: the API answered with an error (.code, .status, .message, .details)
 │   ├── BadRequestError (400), PermissionDeniedError (403), NotFoundError (404)
@@ -15,6 +17,8 @@ NanoBananaError
 │   └── APITimeoutError: no answer within the timeout
 ├── InvalidResponseError: the response body could not be read at all
 ├── BatchJobError (.job, .state): a batch job ended without results
+├── FolderInUseError (.folder, .pid, .host, .since): another writer holds the folder
+├── ManifestWriteError (.path, .entries, .kept): answers paid for could not be recorded
 └── GenerationError (.result): the call succeeded but no final image came back
     ├── SafetyBlockedError: a safety filter or prompt block (.reason, .message)
     └── NoImageError: the model answered without an image
@@ -22,7 +26,8 @@ NanoBananaError
 
 `google-genai`, httpx and builtin transport errors are translated at one boundary,
 `translating()`, with ``raise ... from exc``, so the original stays reachable as `__cause__`;
-batch job states map through `batch_state_error`.
+batch job states map through `batch_state_error`. Every text that passes the boundary is
+scrubbed of the API keys in use and of ``key=`` query values (`scrub`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Protocol
 
 
@@ -63,10 +68,14 @@ __all__ = [
     "APITimeoutError",
     "BadRequestError",
     "BatchJobError",
+    "CorruptManifestError",
+    "FolderInUseError",
     "GenerationError",
+    "InvalidAPIKeyError",
     "InvalidReferenceError",
     "InvalidRequestError",
     "InvalidResponseError",
+    "ManifestWriteError",
     "MissingAPIKeyError",
     "NanoBananaError",
     "NoImageError",
@@ -80,6 +89,8 @@ __all__ = [
     "api_error",
     "batch_state_error",
     "map_error",
+    "register_secret",
+    "scrub",
     "translating",
 ]
 
@@ -113,6 +124,28 @@ class InvalidReferenceError(InvalidRequestError):
 
 class MissingAPIKeyError(InvalidRequestError):
     """No API key was given and none was found in the environment."""
+
+
+class InvalidAPIKeyError(InvalidRequestError):
+    """The API key cannot be sent: whitespace inside it, control or non-ASCII characters.
+
+    The message names the position of the first bad character, never the key.
+    """
+
+
+class CorruptManifestError(InvalidRequestError):
+    """A line of a run's manifest cannot be trusted (a cost that is not a USD amount, say).
+
+    Nothing was sent: a spend cap kept from it would not be a cap. Fix or remove the line.
+
+    Attributes:
+        path: The manifest.
+        line: The line's number (1 is the first).
+    """
+
+    def __init__(self, message: str, *, path: str, line: int) -> None:
+        super().__init__(f"{path}, line {line}: {message}")
+        self.path, self.line = path, line
 
 
 class SessionTooLargeError(InvalidRequestError):
@@ -208,6 +241,45 @@ class BatchJobError(NanoBananaError):
         self.job, self.state = job, state
 
 
+class FolderInUseError(NanoBananaError):
+    """Another run (this process or another) is writing to the folder; nothing was sent.
+
+    Attributes:
+        folder: The folder.
+        pid: The process id of the writer holding it (``None``: not known).
+        host: The machine it runs on.
+        since: When it took the folder (ISO 8601, UTC).
+    """
+
+    def __init__(
+        self, message: str, *, folder: str, pid: int | None, host: str | None, since: str | None
+    ) -> None:
+        super().__init__(message)
+        self.folder, self.pid, self.host, self.since = folder, pid, host, since
+
+
+class ManifestWriteError(NanoBananaError):
+    """The run's manifest could not be written: the run started nothing more and stopped.
+
+    Every answer already paid for was waited for and its images saved; the message says where
+    they are. Their records are in ``entries`` and, when it could be written, in ``kept`` (a
+    file beside the manifest that the next run adds to it), so a re-run does not pay again.
+
+    Attributes:
+        path: The manifest.
+        entries: The records that are not in it.
+        kept: Where they were written instead (``None``: nowhere; only in ``entries``).
+        report: The run's `RunReport`.
+    """
+
+    def __init__(
+        self, message: str, *, path: str, entries: list[dict[str, Any]], kept: str | None,
+        report: Any = None,
+    ) -> None:  # fmt: skip
+        super().__init__(message)
+        self.path, self.entries, self.kept, self.report = path, entries, kept, report
+
+
 class GenerationError(NanoBananaError):
     """The API answered, but without a final image.
 
@@ -289,6 +361,8 @@ def map_error(exc: BaseException) -> NanoBananaError | None:
 def translating() -> Iterator[None]:
     """Raises our error for any `google-genai` or transport error inside, ``from`` it.
 
+    The texts of both are scrubbed of API keys (`scrub`) on the way out.
+
     Example:
         >>> with translating():
         ...     client.models.generate_content(...)
@@ -297,9 +371,53 @@ def translating() -> Iterator[None]:
         yield
     except Exception as exc:
         ours = map_error(exc)
+        _scrub_args(exc)
         if ours is None or ours is exc:
             raise
+        _scrub_args(ours)
+        if isinstance(ours, APIError):
+            ours.message = scrub(ours.message)
         raise ours from exc
+
+
+#: The API keys of the clients made in this process: never shown in an error's text.
+_SECRETS: set[str] = set()
+#: ``key=...`` in a URL's query (how the Gemini API also accepts a key).
+_KEY_QUERY = re.compile(r"(?i)([?&;]key=)[^&#\s'\"]+")
+
+
+def register_secret(secret: str) -> None:
+    """Remembers an API key, so that `scrub` removes it from every error text."""
+    if len(secret) >= 4:  # a shorter one would scrub ordinary words
+        _SECRETS.add(secret)
+
+
+def scrub(text: str) -> str:
+    """``text`` without any API key in use or ``key=`` query value (each becomes ``***``)."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "***")
+        shown = repr(secret.encode("utf-8", "backslashreplace"))[2:-1]  # as bytes print it
+        if shown != secret and shown in text:
+            text = text.replace(shown, "***")
+    return _KEY_QUERY.sub(r"\1***", text)
+
+
+def _scrub_args(exc: BaseException) -> None:
+    """Scrubs an exception's text in place (its ``args``, as ``str()`` shows them)."""
+    args = tuple(_scrubbed(a) for a in exc.args)
+    if args != exc.args:
+        with suppress(AttributeError, TypeError):  # an exception type with read-only args
+            exc.args = args
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", "backslashreplace")
+        return value if scrub(text) == text else scrub(text)
+    return value
 
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*s\s*$")
@@ -388,6 +506,10 @@ class ReferenceCountWarning(UserWarning):
     """More reference images than the model is advised to take (it may ignore some)."""
 
 
+class UnknownModelWarning(UserWarning):
+    """A model id the registry does not know: sent as it is, checked for syntax only."""
+
+
 class SizeMismatchWarning(UserWarning):
     """The image that came back is not the size or aspect ratio that was asked for.
 
@@ -398,6 +520,14 @@ class SizeMismatchWarning(UserWarning):
 
 class MissingImagesWarning(UserWarning):
     """Fewer final images came back than the prompt asked for; all that came are kept."""
+
+
+class ModelShutDownWarning(UserWarning):
+    """The model was shut down on this backend (by the client's ``today``).
+
+    The request is sent all the same, and the API will most likely answer 404. The message
+    names the date and a replacement.
+    """
 
 
 _OURS = frozenset({"nanobanana", "pydantic", "pydantic_core"})

@@ -8,6 +8,7 @@ after each failure, and the transports sleep with the policy's ``sleep``/``aslee
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -74,11 +75,18 @@ class RetryPolicy:
         if self.max_attempts < 1:
             raise InvalidRequestError(f"max_attempts must be at least 1, got {self.max_attempts}")
         for name in ("initial_delay", "max_delay"):
-            if getattr(self, name) < 0:
-                raise InvalidRequestError(f"{name} must not be negative, got {getattr(self, name)}")
-        if self.deadline is not None and self.deadline <= 0:
-            raise InvalidRequestError(f"deadline must be positive or None, got {self.deadline}")
-        if not 0 <= self.jitter <= 1:
+            value = getattr(self, name)
+            if not _is_number(value) or not math.isfinite(value) or value < 0:
+                raise InvalidRequestError(
+                    f"{name} must be a finite number of seconds, 0 or more, got {value!r}"
+                )
+        if self.deadline is not None and (
+            not _is_number(self.deadline) or math.isnan(self.deadline) or self.deadline <= 0
+        ):
+            raise InvalidRequestError(
+                f"deadline must be a positive number of seconds or None, got {self.deadline!r}"
+            )
+        if not _is_number(self.jitter) or not 0 <= self.jitter <= 1:
             raise InvalidRequestError(f"jitter must be between 0 and 1, got {self.jitter}")
 
     @classmethod
@@ -187,3 +195,7 @@ class RetryPolicy:
 
 def _describe(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {exc}" if exc is not None else "no exception"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._core.interactions import Api
 from ._core.steps import END, Emit, Flow, Next, Offload, Op, Sleep, Step
-from ._errors import NanoBananaError, translating
+from ._errors import NanoBananaError, NotFoundError, translating
+from ._models.lifecycle import backend_of, explain_not_found, warn_if_shut_down
 from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -32,11 +34,25 @@ def _method(root: Any, path: str) -> Callable[..., Any]:
     return functools.reduce(getattr, path.split("."), root)  # type: ignore[no-any-return]
 
 
+def _warn_before(op: Op, vertex: bool, today: date) -> None:
+    """Before sending a call naming a model shut down on this backend: warn."""
+    if "model" in op.kwargs:
+        warn_if_shut_down(op.kwargs["model"], backend_of(vertex), today)
+
+
+def _explained(error: NotFoundError, op: Op, vertex: bool, today: date) -> NotFoundError:
+    """A 404 for a model shut down on this backend, saying so (`_models.lifecycle`)."""
+    found = explain_not_found(error, op.kwargs.get("model"), backend_of(vertex), today)
+    return error if found is None else found
+
+
 class SyncTransport:
     """Performs steps by blocking: ``genai.Client`` calls, and the policy's ``sleep``."""
 
-    def __init__(self, client: genai.Client, policy: RetryPolicy) -> None:
-        self.client, self.policy = client, policy
+    def __init__(
+        self, client: genai.Client, policy: RetryPolicy, today: Callable[[], date] = date.today
+    ) -> None:
+        self.client, self.policy, self.today = client, policy, today
         self.vertex = bool(client.vertexai)
         """Whether calls go to Vertex AI, which takes options the Gemini API refuses."""
         self.api = Api()
@@ -48,11 +64,20 @@ class SyncTransport:
             return self.policy.sleep(step.seconds)
         if isinstance(step, Offload):
             return step.fn(*step.args)
-        with translating():
-            if isinstance(step, Next):
+        if isinstance(step, Next):
+            with translating():
                 return next(step.stream, END)
-            assert isinstance(step, Op)
-            return _method(self.client, step.method)(**step.kwargs)
+        assert isinstance(step, Op)
+        today = self.today()
+        _warn_before(step, self.vertex, today)
+        try:
+            with translating():
+                return _method(self.client, step.method)(**step.kwargs)
+        except NotFoundError as error:
+            explained = _explained(error, step, self.vertex, today)
+            if explained is error:
+                raise
+            raise explained from error
 
     def events(self, flow: Flow, out: list[Any]) -> Iterator[Any]:
         """Runs a flow, yielding what it emits; its return value is appended to ``out``."""
@@ -91,8 +116,10 @@ class SyncTransport:
 class AsyncTransport:
     """Performs steps by awaiting: ``client.aio`` calls, and the policy's ``asleep``."""
 
-    def __init__(self, client: genai.Client, policy: RetryPolicy) -> None:
-        self.client, self.policy = client, policy
+    def __init__(
+        self, client: genai.Client, policy: RetryPolicy, today: Callable[[], date] = date.today
+    ) -> None:
+        self.client, self.policy, self.today = client, policy, today
         self.vertex = bool(client.vertexai)
         """Whether calls go to Vertex AI, which takes options the Gemini API refuses."""
         self.api = Api()
@@ -104,11 +131,20 @@ class AsyncTransport:
             return await self.policy.asleep(step.seconds)
         if isinstance(step, Offload):
             return await self.offload(step.fn, *step.args)
-        with translating():
-            if isinstance(step, Next):
+        if isinstance(step, Next):
+            with translating():
                 return await anext(step.stream, END)
-            assert isinstance(step, Op)
-            return await _method(self.client.aio, step.method)(**step.kwargs)
+        assert isinstance(step, Op)
+        today = self.today()
+        _warn_before(step, self.vertex, today)
+        try:
+            with translating():
+                return await _method(self.client.aio, step.method)(**step.kwargs)
+        except NotFoundError as error:
+            explained = _explained(error, step, self.vertex, today)
+            if explained is error:
+                raise
+            raise explained from error
 
     async def events(self, flow: Flow, out: list[Any]) -> AsyncIterator[Any]:
         """Runs a flow, yielding what it emits; see `SyncTransport.events`."""

@@ -1,5 +1,5 @@
 """Each flow driven on its own: send it answers, read the steps it yields (as httpx's
-``tests/test_auth.py`` drives ``auth_flow``). No network, no driver, no clock but the policy's."""
+``tests/test_auth.py`` drives ``auth_flow`` in its own repository). No network, no driver, no clock but the policy's."""
 
 from __future__ import annotations
 
@@ -96,32 +96,42 @@ def test_stream_flow_returns_when_the_stream_ends(policy) -> None:
     assert stop.value.value.image.data == JPEG
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.lines: list[dict] = []
-        self.jobs: list[dict] = []  # jobs recorded before: none
+def test_submit_flow_uploads_creates_once_and_writes_only_through_offload(policy, tmp_path) -> None:
+    from nanobanana._runs.manifest import Manifest
 
-    def append(self, line: dict) -> None:
-        self.lines.append(line)
+    manifest = Manifest(tmp_path / "manifest.jsonl")
+    offloading = [False]
+    append = manifest.append
 
+    def checked_append(entry):
+        assert offloading[0], "the flow wrote to disk itself"
+        return append(entry)
 
-def test_submit_flow_uploads_creates_once_and_records_as_a_disk_step(policy) -> None:
-    manifest = Recorder()
+    manifest.append = checked_append  # type: ignore[method-assign]
+    answers = {
+        "files.upload": types.File(name="files/abc"),
+        "batches.create": types.BatchJob(name="batches/1", model="models/gemini-3-pro-image"),
+    }
     flow = submit_flow(
         [Source("gemini-3-pro-image", ("k1",), b'{"key": "k1"}\n')], "run", policy, manifest
     )
-    upload = next(flow)
-    assert upload.method == "files.upload"
-    create = flow.send(types.File(name="files/abc"))
-    assert create.method == "batches.create" and create.kwargs["src"] == "files/abc"
-    assert create.idempotent is False  # never created (and paid for) twice
-    record = flow.send(types.BatchJob(name="batches/1", model="models/gemini-3-pro-image"))
-    assert isinstance(record, Offload) and record.fn == manifest.append
-    assert manifest.lines == []  # the flow itself wrote nothing
-    record.fn(*record.args)
-    with pytest.raises(StopIteration) as stop:
-        flow.send(None)
-    assert [j.name for j in stop.value.value] == ["batches/1"]
-    assert manifest.lines == [
-        {"type": "batch_job", "name": "batches/1", "model": "gemini-3-pro-image", "keys": ["k1"]}
-    ]
+    ops, value = [], None
+    while True:
+        try:
+            step = flow.send(value)
+        except StopIteration as stop:
+            jobs = stop.value
+            break
+        if isinstance(step, Offload):
+            offloading[0] = True
+            value = step.fn(*step.args)
+            offloading[0] = False
+        else:
+            ops.append(step)
+            value = answers[step.method]
+    assert [op.method for op in ops] == ["files.upload", "batches.create"]
+    create = ops[1]
+    assert create.kwargs["src"] == "files/abc" and create.idempotent is False  # never twice
+    assert [j.name for j in jobs] == ["batches/1"]
+    recorded = [e for e in Manifest(tmp_path / "manifest.jsonl").jobs]
+    assert [(j["name"], j["keys"]) for j in recorded] == [("batches/1", ["k1"])]

@@ -77,3 +77,13 @@ def test_old_names_still_work_with_a_deprecation() -> None:
     assert ref.media_resolution == ref.detail == "ultra_high"
     with pytest.raises(nanobanana.InvalidRequestError, match="not both"):
         Reference(photo(64, 48), detail="low", media_resolution="high")
+
+
+def test_the_image_being_edited_is_counted_and_named(fake_gemini, fake_nanobanana) -> None:
+    from nanobanana import InvalidRequestError
+
+    refs = [photo(64, 48, seed=i) for i in range(14)]
+    with pytest.raises(InvalidRequestError, match="the image being edited and 14 reference"):
+        fake_nanobanana.edit(photo(64, 48), "make it night", references=refs)
+    assert fake_gemini.requests == []
+    fake_nanobanana.edit(photo(64, 48), "make it night", references=refs[:5])  # 6 objects fit

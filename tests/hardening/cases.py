@@ -203,10 +203,14 @@ def bad_inputs(tmp: Path) -> list[tuple[str, dict[str, Any], str]]:
         (
             "aspect ratio of a wrong type",
             {"prompt": "a fox", "aspect_ratio": 1.5},
-            "aspect ratio 1.5 is not supported; allowed: 1:1",
+            "takes no aspect ratio '1.5'",
         ),
         ("unknown aspect ratio", {"prompt": "a fox", "aspect_ratio": "7:3"}, "allowed: 1:1, 2:3"),
-        ("unknown size", {"prompt": "a fox", "size": "8K"}, "allowed: 512, 1K, 2K, 4K"),
+        (
+            "unknown size",
+            {"prompt": "a fox", "size": "8K"},
+            "(did you mean 4K?); allowed: 1K, 2K, 4K",
+        ),
         (
             "reference of a wrong type",
             {"prompt": "a fox", "references": [42]},

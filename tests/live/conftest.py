@@ -29,7 +29,7 @@ else:
 PRICE_PER_CALL = {
     "gemini-3-pro-image": 0.134 + 0.012 + 0.001,  # Nano Banana Pro, 1K
     "gemini-3.1-flash-image": 0.067 + 0.012 + 0.001,  # Nano Banana 2, 1K
-    "gemini-2.5-flash-image": 0.039 + 0.001,  # Nano Banana (no thinking), 1K
+    "gemini-3.1-flash-image/512": 0.045 + 0.012 + 0.001,  # Nano Banana 2, 512
 }
 GROUNDING_PER_CALL = 0.014  # a search query past the free monthly allowance
 
@@ -39,7 +39,8 @@ PLAN = [
     ("test_flash_generate", "gemini-3.1-flash-image", 1, False),
     ("test_grounded_call", "gemini-3.1-flash-image", 1, True),
     ("test_two_turn_edit", "gemini-3.1-flash-image", 2, False),
-    ("test_burst", "gemini-2.5-flash-image", 6, False),
+    # 2.5 Flash Image, the cheapest once, was shut down on the Gemini API on 2026-10-02.
+    ("test_burst", "gemini-3.1-flash-image/512", 6, False),
 ]
 
 
@@ -55,7 +56,8 @@ def pytest_report_header() -> list[str]:
         return [f"live: skipped: {SKIP_REASON}"]
     lines = [f"live: expected spend at most ${expected_spend():.2f} (cap ${MAX_COST:.2f}):"]
     lines += [
-        f"  {test}: {calls} x {model} 1K{' + Google Search' if grounded else ''}"
+        f"  {test}: {calls} x {model.partition('/')[0]} {model.partition('/')[2] or '1K'}"
+        f"{' + Google Search' if grounded else ''}"
         for test, model, calls, grounded in PLAN
     ]
     return lines

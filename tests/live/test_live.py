@@ -18,6 +18,7 @@ from google.genai import types
 from nanobanana import AsyncNanoBanana, NanoBanana
 from tests.live import cassettes
 from tests.live.conftest import KEY, SKIP_REASON, Budget
+from tests.testing.test_contract import unrecorded
 
 pytestmark = [
     pytest.mark.skipif(bool(SKIP_REASON), reason=SKIP_REASON or "enabled"),
@@ -153,16 +154,19 @@ def test_two_turn_edit(recording: Recording, budget: Budget) -> None:
 
 def test_burst(recording: Recording, budget: Budget, tmp_path) -> None:
     """Six at once on the cheapest model: a 429 may come; it must be retried or named."""
-    budget.reserve("gemini-2.5-flash-image", calls=6)
+    # 2.5 Flash Image was shut down on the Gemini API on 2026-10-02: the cheapest now is 2.
+    budget.reserve("gemini-3.1-flash-image/512", calls=6)
     prompts = [
         f"A {c} paper boat on a pond" for c in ("red", "blue", "yellow", "green", "white", "black")
     ]
 
     async def burst() -> Any:
         async with AsyncNanoBanana(
-            genai_client=recording.genai, model="gemini-2.5-flash-image"
+            genai_client=recording.genai, model="gemini-3.1-flash-image"
         ) as nb:
-            return await nb.generate_many(prompts, out_dir=tmp_path, concurrency=6, progress=False)
+            return await nb.generate_many(
+                prompts, out_dir=tmp_path, concurrency=6, progress=False, size="512"
+            )
 
     report = asyncio.run(burst())
     statuses = [e["response"]["status"] for e in recording.exchanges]
@@ -173,3 +177,28 @@ def test_burst(recording: Recording, budget: Budget, tmp_path) -> None:
             kinds = {d.get("@type", "").rsplit(".", 1)[-1] for d in details}
             assert kinds & {"QuotaFailure", "RetryInfo"}, kinds
     assert report.done >= 1, (statuses, report.failures)
+
+
+@pytest.mark.parametrize("case", unrecorded("free"), ids=lambda c: c["name"])
+def test_record_a_case_built_from_facts(case: dict[str, Any]) -> None:
+    """Sends a contract case that costs nothing (an error, a listing, a count) as it stands in
+    live_bodies.json, and records the answer as cassette ``contract-<name>``: the contract
+    suite then checks it with the case's own check (test_contract.py)."""
+    import httpx
+
+    request = case["request"]
+    recorder = cassettes.Recorder(KEY)
+    with httpx.Client(
+        base_url="https://generativelanguage.googleapis.com", timeout=60,
+        # the bad-key case is about a key the API refuses: send one
+        headers={"x-goog-api-key": "not-a-key" if "api_keys" in request else KEY,
+                 **request.get("headers", {})},
+        **recorder.client_args(),
+    ) as http:  # fmt: skip
+        http.request(request.get("method", "POST"), request["path"], json=request.get("body"))
+    (exchange,) = recorder.exchanges
+    scenario = f"contract-{case['name']}"
+    item = cassettes.cassette(exchange, name=scenario, scenario=scenario, key=KEY,
+                              case=case["name"])  # fmt: skip
+    for path in cassettes.write([item], key=KEY):
+        print(f"recorded {path.name}")

@@ -31,6 +31,14 @@ def test_knobs_parse() -> None:
     assert (args.rpm, args.ipm, args.latency, args.realistic) == (5, 7, 0.5, True)
     assert (args.time_scale, args.record) == (0.01, 100)
     assert parse().record == 0  # the CLI keeps no requests unless asked
+    args = parse("--rpm", "60", "--quota-model", "bucket", "--burst", "5")
+    assert (args.quota_model, args.burst) == ("bucket", 5)
+    assert parse().quota_model == "window"
+
+
+def test_burst_without_a_bucket_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(parse("--rpm", "60", "--burst", "5")) == 2
+    assert "--quota-model bucket" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bad", ["nope", "429:0", "429:x", "503:-1"])

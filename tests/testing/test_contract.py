@@ -110,19 +110,98 @@ def image_answer(status: int, body: Any, case: dict[str, Any]) -> None:
     assert base64.b64decode(image["data"])[:3] == b"\xff\xd8\xff"
     usage = body["usageMetadata"]
     _usage(usage)
-    assert {"modality": "IMAGE", "tokenCount": 1120} in usage["candidatesTokensDetails"]
+    # Pro lists only IMAGE, even when text came back (FACTS 2026-12-04).
+    assert usage["candidatesTokensDetails"] == [{"modality": "IMAGE", "tokenCount": 1120}]
 
 
 @check
 def blocked(status: int, body: Any, case: dict[str, Any]) -> None:
     assert status == 200 and "candidates" not in body
     assert body["promptFeedback"]["blockReason"] == "PROHIBITED_CONTENT"
+    assert "candidatesTokenCount" not in body["usageMetadata"]  # google-genai gives None
+    assert "thoughtsTokenCount" not in body["usageMetadata"]
 
 
 @check
 def no_image(status: int, body: Any, case: dict[str, Any]) -> None:
     candidate = _candidate(status, body)
     assert candidate["finishReason"] == "NO_IMAGE" and candidate["content"] == {}
+    usage = body["usageMetadata"]
+    assert "candidatesTokenCount" not in usage and "thoughtsTokenCount" not in usage
+    _usage(usage)
+
+
+@check
+def no_output_count(status: int, body: Any, case: dict[str, Any]) -> None:
+    """IMAGE_SAFETY: no image, and no candidatesTokenCount at all."""
+    candidate = _candidate(status, body)
+    assert candidate["finishReason"] == "IMAGE_SAFETY" and candidate["finishMessage"]
+    assert "candidatesTokenCount" not in body["usageMetadata"]
+    _usage(body["usageMetadata"])
+
+
+@check
+def field_violation(status: int, body: Any, case: dict[str, Any]) -> None:
+    error_exact(status, body, case)
+    live = case["live"]["body"]["error"]["details"][0]["fieldViolations"]
+    assert body["error"]["details"][0]["fieldViolations"] == live
+
+
+@check
+def top_level_field(status: int, body: Any, case: dict[str, Any]) -> None:
+    """An unknown top-level name: its violation has no ``field`` key."""
+    error_exact(status, body, case)
+    (violation,) = body["error"]["details"][0]["fieldViolations"]
+    assert set(violation) == {"description"}
+
+
+@check
+def retry_delay(status: int, body: Any, case: dict[str, Any]) -> None:
+    """The text gives the delay to the nanosecond; RetryInfo in whole seconds."""
+    error = _error_shape(status, body)
+    assert status == 429 and error["message"].endswith("Please retry in 17.395510932s.")
+    details = {t: d for t, d in zip(_types(error), error["details"], strict=True)}
+    assert details["RetryInfo"]["retryDelay"] == "17s"
+    assert _types(error) == _types(case["live"]["body"]["error"])
+
+
+@check
+def count_image_tokens(status: int, body: Any, case: dict[str, Any]) -> None:
+    """An input image counts about 1,065-1,101 tokens on Gemini 3, whatever its pixels (8x8)."""
+    assert status == 200
+    details = {d["modality"]: d["tokenCount"] for d in body["promptTokensDetails"]}
+    assert 1065 <= details["IMAGE"] <= 1101
+    assert body["totalTokens"] == sum(details.values())
+
+
+@check
+def image_tokens(status: int, body: Any, case: dict[str, Any]) -> None:
+    """Output tokens of one image as the model bills them at the size asked."""
+    candidate = _candidate(status, body)
+    assert candidate["finishReason"] == "STOP"
+    usage = body["usageMetadata"]
+    _usage(usage)
+    tokens = case["expect"]["tokens"]
+    assert usage["candidatesTokensDetails"] == [{"modality": "IMAGE", "tokenCount": tokens}]
+
+
+@check
+def vertex_shape(status: int, body: Any, case: dict[str, Any]) -> None:
+    """Vertex adds createTime and trafficType, and has no candidates[].index."""
+    assert status == 200 and isinstance(body["createTime"], str)
+    assert body["createTime"].endswith("Z") and "T" in body["createTime"]
+    (candidate,) = body["candidates"]
+    assert "index" not in candidate and candidate["finishReason"] == "STOP"
+    assert body["usageMetadata"]["trafficType"] == "ON_DEMAND"
+    _usage(body["usageMetadata"])
+
+
+@check
+def models_page(status: int, body: Any, case: dict[str, Any]) -> None:
+    """One page of every model, text ones too; clients filter by what they make."""
+    assert status == 200 and len(body["models"]) == 2 and body["nextPageToken"]
+    for model in body["models"]:
+        assert model["name"].startswith("models/") and model["supportedGenerationMethods"]
 
 
 @check
@@ -194,6 +273,8 @@ FAULTS = {
     "blocked": Fault.blocked,
     "no_image": Fault.no_image,
     "prohibited": lambda: Fault.safety("IMAGE_PROHIBITED_CONTENT"),
+    "image_safety": lambda: Fault.safety("IMAGE_SAFETY"),
+    "rate_limit": Fault.rate_limit,
 }
 
 
@@ -209,11 +290,33 @@ def test_emulator_meets_the_contract(case: dict[str, Any]) -> None:
         if "fault" in request:
             server.push(FAULTS[request["fault"]]())
         status, body = call(
-            server, request["path"], request.get("body"), method=request.get("method", "POST")
-        )
+            server, request["path"], request.get("body"), method=request.get("method", "POST"),
+            headers=request.get("headers"),
+        )  # fmt: skip
     if isinstance(body, bytes):  # server-sent events
         body = _sse(body)
     CHECKS[case["check"]](status, body, case)
+
+
+def unrecorded(kind: str | None = None) -> list[dict[str, Any]]:
+    """The cases built from FACTS rather than recorded, for ``nox -s live`` to record.
+
+    ``kind``: ``"free"`` (an error or a listing: nothing billed), ``"paid"`` (one image) or
+    ``"fault"`` (recorded only when the API happens to answer so); ``None``: all.
+    """
+    return [c for c in CASES if not c["recorded"] and kind in (None, c["record"])]
+
+
+def test_every_built_case_says_so_and_how_to_record_it() -> None:
+    for case in CASES:
+        assert isinstance(case["recorded"], bool), case["name"]
+        if not case["recorded"]:
+            assert case["built_from"].startswith("FACTS.md"), case["name"]
+            assert case["record"] in ("free", "paid", "fault"), case["name"]
+    assert {c["name"] for c in unrecorded("free")} >= {
+        "bad_aspect_ratio", "two_candidates", "unknown_top_level_field", "models_list_page",
+        "shut_down_model", "count_tokens_image",
+    }  # fmt: skip
 
 
 def _cassette_exchanges() -> list[tuple[str, dict[str, Any], int, Any]]:
@@ -258,6 +361,27 @@ def _shape(status: int, body: dict[str, Any]) -> None:
         _usage(body["usageMetadata"])
     elif "promptFeedback" in body:
         assert body["promptFeedback"]["blockReason"]
+
+
+def _recorded_cases() -> list[tuple[str, dict[str, Any], int, Any]]:
+    """(case name, case, status, body) of each cassette `nox -s live` recorded for a case."""
+    by_name = {c["name"]: c for c in CASES}
+    found = []
+    for path in sorted(CASSETTES.glob("contract-*.json")) if CASSETTES.is_dir() else []:
+        data = json.loads(path.read_text())
+        case = by_name.get(str(data.get("notes", {}).get("case")))
+        if case is not None:
+            response = data["response"]
+            found.append((case["name"], case, int(response.get("status", 200)), response["body"]))
+    return found
+
+
+@pytest.mark.skipif(not _recorded_cases(), reason="no case recorded yet (nox -s live)")
+@pytest.mark.parametrize("recorded", _recorded_cases(), ids=lambda r: r[0])
+def test_a_recorded_case_meets_its_check(recorded: tuple[str, dict[str, Any], int, Any]) -> None:
+    """What a live run recorded for a case built from FACTS passes that case's check."""
+    _, case, status, body = recorded
+    CHECKS[case["check"]](status, body, case)
 
 
 @pytest.mark.skipif(not CASSETTES.is_dir(), reason="no tests/cassettes (record with nox -s live)")

@@ -111,13 +111,31 @@ def test_usage_follows_the_token_table(genai_client: genai.Client, size: str, to
     assert r.model_version == MODEL and r.response_id
 
 
-def test_input_images_are_counted_in_prompt_tokens(genai_client: genai.Client) -> None:
-    part = types.Part.from_bytes(data=photo(1600, 1200), mime_type="image/jpeg")
+@pytest.mark.parametrize("pixels", [(256, 256), (640, 480), (1600, 1200)])
+def test_input_images_count_a_fixed_figure_whatever_their_pixels(
+    genai_client: genai.Client, pixels: tuple[int, int]
+) -> None:
+    """Gemini 3 counts about 1,065-1,101 tokens per image at the default resolution (FACTS)."""
+    part = types.Part.from_bytes(data=photo(*pixels), mime_type="image/jpeg")
     r = genai_client.models.generate_content(
         model=MODEL, contents=["edit this", part], config=config()
     )
     details = {d.modality: d.token_count for d in r.usage_metadata.prompt_tokens_details}
-    assert 258 <= details["IMAGE"] <= 1069
+    assert 1065 <= details["IMAGE"] <= 1101
+    counted = genai_client.models.count_tokens(model=MODEL, contents=["edit this", part])
+    assert counted.total_tokens == r.usage_metadata.prompt_token_count
+
+
+def test_ultra_high_counts_about_twice(genai_client: genai.Client) -> None:
+    data = photo(640, 480)
+    counts = [
+        genai_client.models.count_tokens(model=MODEL, contents=["edit this", types.Part(
+            inline_data=types.Blob(data=data, mime_type="image/jpeg"),
+            media_resolution=types.PartMediaResolution(level=level) if level else None,
+        )]).total_tokens - 3
+        for level in (None, "MEDIA_RESOLUTION_ULTRA_HIGH")
+    ]  # fmt: skip
+    assert counts[1] == 2 * counts[0]
 
 
 def test_async_client(fake_gemini: FakeGemini) -> None:
@@ -203,7 +221,7 @@ def test_invalid_key_when_keys_are_set() -> None:
         ("gemini-2.0-nonexistent", config(), 404, "is not found"),
         ("gemini-3-pro-image-preview", config(), 404, "is not found"),
         (MODEL, config("1:1", "2k"), 400, "'2k'"),
-        (MODEL, config("7:3"), 400, "Unsupported aspect ratio: 7:3"),
+        (MODEL, config("7:3"), 400, "aspect_ratio must be one of '1:1'"),
     ],
 )
 def test_validation_like_the_real_api(genai_client, model, cfg, code, message) -> None:
@@ -285,9 +303,7 @@ class TestThoughtSignatures:
             genai_client.models.generate_content(model=MODEL, contents=contents)
         assert info.value.code == 400
         expected = (
-            "missing a thought_signature"
-            if damage == "missing"
-            else "Thought signature is not valid"
+            "missing a thought_signature" if damage == "missing" else "Corrupted thought signature."
         )
         assert expected in info.value.message
 
@@ -439,6 +455,44 @@ class TestQuotas:
             with pytest.raises(errors.ClientError, match="generate_images"):
                 client.models.generate_content(model=MODEL, contents="Generate 2 images: a fox")
             client.models.generate_content(model=MODEL, contents="a fox")
+
+    @staticmethod
+    def _retry_delay(client: genai.Client) -> str | None:
+        try:
+            client.models.generate_content(model=MODEL, contents="a")
+        except errors.ClientError as exc:
+            assert exc.code == 429
+            details = exc.details["error"]["details"]
+            return next(d["retryDelay"] for d in details if d["@type"].endswith("RetryInfo"))
+        return None
+
+    def test_fixed_minutes_start_again_on_the_minute(self) -> None:
+        clock = ManualClock(start=1_050.0)  # 30 s into a minute of the clock
+        with (
+            FakeGemini(rpm=2, quota_model="minute", clock=clock) as server,
+            raw_client(server) as client,
+        ):
+            assert [self._retry_delay(client) for _ in range(3)] == [None, None, "30s"]
+            clock.advance(30)  # a new minute: two more at once, where a window would refuse
+            assert [self._retry_delay(client) for _ in range(3)] == [None, None, "60s"]
+
+    def test_a_bucket_allows_a_burst_then_the_rate(self) -> None:
+        clock = ManualClock()
+        with (
+            FakeGemini(rpm=60, quota_model="bucket", burst=3, clock=clock) as server,
+            raw_client(server) as client,
+        ):
+            assert [self._retry_delay(client) for _ in range(4)] == [None, None, None, "1s"]
+            clock.advance(1)  # one token a second
+            assert [self._retry_delay(client) for _ in range(2)] == [None, "1s"]
+            clock.advance(10)  # the bucket holds 3, however long it fills
+            assert [self._retry_delay(client) for _ in range(4)] == [None, None, None, "1s"]
+
+    def test_an_unknown_quota_model_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="window, minute, bucket"):
+            FakeGemini(rpm=2, quota_model="hour")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="only the bucket"):
+            FakeGemini(rpm=2, burst=3)
 
 
 def test_requests_are_recorded_with_the_key_redacted(fake_gemini, genai_client) -> None:

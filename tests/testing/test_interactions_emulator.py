@@ -75,7 +75,7 @@ def test_create_answers_an_image_of_the_size_asked(
         ({"response_format": {"type": "image", "image_size": "512"}},
          "Invalid value for image_size: '512' for models/gemini-3-pro-image"),
         ({"response_format": {"type": "image", "aspect_ratio": "1:8"}},
-         "Unsupported aspect ratio: 1:8 for models/gemini-3-pro-image"),
+         "aspect_ratio must be one of '1:1'"),  # generateContent's field violation
         ({"response_format": {"type": "image", "delivery": "email"}},
          "Invalid value at 'response_format.delivery'"),
         ({"background": True, "store": False}, "background=true requires store=true."),

@@ -21,12 +21,18 @@ def test_gemimg(fake_gemini: FakeGemini) -> None:
     result = pro.generate("a fox in the snow", save=False, image_size="1K", aspect_ratio="16:9")
     pro.client.close()  # gemimg leaves its httpx client to the caller
     assert result is not None and [im.size for im in result.images] == [(1376, 768)]
-    # its default model is the cookbook's 2.5 Flash Image, which answers PNG
+    # its default model is the cookbook's 2.5 Flash Image, shut down on 2026-10-02: the real
+    # 404, unless the emulator serves retired models for old code (it answers PNG)
     flash = gemimg.GemImg(api_key="k", base_url=fake_gemini.url)
-    result = flash.generate("a fox", save=False)
+    assert flash.generate("a fox", save=False) is None
     flash.client.close()
+    assert [r.status for r in fake_gemini.generate_requests] == [200, 404]
+    with FakeGemini(serve_retired=True) as old:
+        flash = gemimg.GemImg(api_key="k", base_url=old.url)
+        result = flash.generate("a fox", save=False)
+        flash.client.close()
     assert result is not None and result.images[0].format == "PNG"
-    assert [r.status for r in fake_gemini.generate_requests] == [200, 200]
+    assert result.images[0].size == (1024, 1024)  # its size without a ratio
 
 
 def test_pydantic_ai(fake_gemini: FakeGemini) -> None:

@@ -34,8 +34,10 @@ from .._runs.manifest import (
     expand,
     failure_entry,
     success_entry,
+    unsaved_entry,
 )
 from .._transport import AsyncTransport, SyncTransport
+from .resubmit import INTENT, new_tag, plan_flow, tagged
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -143,18 +145,29 @@ def submit_flow(
 
     A job attached to rather than created is returned by name only.
 
-    With a manifest, each job is recorded the moment it exists, and a job already recorded
-    for the same requests is attached to instead of created again: a re-run never pays twice.
+    With a manifest, each job is noted before it is created and recorded the moment it
+    exists; a re-submit attaches to live jobs and sends only what is neither saved nor in
+    one (`resubmit.plan_flow`): a re-run never pays twice.
     """
     from google.genai import types
 
     config = types.CreateBatchJobConfig(display_name=display_name) if display_name else None
-    known = {tuple(j.get("keys", ())): str(j["name"]) for j in manifest.jobs} if manifest else {}
     jobs: list[Any] = []
+    # -- resubmit (see `resubmit`): attach to live jobs, send only what is neither saved nor
+    # in one, and note each job before it exists so that a kill never leaves it unfound.
+    tag = None
+    if manifest is not None:
+        plan = yield from plan_flow(sources, manifest, policy)
+        jobs.extend(plan.attach)
+        sources = plan.send
     for source in sources:
-        if source.keys in known:
-            jobs.append(known[source.keys])
-            continue
+        if manifest is not None:
+            tag = new_tag()
+            intent = {"type": INTENT, "tag": tag, "model": source.model,
+                      "keys": list(source.keys)}  # fmt: skip
+            yield Offload(manifest.append, (intent,))
+            config = types.CreateBatchJobConfig(display_name=tagged(display_name, tag))
+        # -- end resubmit
         src = source.src
         if isinstance(src, bytes):
             upload = types.UploadFileConfig(mime_type="jsonl", display_name=display_name)
@@ -174,7 +187,7 @@ def submit_flow(
         jobs.append(job)
         if manifest is not None:
             record = {"type": "batch_job", "name": str(job.name), "model": source.model,
-                      "keys": list(source.keys)}  # fmt: skip
+                      "keys": list(source.keys), "tag": tag}  # fmt: skip
             yield Offload(manifest.append, (record,))
     return jobs
 
@@ -353,7 +366,12 @@ class JobCore(Generic[_T]):
                 manifest.append(entry)
             return None
         if manifest and self.out_dir and not manifest.is_done(key):
-            manifest.append(success_entry(head, outcome, self.out_dir))
+            try:
+                entry = success_entry(head, outcome, self.out_dir)
+            except OSError as exc:  # this item's save failed: recorded against it, go on
+                entry = unsaved_entry(head, outcome, exc)
+                self.errors.append(entry)
+            manifest.append(entry)
         return outcome
 
 

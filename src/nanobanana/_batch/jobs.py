@@ -9,6 +9,7 @@ them through the same manifest as ``generate_many``. The decisions are flows in
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
@@ -19,10 +20,12 @@ from typing_extensions import Unpack
 from .._core.flows import attempt, list_flow
 from .._core.steps import Flow, Offload, Op
 from .._errors import InvalidRequestError
-from .._request.options import RequestOptions
+from .._request.options import RequestOptions, with_options_help
 from .._request.request import GenerationRequest
 from .._request.types import PromptLike
 from .._result.result import Result
+from .._runs.lock import FolderLock
+from .._runs.store import ObjectOut, output
 from .._transport import AsyncTransport, SyncTransport
 from .flows import JobCore, Keyed, Source, open_manifest, prepare, submit_flow
 from .shards import DEFAULT_SHARD_REQUESTS, BatchRunReport, ShardLimits, checked, run_flow
@@ -51,7 +54,8 @@ class BatchJob(JobCore[SyncTransport]):
 
     def results(self) -> Iterator[Result]:
         """The results, in order; failures go to `errors` (and the manifest), not raised."""
-        yield from self._transport.events(self._results_flow(), [])
+        with _holding(self.out_dir):  # one writer per folder while results are saved
+            yield from self._transport.events(self._results_flow(), [])
 
     def cancel(self) -> None:
         """Asks the API to cancel the job."""
@@ -76,8 +80,9 @@ class AsyncBatchJob(JobCore[AsyncTransport]):
 
     async def results(self) -> AsyncIterator[Result]:
         """The results, in order; see `BatchJob.results`."""
-        async for result in self._transport.events(self._results_flow(), []):
-            yield result
+        with _holding(self.out_dir):
+            async for result in self._transport.events(self._results_flow(), []):
+                yield result
 
     async def cancel(self) -> None:
         """Asks the API to cancel the job."""
@@ -132,19 +137,17 @@ class _BatchesCore(Generic[_T]):
     def _run_flow(
         self,
         requests: Iterable[GenerationRequest | PromptLike],
-        out_dir: str | os.PathLike[str],
+        out: Path | ObjectOut,
         tier: int,
         shard_size: int,
         display_name: str | None,
         options: RequestOptions,
         spool: Path,
     ) -> Flow:
-        from .._runs.store import output
-
         self._no_vertex()
         limits = ShardLimits(tier, shard_size)
         lazy = checked(requests, self._make(options))
-        return run_flow(self._transport, lazy, output(out_dir), limits, spool, display_name)
+        return run_flow(self._transport, lazy, out, limits, spool, display_name)
 
     def _list_flow(self) -> Flow:
         self._no_vertex()
@@ -154,6 +157,7 @@ class _BatchesCore(Generic[_T]):
 class Batches(_BatchesCore[SyncTransport]):
     """``nb.batch``: submit and find Batch API jobs."""
 
+    @with_options_help
     def submit(
         self,
         requests: Iterable[GenerationRequest | PromptLike],
@@ -175,7 +179,8 @@ class Batches(_BatchesCore[SyncTransport]):
             prepare, self._checked(requests, options), self._transport.vertex
         )
         flow = self._submitted_flow(BatchJob, keyed, sources, display_name, _path(out_dir))
-        handle: BatchJob = self._transport.run(flow)
+        with _holding(_path(out_dir)):  # two submitters to one folder would both pay
+            handle: BatchJob = self._transport.run(flow)
         return handle
 
     def run(
@@ -200,8 +205,10 @@ class Batches(_BatchesCore[SyncTransport]):
         Example:
             >>> report = nb.batch.run((f"A {c} bicycle" for c in colours), out_dir="gs://b/run")
         """
-        with _Spool() as spool:
-            flow = self._run_flow(requests, out_dir, tier, shard_size, display_name, options,
+        where = output(out_dir)
+        # one writer per folder (a URL's create-only records need no lock)
+        with _holding(where if isinstance(where, Path) else None), _Spool() as spool:
+            flow = self._run_flow(requests, where, tier, shard_size, display_name, options,
                                   spool)  # fmt: skip
             report: BatchRunReport = self._transport.run(flow)
         return report
@@ -209,7 +216,7 @@ class Batches(_BatchesCore[SyncTransport]):
     def get(self, name: str, *, out_dir: str | os.PathLike[str] | None = None) -> BatchJob:
         """A job by name (its requests unknown here: results carry no request)."""
         self._no_vertex()
-        handle = BatchJob(self._transport, name.split(","), {}, _path(out_dir))
+        handle = BatchJob(self._transport, _job_names(name), {}, _path(out_dir))
         handle.refresh()
         return handle
 
@@ -226,6 +233,7 @@ class Batches(_BatchesCore[SyncTransport]):
 class AsyncBatches(_BatchesCore[AsyncTransport]):
     """``nb.batch`` on `AsyncNanoBanana`."""
 
+    @with_options_help
     async def submit(
         self,
         requests: Iterable[GenerationRequest | PromptLike],
@@ -239,7 +247,8 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
             prepare, self._checked(requests, options), self._transport.vertex
         )
         flow = self._submitted_flow(AsyncBatchJob, keyed, sources, display_name, _path(out_dir))
-        handle: AsyncBatchJob = await self._transport.run(flow)
+        with _holding(_path(out_dir)):
+            handle: AsyncBatchJob = await self._transport.run(flow)
         return handle
 
     async def run(
@@ -256,8 +265,10 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
 
         Disk work (building shards, saving results) runs in worker threads.
         """
-        with _Spool() as spool:
-            flow = self._run_flow(requests, out_dir, tier, shard_size, display_name, options,
+        where = output(out_dir)
+        # one writer per folder (a URL's create-only records need no lock)
+        with _holding(where if isinstance(where, Path) else None), _Spool() as spool:
+            flow = self._run_flow(requests, where, tier, shard_size, display_name, options,
                                   spool)  # fmt: skip
             report: BatchRunReport = await self._transport.run(flow)
         return report
@@ -267,7 +278,7 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
     ) -> AsyncBatchJob:
         """A job by name; see `Batches.get`."""
         self._no_vertex()
-        handle = AsyncBatchJob(self._transport, name.split(","), {}, _path(out_dir))
+        handle = AsyncBatchJob(self._transport, _job_names(name), {}, _path(out_dir))
         await handle.refresh()
         return handle
 
@@ -294,6 +305,29 @@ class _Spool:
         import shutil
 
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _holding(out_dir: Path | None) -> contextlib.AbstractContextManager[Any]:
+    """The folder's writer lock (`FolderLock`), or nothing without a folder."""
+    if out_dir is None:
+        return contextlib.nullcontext()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return FolderLock(out_dir)
+
+
+def _job_names(name: object) -> list[str]:
+    """The API job names in ``name`` (a `BatchJob.name`: names joined by commas).
+
+    Raises:
+        InvalidRequestError: Not a string of ``batches/<id>`` names.
+    """
+    names = [n.strip() for n in name.split(",")] if isinstance(name, str) else []
+    if not names or not all(n.startswith("batches/") and len(n) > 8 for n in names):
+        raise InvalidRequestError(
+            f"a batch job name is 'batches/<id>' (or several joined by commas, as "
+            f"BatchJob.name gives them), got {name!r}; nb.batch.list() lists yours"
+        )
+    return names
 
 
 def _path(out_dir: str | os.PathLike[str] | None) -> Path | None:

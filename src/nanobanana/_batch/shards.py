@@ -31,7 +31,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .._core.flows import attempt, list_flow
 from .._core.steps import Flow, Offload, Op, Sleep
@@ -51,6 +51,7 @@ from .._retry import RetryPolicy
 from .._runs.manifest import (
     MANIFEST_NAME,
     Manifest,
+    RunFailure,
     entry_head,
     failure_entry,
     request_key,
@@ -58,7 +59,7 @@ from .._runs.manifest import (
     unsaved_entry,
 )
 from .._runs.records import RecordManifest
-from .._runs.runner import RunReport
+from .._runs.runner import Invalid, RunReport
 from .._runs.store import ObjectOut
 from .flows import TERMINAL, JobCore, _read_lines, _rest, _state
 
@@ -193,7 +194,7 @@ class ShardWriter:
 
     def __init__(
         self,
-        requests: Iterable[GenerationRequest],
+        requests: Iterable[GenerationRequest | Invalid],
         spool: Path,
         limits: ShardLimits,
         is_done: Callable[[str], bool],
@@ -201,7 +202,9 @@ class ShardWriter:
         vertex: bool = False,
         prefix: str = "nanobanana",
     ) -> None:
-        self._items = _expand(requests)
+        self.invalid: list[Invalid] = []
+        """Items that were not requests, not yet reported."""
+        self._items = _expand(requests, self.invalid)
         self.spool, self.limits, self.is_done = spool, limits, is_done
         self.run, self.vertex, self.prefix = run, vertex, prefix
         self._open: dict[str, _Open] = {}
@@ -283,35 +286,49 @@ class ShardWriter:
         self._ready.append(shard)
 
 
-def _expand(requests: Iterable[GenerationRequest]) -> Iterator[tuple[int, GenerationRequest, str]]:
-    """`manifest.expand`, lazily: each copy and repeat its own key, in the order given."""
-    seen: dict[str, int] = {}
+def _expand(
+    requests: Iterable[GenerationRequest | Invalid], invalid: list[Invalid]
+) -> Iterator[tuple[int, GenerationRequest, str]]:
+    """`manifest.expand`, lazily: each copy and repeat its own key, in the order given.
+
+    Keys met are kept as their hashes (a repeat's count by key): small for 100,000. Items
+    that are not requests go to ``invalid``.
+    """
+    seen: set[int] = set()
+    repeats: collections.Counter[str] = collections.Counter()
     for index, request in enumerate(requests):
-        key = request_key(request)
+        if isinstance(request, Invalid):
+            invalid.append(request)
+            continue
+        try:
+            key = request_key(request)
+        except NanoBananaError as exc:  # a reference that cannot be read
+            invalid.append(Invalid(index, exc))
+            continue
         for _ in range(request.n):
-            k = seen[key] = seen.get(key, 0) + 1
-            yield index, request, key if k == 1 else f"{key}-{k}"
+            if hash(key) not in seen:
+                seen.add(hash(key))
+                yield index, request, key
+                continue
+            repeats[key] += 1
+            yield index, request, f"{key}-{repeats[key] + 1}"
 
 
 def checked(
     items: Iterable[GenerationRequest | Any], make: Callable[[Any], GenerationRequest]
-) -> Iterator[GenerationRequest]:
-    """Prompts, templates or requests as `GenerationRequest`s, one at a time (never a list).
+) -> Iterable[GenerationRequest | Invalid]:
+    """The run's input as `generate_many` takes it (`for_run`).
+
+    A list is checked whole before anything is sent; any other iterable is drawn one item at
+    a time (never a list), an item that is not a valid request yielded as `Invalid`: it is
+    reported as failed, and the rest run.
 
     Raises:
-        InvalidRequestError: An item is not a valid request (named by its number).
+        InvalidRequestError: An item of a list is not a valid request (named by its number).
     """
-    from .._runs.runner import _read_file_objects
+    from .._runs.runner import for_run
 
-    for i, item in enumerate(items):
-        try:
-            request = item if isinstance(item, GenerationRequest) else make(item)
-            yield _read_file_objects(request)
-        except InvalidRequestError as exc:
-            raise InvalidRequestError(
-                f"request #{i + 1}: {exc}. The shards before it were submitted and are "
-                "recorded: fix it and run again to continue"
-            ) from None
+    return for_run(items, make)
 
 
 class _Heads(Mapping[str, tuple[int, GenerationRequest]]):
@@ -402,7 +419,7 @@ def _unlink(path: Path | None) -> None:
 
 def run_flow(
     transport: Any,
-    requests: Iterable[GenerationRequest],
+    requests: Iterable[GenerationRequest | Invalid],
     out: Path | ObjectOut,
     limits: ShardLimits,
     spool: Path,
@@ -435,6 +452,7 @@ def run_flow(
         while not exhausted:
             if upcoming is None:
                 upcoming = yield Offload(writer.next)
+                _invalid(report, writer.invalid)
                 if upcoming is None:
                     exhausted = True
                     break
@@ -557,6 +575,17 @@ def _collect(
             yield from attempt(Op("files.delete", {"name": shard.file}), policy)
 
 
+def _invalid(report: BatchRunReport, items: list[Invalid]) -> None:
+    """Items of the input that were not requests: failed, named by their number."""
+    for item in items:
+        report.failed += 1
+        message = f"request #{item.index + 1}: {item.error}"
+        error = {"type": type(item.error).__name__, "message": message}
+        failure = {"index": item.index, "status": "failed", "transient": False, "error": error}
+        report.failures.append(cast(RunFailure, failure))
+    items.clear()
+
+
 def _tally(report: BatchRunReport, entry: dict[str, Any]) -> None:
     report.cost += float(entry.get("cost") or 0.0)
     if entry["status"] == "ok":
@@ -564,4 +593,4 @@ def _tally(report: BatchRunReport, entry: dict[str, Any]) -> None:
         report.images += len(entry["images"])
     else:
         report.failed += 1
-        report.failures.append(entry)
+        report.failures.append(cast(RunFailure, entry))

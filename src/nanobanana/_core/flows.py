@@ -1,10 +1,11 @@
 """The flows: one retry loop (`attempt`), a generation, a listing, an upload.
 
 Nothing here sends, reads a file, awaits or sleeps. A shell prepares the references (the one
-disk and CPU step, `_references`), `build`s a `Call` from the prepared bytes, and runs a flow:
-a generator that yields what to do (`Op`: one google-genai call; `Sleep`; `Next`: one chunk of
-an open stream; `Emit`: an event for the caller) and receives what happened, or the error it
-raised, translated. Two drivers in `_transport` perform the steps, one blocking, one awaiting,
+disk and CPU step, `_images.fit.prepare_references`), `build`s a `Call` from the prepared
+bytes (`_core.wire`), and runs a flow: a generator that yields what to do (`_core.steps`:
+`Op`, one google-genai call; `Sleep`; `Next`, one chunk of an open stream; `Emit`, an event
+for the caller; `Offload`, disk work) and receives what happened, or the error it raised,
+translated. Two drivers in `_transport` perform the steps, one blocking, one awaiting,
 as httpx runs its ``Auth.auth_flow`` generators. So the retry loop, the stream's retry, uploads
 and the batch flows exist once, whichever twin runs them.
 """

@@ -3,12 +3,14 @@
 One entry point, `prepare_images`: every source is read, sniffed and (when the set must shrink)
 fitted inside worker threads, each source read exactly once. The rule:
 
-- References whose bytes fit the API's budgets (about 7 MB per image, 20 MB per request, base64
-  included) are sent untouched: no decode, no re-encode.
-- When they do not fit, every reference larger than the model can use goes out at one size
-  derived from the model's input detail (`reference_long_side`), reached by the decoder's own
-  scaling (libjpeg decodes at 1/2, 1/4 or 1/8 for less work than a full decode) and never by
-  trial re-encodes, so that photos of one size come out at one size whatever their bytes.
+- No more pixels than the model reads: every reference whose long side is larger than its
+  media resolution's target (`reference_long_side`: 1,280 px at the default) is shrunk to
+  it, even when the request could carry it; one already that small is sent untouched (no
+  decode, no re-encode) while the set fits the API's budgets (about 7 MB per image, 20 MB
+  per request, base64 included).
+- A JPEG is decoded at the coarsest of libjpeg's scales (1/2, 1/4, 1/8: a fraction of a
+  full decode's work) that still leaves more pixels than the target, then resized to it
+  once, so that photos of one size come out at one size whatever their bytes.
 - A file that is not a regular file, is over the size cap, has more pixels than Pillow deems
   safe, or whose headers describe no image is refused before anything is sent.
 
@@ -26,7 +28,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .._errors import InvalidReferenceError, InvalidRequestError
-from .._models.registry import MAX_INLINE_IMAGE_BYTES, MAX_REQUEST_BYTES, REQUEST_HEADROOM_BYTES
+from .._models.registry import (
+    INPUT_IMAGE_TOKENS,
+    MAX_INLINE_IMAGE_BYTES,
+    MAX_REQUEST_BYTES,
+    REQUEST_HEADROOM_BYTES,
+)
 from .bytes import ImageBytes, RefSource
 from .read import _encode, _load, check_image, load_image
 
@@ -35,20 +42,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_image",
+    "fit_images",
     "fit_to_budget",
     "load_image",
     "prepare_images",
     "prepare_references",
+    "read_images",
     "reference_long_side",
+    "reference_sources",
+    "text_bytes",
     "wire_size",
 ]
 
 #: Quality used when a reference image must be re-encoded to fit.
 REENCODE_JPEG_QUALITY = 88
 
-#: Input tokens Gemini 3 gives one image at each media resolution (FACTS: 1,120 at the default
-#: HIGH, 2,240 at ULTRA_HIGH; LOW and MEDIUM follow Google's table at 1/4 and 1/2 of HIGH).
-_TOKENS = {"low": 280, "medium": 560, "high": 1120, "ultra_high": 2240}
+#: Input tokens one image takes at each media resolution: the registry's one table.
+_TOKENS = INPUT_IMAGE_TOKENS
 
 #: Long side that carries the detail the model takes at HIGH: 1280x960 is 1.2 MP for a 4:3
 #: photo, 1280x720 0.9 MP for 16:9. Measured token counts stay at 1,065-1,101 from 256x256 to
@@ -111,14 +121,35 @@ def prepare_images(
             complete image of a type the API takes, or a decompression bomb; names the source.
         InvalidRequestError: The text leaves no room, or the images cannot be made to fit.
     """
-    budget = _budget(text_bytes)
-    default = long_side or reference_long_side()
-    sides = [
-        reference_long_side(s.media_resolution) if s.media_resolution else default for s in sources
-    ]
     with _Workers(len(sources), workers) as run:
         loaded = run(_load, sources)
-        return _fit(loaded, sides, budget, run)
+        return _fit(loaded, _sides(loaded, long_side), _budget(text_bytes), run)
+
+
+def read_images(sources: Sequence[RefSource], *, workers: int | None = None) -> list[ImageBytes]:
+    """Reads and checks every source once (the first half of `prepare_images`)."""
+    with _Workers(len(sources), workers) as run:
+        return run(_load, sources)
+
+
+def fit_images(
+    images: Sequence[ImageBytes],
+    *,
+    text_bytes: int,
+    long_side: int | None = None,
+    workers: int | None = None,
+) -> list[ImageBytes]:
+    """Fits images `read_images` read, as `prepare_images` does (its second half)."""
+    with _Workers(len(images), workers) as run:
+        return _fit(list(images), _sides(images, long_side), _budget(text_bytes), run)
+
+
+def _sides(images: Sequence[ImageBytes], long_side: int | None) -> list[int]:
+    """Each image's long side: its own media resolution's, else the request's."""
+    default = long_side or reference_long_side()
+    return [
+        reference_long_side(i.media_resolution) if i.media_resolution else default for i in images
+    ]
 
 
 class _Prepared(Protocol):
@@ -136,12 +167,25 @@ class _Prepared(Protocol):
     def part_details(self) -> Sequence[str | None]: ...
 
 
+def reference_sources(request: _Prepared) -> list[RefSource]:
+    """What to read for a request: each reference with the media resolution it is sent with."""
+    details = request.part_details()
+    return [
+        RefSource(ref.source, ref.label(i), details[i]) for i, ref in enumerate(request.references)
+    ]
+
+
+def text_bytes(request: _Prepared) -> int:
+    """What a request's text takes on the wire (its prompt and system instruction)."""
+    return len(request.prompt.encode()) + len((request.system_instruction or "").encode())
+
+
 def prepare_references(request: _Prepared, *, reserved_bytes: int = 0) -> list[ImageBytes]:
     """Reads a request's references once (in worker threads), checks them, and fits them all.
 
-    The one disk and CPU step of a call: references that fit the 7 MB / 20 MB budgets go as
-    they are; when some must shrink, each goes out at the size the model uses at its media
-    resolution (`reference_long_side`). Each image carries the media resolution it is sent
+    The one disk and CPU step of a call: each goes out at no more pixels than the model reads
+    at its media resolution (`reference_long_side`), and smaller still when the set must
+    shrink to fit the 7 MB / 20 MB budgets. Each image carries the media resolution it is sent
     with.
 
     Args:
@@ -150,14 +194,9 @@ def prepare_references(request: _Prepared, *, reserved_bytes: int = 0) -> list[I
     """
     if not request.references:
         return []
-    details = request.part_details()
-    sources = [
-        RefSource(ref.source, ref.label(i), details[i]) for i, ref in enumerate(request.references)
-    ]
-    text = len(request.prompt.encode()) + len((request.system_instruction or "").encode())
     return prepare_images(
-        sources,
-        text_bytes=text + reserved_bytes,
+        reference_sources(request),
+        text_bytes=text_bytes(request) + reserved_bytes,
         long_side=reference_long_side(request.media_resolution),
     )
 
@@ -194,21 +233,24 @@ def _fit(
     budget: int,
     run: Callable[[Callable[[Any], ImageBytes], Iterable[Any]], list[ImageBytes]],
 ) -> list[ImageBytes]:
-    """Untouched if they fit; else every reference larger than its long side is shrunk to it.
+    """Every reference larger than its long side is shrunk to it; the others go untouched.
 
-    A reference smaller than that but heavier than an even share of the budget is re-encoded
-    at its own size. Only if the set still does not fit (noise-like images) is every shrunk
-    image halved once more, up to three times.
+    If the set does not fit then, a reference heavier than an even share of the budget is
+    re-encoded at its own size too; and while it still does not fit (noise-like images),
+    every shrunk image is halved once more, up to three times.
     """
-    if _fits(images, budget):
-        return images
-    share = min(budget // max(1, len(images)), wire_size(MAX_INLINE_IMAGE_BYTES))
-    factors = [_reduction(image, side) for image, side in zip(images, sides, strict=True)]
     plan = {
-        i: factor
-        for i, (factor, image) in enumerate(zip(factors, images, strict=True))
-        if factor > 1 or wire_size(len(image.data)) > share
+        i: side
+        for i, (image, side) in enumerate(zip(images, sides, strict=True))
+        if (_long_side(image) or 0) > side
     }
+    if not plan and _fits(images, budget):
+        return images
+    if not _fits(images, budget):
+        share = min(budget // max(1, len(images)), wire_size(MAX_INLINE_IMAGE_BYTES))
+        for i, image in enumerate(images):
+            if i not in plan and wire_size(len(image.data)) > share:
+                plan[i] = min(_long_side(image) or sides[i], sides[i])
     for _ in range(4):
         shrunk = run(lambda item: _shrink(images[item[0]], item[1]), list(plan.items()))
         out = list(images)
@@ -216,42 +258,52 @@ def _fit(
             out[i] = image
         if _fits(out, budget):
             return out
-        plan = {i: factor * 2 for i, factor in plan.items()}
+        plan = {i: max(1, side // 2) for i, side in plan.items()}
     raise InvalidRequestError(
         f"{len(images)} references cannot be made to fit one "
         f"{MAX_REQUEST_BYTES // 1_000_000} MB request; send fewer"
     )
 
 
-def _reduction(image: ImageBytes, long_side: int) -> int:
-    """The power of two to divide by: the one whose result is nearest ``long_side``.
-
-    Powers of two are what JPEG decoding does for free; nearest (in ratio) keeps the result
-    within a factor of 1.41 of ``long_side``, and the same for every photo of one size.
-    """
+def _long_side(image: ImageBytes) -> int | None:
     if not image.width or not image.height:
-        return 1
-    ratio = max(image.width, image.height) / long_side
-    return 1 << max(0, round(math.log2(ratio))) if ratio > 1 else 1
+        return None
+    return max(image.width, image.height)
 
 
-def _shrink(image: ImageBytes, factor: int) -> ImageBytes:
-    """Decodes once at 1/``factor`` scale (JPEG: inside libjpeg), upright, re-encoded once."""
+def _target(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """The size with ``long_side`` as its longer side (the same size if it is no longer)."""
+    if max(width, height) <= long_side:
+        return width, height
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _shrink(image: ImageBytes, long_side: int) -> ImageBytes:
+    """Shrinks to ``long_side``: decoded once, resized once, turned upright, encoded once.
+
+    A JPEG decodes at the coarsest scale that still leaves more pixels than the target
+    (inside libjpeg: 1/2, 1/4 or 1/8 of the work).
+    """
     from PIL import Image, ImageFile, ImageOps
 
     pil = _open(image)
-    if pil.format == "JPEG" and factor > 1 and isinstance(pil, ImageFile.ImageFile):
-        step = min(factor, 8)
-        pil.draft("RGB" if pil.mode == "RGB" else None, (pil.width // step, pil.height // step))
+    w, h = image.width or pil.width, image.height or pil.height
+    target = _target(w, h, long_side)
+    if pil.format == "JPEG" and target != (w, h) and isinstance(pil, ImageFile.ImageFile):
+        # draft() picks the largest reduction that leaves at least ``target``.
+        pil.draft("RGB" if pil.mode == "RGB" else None, target)
         pil.decodermaxblock = len(image.data) + 1  # one call into libjpeg, the GIL let go once
     try:
         pil.load()  # the decode happens here, once
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidReferenceError(f"cannot be decoded ({exc})", source=image.label) from exc
-    w, h = image.width or pil.width, image.height or pil.height
-    done = next((s for s in (8, 4, 2) if pil.size == (-(-w // s), -(-h // s))), 1)
-    if factor > done:  # what the decoder did not do: a box filter, exact and cheap
-        pil = pil.reduce(factor // done)
+    if pil.size != target:
+        if pil.mode not in ("RGB", "RGBA", "L", "LA"):
+            pil = pil.convert("RGBA" if "A" in pil.mode or "transparency" in pil.info else "RGB")
+        # An area average (BOX): the right filter to shrink by less than 2x, at half the
+        # cost of a bicubic one on a 3 MP half-scale decode.
+        pil = pil.resize(target, Image.Resampling.BOX, reducing_gap=2.0)
     if pil.getexif().get(0x0112, 1) != 1:  # rotating a small image: about 1 ms
         pil = ImageOps.exif_transpose(pil)
     try:

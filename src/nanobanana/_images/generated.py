@@ -28,12 +28,15 @@ if TYPE_CHECKING:
     from PIL import Image
 
 __all__ = [
+    "TEMP_PREFIX",
+    "TEMP_SUFFIX",
     "GeneratedImage",
     "atomic_write",
     "extension_for",
     "image_mime",
     "img_tag",
     "save_new",
+    "temp_file",
 ]
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp",
@@ -128,6 +131,11 @@ class GeneratedImage:
             InvalidRequestError: The extension and ``format`` disagree, or an unknown
                 extension.
         """
+        if format not in ("auto", "original", "jpeg", "png", "webp"):
+            raise InvalidRequestError(
+                f"format={format!r} is not one nanobanana saves: use 'auto' (from the "
+                "extension), 'original', 'jpeg', 'png' or 'webp'"
+            )
         target = Path(path)
         own_ext = _EXTENSIONS.get(self.mime_type, "")
         wanted = None if format in ("auto", "original") else format.upper()
@@ -185,10 +193,21 @@ class GeneratedImage:
         return f"<GeneratedImage {kind} {self.mime_type} {size} {len(self.data) / 1e6:.2f} MB>"
 
 
+#: Every temporary file nanobanana writes is named ``.nanobanana-tmp-<name>.<random>.part``:
+#: a clean-up removes only these, never a user's ``.draft.part``.
+TEMP_PREFIX = ".nanobanana-tmp-"
+TEMP_SUFFIX = ".part"
+
+
+def temp_file(directory: Path, name: str) -> tuple[int, str]:
+    """A new temporary file in ``directory`` under the SDK's own name pattern."""
+    return tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{name[:60]}.", suffix=TEMP_SUFFIX, dir=directory)
+
+
 def atomic_write(target: Path, data: bytes) -> None:
     """Writes to a temporary file beside the target, then renames: never a partial file."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, tmp = temp_file(target.parent, target.name)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a saved image is an ordinary file
         with os.fdopen(fd, "wb") as handle:
@@ -207,13 +226,15 @@ def save_new(data: bytes, directory: Path, stem: str, preferred: str | None = No
     The extension follows the bytes, whatever MIME type a server declared (``preferred``,
     such as ``.jpeg``, is kept when it names the same type). Atomic: the bytes go to a
     temporary file that is then hard-linked to the first free name (a link fails if the name
-    exists, even if another process took it a moment ago).
+    exists, even if another process took it a moment ago). Without hard links, the complete
+    temporary file is renamed onto a name claimed first by exclusive create: a file appears
+    under its final name only complete, and never replaces another.
     """
     directory.mkdir(parents=True, exist_ok=True)
     ext = extension_for(image_mime(data))
     if preferred and _MIME_OF_EXTENSION.get(preferred.lower()) == image_mime(data):
         ext = preferred
-    fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part", dir=directory)
+    fd, tmp = temp_file(directory, stem)
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
@@ -225,16 +246,36 @@ def save_new(data: bytes, directory: Path, stem: str, preferred: str | None = No
                 return target
             except FileExistsError:
                 continue
-            except OSError:  # a file system without hard links: exclusive create instead
-                try:
-                    with open(target, "xb") as out:
-                        out.write(data)
+            except OSError:  # a file system without hard links
+                if _claim_and_rename(tmp, target):
                     return target
-                except FileExistsError:
-                    continue
         raise FileExistsError(f"no free name for {stem}{ext} in {directory}")
     finally:
-        os.unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)  # linked (or renamed) by now, or never to be
+
+
+def _claim_and_rename(tmp: str, target: Path) -> bool:
+    """Moves the complete ``tmp`` to ``target`` if the name is free; False if it is taken.
+
+    Windows' rename never replaces a file. Elsewhere the name is claimed by exclusive create
+    (an empty file, ours), then the rename replaces only that claim.
+    """
+    if os.name == "nt":
+        try:
+            os.rename(tmp, target)
+        except FileExistsError:
+            return False
+        return True
+    try:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except FileExistsError:
+        return False
+    try:
+        os.rename(tmp, target)
+    except BaseException:
+        target.unlink(missing_ok=True)  # our empty claim, never someone's file
+        raise
+    return True
 
 
 @functools.cache

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import InvalidReferenceError
 from .bytes import ImageBytes, RefSource
-from .sniff import ACCEPTED_MIME_TYPES, is_pil_image, sniff
+from .sniff import ACCEPTED_MIME_TYPES, ImageInfo, is_pil_image, sniff
 
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["MAX_REFERENCE_PIXELS", "check_image", "load_image"]
+__all__ = ["MAX_REFERENCE_PIXELS", "check_image", "check_source", "load_image"]
 
 #: A reference file larger than this is refused before it is read: phone photos are 3-12 MB,
 #: and anything sent is shrunk to 7 MB anyway.
@@ -51,18 +51,7 @@ def check_image(data: bytes, label: str) -> ImageBytes:
         raise InvalidReferenceError("is empty (0 bytes)", source=label)
     if len(data) > MAX_REFERENCE_FILE_BYTES:
         raise InvalidReferenceError(_too_big(len(data)), source=label)
-    info = sniff(data)
-    if info is None:
-        raise InvalidReferenceError(
-            f"is not an image (its first bytes are {data[:8]!r}); allowed: {_ACCEPTED_NAMES}",
-            source=label,
-        )
-    if info.mime_type not in ACCEPTED_MIME_TYPES:
-        kind = info.mime_type.split("/")[1].upper()
-        raise InvalidReferenceError(
-            f"is {kind}, which the Gemini API does not accept; allowed: {_ACCEPTED_NAMES}",
-            source=label,
-        )
+    info = _kind(sniff(data), data, label)
     if not info.complete:
         raise InvalidReferenceError(
             f"is a truncated {info.mime_type} ({len(data)} bytes): the file ends before the "
@@ -81,6 +70,59 @@ def check_image(data: bytes, label: str) -> ImageBytes:
             source=label,
         )
     return ImageBytes(data, info.mime_type, label, info.width, info.height)
+
+
+def _kind(info: ImageInfo | None, data: bytes, label: str) -> ImageInfo:
+    """The sniffed type, refused when it is not an image or not one the API takes."""
+    if info is None:
+        raise InvalidReferenceError(
+            f"is not an image (its first bytes are {data[:8]!r}); allowed: {_ACCEPTED_NAMES}",
+            source=label,
+        )
+    if info.mime_type not in ACCEPTED_MIME_TYPES:
+        kind = info.mime_type.split("/")[1].upper()
+        raise InvalidReferenceError(
+            f"is {kind}, which the Gemini API does not accept; allowed: {_ACCEPTED_NAMES}",
+            source=label,
+        )
+    return info
+
+
+def check_source(source: Any, label: str) -> None:
+    """What can be refused without reading a whole source: before a run sends anything.
+
+    A path is stat'ed (missing, not a regular file, empty or over the size cap) and its first
+    bytes sniffed; bytes are sniffed. The whole read (and its full check) is left to the one
+    read that sends it.
+
+    Raises:
+        InvalidReferenceError: As `load_image` would, for what these checks see.
+    """
+    if isinstance(source, str | os.PathLike):
+        label = str(source)
+        try:
+            info = os.stat(source)
+            _check_regular(info, label)
+            fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            with open(fd, "rb") as handle:
+                head = handle.read(_HEAD)
+        except FileNotFoundError:
+            raise InvalidReferenceError("no such file", source=label) from None
+        except IsADirectoryError:
+            raise InvalidReferenceError("is a directory, not an image file", source=label) from None
+        except OSError as exc:
+            raise InvalidReferenceError(f"cannot be read ({exc.strerror})", source=label) from exc
+    elif isinstance(source, bytes | bytearray | memoryview):
+        head = bytes(source[:_HEAD])
+    else:
+        return
+    if not head:
+        raise InvalidReferenceError("is empty (0 bytes)", source=label)
+    _kind(sniff(head), head, label)
+
+
+#: Enough of a file to tell its type.
+_HEAD = 64
 
 
 def _load(ref: RefSource) -> ImageBytes:

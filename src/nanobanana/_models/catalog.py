@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .registry import MODELS, RETIRED_MODELS, ModelInfo
+from .registry import MODELS, RETIRED_MODELS, RETIRED_SHUTDOWN, Lifecycle, ModelInfo
 
 __all__ = ["ModelSummary", "merge_models", "models_markdown"]
 
@@ -40,6 +40,15 @@ class ModelSummary:
     @property
     def retired(self) -> bool:
         return self.replacement is not None
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """When it was released and shut down, per backend, and what to use after."""
+        if self.replacement is not None:
+            return Lifecycle(
+                shutdown=RETIRED_SHUTDOWN.get(self.id, {}), replacement=self.replacement
+            )
+        return self.info.lifecycle if self.info is not None else Lifecycle()
 
     @property
     def price_per_image(self) -> float | None:
@@ -167,26 +176,59 @@ def models_markdown() -> str:
         latency = ", ".join(f"{s}: {lo:g}-{hi:g}" for s, (lo, hi) in m.latency.items())
         mark = " (estimate)" if m.quota.estimate else ""
         lines.append(f"| `{m.id}` | {latency} | {m.quota.rpm}{mark} | {m.quota.ipm}{mark} |")
+    lines += [
+        "",
+        "## Lifecycle",
+        "",
+        "Before sending to a model shut down on the backend in use (by the client's `today`), "
+        "nanobanana warns (`ModelShutDownWarning`) naming the date and a replacement, and "
+        "sends; the API's 404 then becomes a `NotFoundError` saying so. No warning where the "
+        "date on that backend is unknown.",
+        "",
+        "| id | lifecycle |",
+        "|---|---|",
+    ]
+    for m in MODELS.values():
+        lines.append(f"| `{m.id}` | {m.lifecycle.describe()} |")
+    for old, new in RETIRED_MODELS.items():
+        life = Lifecycle(shutdown=RETIRED_SHUTDOWN.get(old, {}), replacement=new)
+        lines.append(f"| `{old}` | {life.describe()} (its GA twin: sent as `{new}`) |")
     lines += ["", "## Where each fact came from", ""]
     for m in MODELS.values():
         lines.append(f"- `{m.id}`:")
         lines += [f"  - {facts}: {source}" for facts, source in m.sources.items()]
-    pro = next(m for m in MODELS.values() if m.pixels)
+        if m.lifecycle.source:
+            lines.append(f"  - lifecycle: {m.lifecycle.source}")
     lines += [
         "",
-        f"## Output pixel sizes ({pro.name})",
+        "## Output pixel sizes",
         "",
         "Checked after every call: an image of another size or ratio warns "
-        "(`SizeMismatchWarning`). Other models are checked on aspect ratio only (within 3%).",
-        "",
-        "| ratio | 1K | 2K | 4K |",
-        "|---|---|---|---|",
+        "(`SizeMismatchWarning`). Models without a table here are checked on aspect ratio "
+        "only (within 3%).",
     ]
-    for ratio in pro.aspect_ratios:
-        cells = [pro.pixels.get((ratio, s)) if pro.pixels else None for s in ("1K", "2K", "4K")]
-        lines.append(
-            f"| {ratio} | " + " | ".join(f"{c[0]}x{c[1]}" if c else "" for c in cells) + " |"
+    for m in MODELS.values():
+        if not m.pixels:
+            continue
+        sizes = [s for s in m.image_sizes if any(k[1] == s for k in m.pixels)]
+        no_ratio = (
+            f" Without an aspect ratio: {m.no_ratio_pixels[0]}x{m.no_ratio_pixels[1]} at 1K."
+            if m.no_ratio_pixels
+            else ""
         )
+        lines += [
+            "",
+            f"### {m.name} (`{m.id}`)",
+            "",
+            *([no_ratio.strip(), ""] if no_ratio else []),
+            "| ratio | " + " | ".join(sizes) + " |",
+            "|---|" + "---|" * len(sizes),
+        ]
+        for ratio in m.aspect_ratios:
+            cells = [m.pixels.get((ratio, s)) for s in sizes]
+            lines.append(
+                f"| {ratio} | " + " | ".join(f"{c[0]}x{c[1]}" if c else "" for c in cells) + " |"
+            )
     return "\n".join(lines) + "\n"
 
 

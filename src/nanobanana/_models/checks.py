@@ -1,6 +1,6 @@
 """Checks against a model's limits: options and references before sending, pixels after.
 
-All read the one table in `_registry`; every refusal names the model and what it allows.
+All read the one table in `_models.registry`; every refusal names the model and what it allows.
 Unknown models get syntax checks only (the enums and `ALL_THINKING_LEVELS`).
 """
 
@@ -9,13 +9,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
-from .registry import ALL_THINKING_LEVELS, MODELS, ModelInfo, ReferenceLimits
+from .registry import (
+    ALL_ASPECT_RATIOS,
+    ALL_IMAGE_SIZES,
+    ALL_THINKING_LEVELS,
+    MODELS,
+    ModelInfo,
+    ReferenceLimits,
+)
 
 __all__ = [
     "RATIO_TOLERANCE",
     "check_options",
     "check_references",
     "size_mismatch",
+    "unknown_value",
 ]
 
 
@@ -28,6 +36,51 @@ def _having(what: str, test: Callable[[ModelInfo], object]) -> str:
     return f"models with {what}: {', '.join(found)}"
 
 
+def unknown_value(name: str, value: object, info: ModelInfo | None) -> str:
+    """Why a ratio or size is refused: the chosen model's own values, and the nearest one.
+
+    ``"16x9"`` and ``"16/9"`` suggest ``16:9``; ``"3K"`` suggests ``2K`` or ``4K`` by spelling.
+    """
+    import difflib
+
+    what = {"aspect_ratio": "aspect ratio", "size": "size"}[name]
+    if info is not None:
+        allowed = list(info.aspect_ratios if name == "aspect_ratio" else info.image_sizes)
+        whose = _named(info)
+    else:
+        allowed = list(ALL_ASPECT_RATIOS if name == "aspect_ratio" else ALL_IMAGE_SIZES)
+        whose = ""
+    text = str(value).strip()
+    spelled = text.replace("x", ":").replace("X", ":").replace("/", ":").replace(" ", "")
+    spelled = spelled.upper() if name == "size" else spelled
+    near: str | None = spelled if spelled in allowed else None
+    if near is None and name == "aspect_ratio":
+        near = _nearest_ratio(spelled, allowed)
+    if near is None:
+        near = next(iter(difflib.get_close_matches(spelled, allowed, n=1, cutoff=0.5)), None)
+    hint = f" (did you mean {near}?)" if near else ""
+    refusal = f"{whose} takes no {what} {text!r}" if info else f"no model takes {what} {text!r}"
+    return f"{refusal}{hint}; allowed: {', '.join(allowed)}"
+
+
+def _nearest_ratio(text: str, allowed: Sequence[str]) -> str | None:
+    """The allowed ratio nearest ``"w:h"`` in shape (``"7:3"`` is ``21:9``), if it parses."""
+    import math
+
+    def value(ratio: str) -> float | None:
+        w, _, h = ratio.partition(":")
+        try:
+            shape = float(w) / float(h)
+        except (ValueError, ZeroDivisionError):
+            return None
+        return math.log(shape) if shape > 0 and math.isfinite(shape) else None
+
+    asked = value(text)
+    if asked is None:
+        return None
+    return min(allowed, key=lambda r: abs((value(r) or 0.0) - asked))
+
+
 def check_options(
     model: str,
     *,
@@ -36,6 +89,7 @@ def check_options(
     kinds: Sequence[str] = (),
     search: Sequence[str] = (),
     thinking_level: str | None = None,
+    include_thoughts: bool = False,
     part_detail: bool = False,
 ) -> str | None:
     """Checks one request's options against its model; returns advice to warn with, if any.
@@ -47,6 +101,7 @@ def check_options(
         kinds: The kind of each reference (``object``, ``human``, ``style``).
         search: Search modes asked (``web``, ``image``); empty for none.
         thinking_level: The level asked, lowercase.
+        include_thoughts: Thought parts asked for (a thinking config is sent).
         part_detail: A media resolution set per reference, or ``ultra_high``.
 
     Raises:
@@ -80,6 +135,12 @@ def check_options(
         raise InvalidRequestError(
             f"{name} searches the web only, not images (pass search=True); "
             + _having("image search", lambda m: "image" in m.search)
+        )
+    if include_thoughts and not info.accepts_thinking_config:
+        raise InvalidRequestError(
+            f"{name} does not think and refuses any thinking config (the API answers 400 "
+            "'Thinking is not enabled for this model'); leave include_thoughts off, or use "
+            + _having("thoughts", lambda m: m.accepts_thinking_config)
         )
     if thinking_level is not None and thinking_level not in info.thinking_levels:
         if not info.thinking_levels:

@@ -7,7 +7,7 @@ bounds.
 
 from __future__ import annotations
 
-from .registry import MODELS, Pricing
+from .registry import INPUT_IMAGE_TOKENS, MODELS, Pricing
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -23,12 +23,9 @@ __all__ = [
 ESTIMATED_THINKING_TOKENS = 900
 #: Prompt characters per token, for estimates.
 CHARS_PER_TOKEN = 4
-#: Search queries to assume per grounded call before the answer says how many ran.
+#: Marks a grounded call to `estimate_cost`: it is priced at the model's worst case,
+#: `Pricing.max_search_queries`, before the answer says how many ran.
 ESTIMATED_SEARCH_QUERIES = 1
-#: Upper bounds of tokens per input image by media resolution. FACTS: about 1,120 at the
-#: default (high) on Gemini 3, 2,240 at ultra_high; low and medium from Google's media
-#: resolution page (280 and 560 tokens).
-INPUT_IMAGE_TOKENS = {"low": 280, "medium": 560, "high": 1120, "ultra_high": 2240}
 
 
 def pricing_of(model: str | None) -> Pricing | None:
@@ -55,7 +52,8 @@ def estimate_cost(
         input_image_tokens: Tokens of all input images (`INPUT_IMAGE_TOKENS` per image).
         size: The output size asked (``None``: 1K).
         images: Final images the prompt asks for.
-        search_queries: Google Search queries to price (`ESTIMATED_SEARCH_QUERIES` when grounded).
+        search_queries: Nonzero for a grounded call: priced at no fewer than the model's
+            `Pricing.max_search_queries`, the most one call may bill (a cap must hold).
         batch: Through the Batch API (half of every token rate).
 
     Returns:
@@ -65,22 +63,23 @@ def estimate_cost(
     per_image = price.image_output_tokens.get(size or "1K") if price else None
     if price is None or per_image is None:
         return None
+    info = MODELS.get(model.split("/")[-1])
+    thinking = ESTIMATED_THINKING_TOKENS if info is None or info.thinks else 0
     tokens = (
         (prompt_chars / CHARS_PER_TOKEN + input_image_tokens) * price.input_per_mtok
         + images * per_image * price.image_output_per_mtok
-        + ESTIMATED_THINKING_TOKENS * price.text_output_per_mtok
+        + thinking * price.text_output_per_mtok
     ) / 1e6
-    return tokens * (price.batch_discount if batch else 1.0) + search_queries * (
-        price.search_per_query
-    )
+    queries = max(search_queries, price.max_search_queries) if search_queries else 0
+    return tokens * (price.batch_discount if batch else 1.0) + queries * price.search_per_query
 
 
 def usage_cost(
     model: str | None,
     *,
-    prompt_tokens: int,
-    output_tokens: int,
-    thinking_tokens: int,
+    prompt_tokens: int | None,
+    output_tokens: int | None,
+    thinking_tokens: int | None,
     output_image_tokens: int = 0,
     images: int = 0,
     size: str | None = None,
@@ -91,9 +90,11 @@ def usage_cost(
 
     Args:
         model: The model that answered (``modelVersion``) or was asked.
-        prompt_tokens: ``promptTokenCount``.
-        output_tokens: ``candidatesTokenCount`` (text and image output).
-        thinking_tokens: ``thoughtsTokenCount``, billed at the text rate.
+        prompt_tokens: ``promptTokenCount``; ``None`` when the answer had none (no price).
+        output_tokens: ``candidatesTokenCount`` (text and image output); ``None`` when the
+            answer had none (no-image answers live): images received then count at the
+            table's tokens, never 0.
+        thinking_tokens: ``thoughtsTokenCount``, billed at the text rate; ``None``: none.
         output_image_tokens: The IMAGE entries of ``candidatesTokensDetails``; when the
             answer gave none, each of ``images`` counts at the table's tokens for ``size``.
         images: Final images received.
@@ -103,11 +104,14 @@ def usage_cost(
         batch: Came through the Batch API (half of every token rate).
 
     Returns:
-        USD, or ``None`` for a model without prices.
+        USD, or ``None`` for a model without prices or an answer without a prompt count.
     """
     price = pricing_of(model)
-    if price is None:
+    if price is None or prompt_tokens is None:
         return None
+    thinking_tokens = thinking_tokens or 0
+    if output_tokens is None:
+        output_tokens = output_image_tokens
     image_tokens = output_image_tokens
     if not image_tokens and images:
         image_tokens = images * price.image_output_tokens.get(

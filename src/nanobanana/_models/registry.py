@@ -13,22 +13,28 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
-from .._errors import user_stacklevel
+from .._errors import UnknownModelWarning, user_stacklevel
 
 __all__ = [
     "ALL_ASPECT_RATIOS",
     "ALL_IMAGE_SIZES",
     "ALL_THINKING_LEVELS",
+    "BACKENDS",
     "BATCH_LIMITS",
+    "INPUT_IMAGE_TOKENS",
     "MODELS",
     "RETIRED_MODELS",
+    "RETIRED_SHUTDOWN",
     "BatchLimits",
+    "Lifecycle",
     "ModelInfo",
     "Pricing",
     "Quota",
     "ReferenceLimits",
     "resolve_model",
+    "shutdown_of",
     "typical_latency",
     "typical_quota",
 ]
@@ -47,6 +53,18 @@ REQUEST_HEADROOM_BYTES = 256 * 1000
 #: Nano Banana Pro takes 65,536 input tokens (Google's model page; not in FACTS). At about 4
 #: characters a token, a prompt longer than this cannot fit, whatever else is sent.
 MAX_PROMPT_CHARS = 65_536 * 4
+
+#: Input tokens one image counts, by media resolution: the one table (cost estimates, caps and
+#: the long side references are fitted to all read it). FACTS: on Gemini 3 measured counts
+#: stay at 1,065-1,101 at the default (high) whatever the pixels, and about twice at
+#: ultra_high; 1,120 / 2,240 are the upper bounds to cap with. Low and medium follow Google's
+#: media resolution page (280 and 560).
+INPUT_IMAGE_TOKENS: Mapping[str, int] = {
+    "low": 280, "medium": 560, "high": 1120, "ultra_high": 2240,
+}  # fmt: skip
+
+#: The backends a model is served on: ``gemini`` (the Gemini API) and ``vertex`` (Vertex AI).
+BACKENDS = ("gemini", "vertex")
 
 _RATIOS_10 = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 _RATIOS_14 = (*_RATIOS_10, "1:4", "4:1", "1:8", "8:1")
@@ -96,11 +114,12 @@ class Pricing:
     """Image output."""
     image_output_tokens: Mapping[str, int]
     """Tokens one output image counts for, by size."""
-    input_image_tokens: int = 1120
-    """Upper bound of the tokens one input image takes at the default media resolution (FACTS:
-    live usage showed 258-1,100; the API reports the real count after the call)."""
     search_per_query: float = 14.00 / 1000
     """Google Search grounding beyond the free monthly allowance (FACTS: $14 per 1,000)."""
+    max_search_queries: int = 3
+    """The most search queries one grounded call may bill, which a cap must assume: three web
+    queries were seen billed on one call (issue 22: $3.36 spent under a $3.26 cap priced at
+    one). Empty queries (FACTS: one was seen live) are not counted."""
     batch_discount: float = 0.5
     """The Batch API charges this fraction of every token rate (FACTS)."""
 
@@ -115,6 +134,34 @@ class Quota:
     """Images per minute."""
     estimate: bool = True
     """True when the figure is ours, not Google's: runs adapt on the first 429."""
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """When a model came and goes, per backend, and what to use after."""
+
+    released: date | None = None
+    """General availability (``None``: not recorded)."""
+    shutdown: Mapping[str, date] = field(default_factory=dict)
+    """Backend (``"gemini"``, ``"vertex"``) -> the date it was shut down there. A backend
+    missing here has no known date: nothing is warned there."""
+    replacement: str | None = None
+    """The model to use instead once shut down (suggested where Google names none)."""
+    source: str = ""
+
+    def shut_down_on(self, backend: str, today: date) -> date | None:
+        """The shutdown date when it has passed on ``backend`` by ``today``; else ``None``."""
+        when = self.shutdown.get(backend)
+        return when if when is not None and today >= when else None
+
+    def describe(self) -> str:
+        """In words, for ``nanobanana models`` and docs."""
+        bits = [f"GA {self.released.isoformat()}"] if self.released else []
+        names = {"gemini": "the Gemini API", "vertex": "Vertex AI"}
+        bits += [f"shut down on {names[b]} {d.isoformat()}" for b, d in self.shutdown.items()]
+        if self.shutdown and self.replacement:
+            bits.append(f"use {self.replacement}")
+        return "; ".join(bits) or "current"
 
 
 @dataclass(frozen=True)
@@ -142,6 +189,15 @@ class ModelInfo:
     quota: Quota = field(default=Quota(20, 20), repr=False)
     pixels: Mapping[tuple[str, str], tuple[int, int]] | None = field(default=None, repr=False)
     """(ratio, size) -> (width, height) where known."""
+    no_ratio_pixels: tuple[int, int] | None = None
+    """(width, height) at 1K when no aspect ratio is given (the model chooses)."""
+    thinks: bool = True
+    """Thinking is on: thinking tokens are billed, thought parts come when asked for."""
+    accepts_thinking_config: bool = True
+    """Takes a ``thinkingConfig`` at all (2.5 Flash Image answers 400 to any)."""
+    signed_parts: bool = True
+    """Answer parts carry thought signatures, which a later turn must send back unchanged."""
+    lifecycle: Lifecycle = field(default=Lifecycle(), repr=False)
     sources: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
@@ -169,7 +225,28 @@ _PRO_PIXELS = _pixel_table("""
 21:9 1584x672 3168x1344 6336x2688
 """)
 
+# FACTS 2026-12-04, Gemini 2.5 Flash Image's own table (1K only).
+_FLASH_25_PIXELS = {
+    (ratio, "1K"): (int(w), int(h))
+    for ratio, w, h in (
+        line.replace("x", " ").split()
+        for line in """
+1:1 1024x1024
+2:3 832x1248
+3:2 1248x832
+3:4 864x1184
+4:3 1184x864
+4:5 896x1152
+5:4 1152x896
+9:16 768x1344
+16:9 1344x768
+21:9 1536x672
+""".strip().splitlines()
+    )
+}
+
 _FACTS = "FACTS.md (Google's Gemini API docs, live cassettes)"
+_LIFECYCLE = "FACTS.md 2026-12-04 (Google's Gemini API deprecations page)"
 _FAMILY = "FACTS.md 'the model family' (2026-11-25)"
 _ESTIMATE = "estimate (ours, 2026-11-25): adapt to measured values"
 
@@ -194,9 +271,16 @@ MODELS: dict[str, ModelInfo] = {
             latency={"1K": (17, 29), "2K": (20, 40), "4K": (50, 120)},
             quota=Quota(rpm=20, ipm=20),
             pixels=_PRO_PIXELS,
+            no_ratio_pixels=(1408, 768),
+            lifecycle=Lifecycle(released=date(2026, 5, 28), source=_FACTS),
             sources={
                 "capabilities, references, prices, 1K/4K latency, pixel sizes": _FACTS,
+                "1408x768 without a ratio, GA date": _FACTS,
+                "candidatesTokensDetails lists IMAGE only": "FACTS.md 2026-12-04",
                 "2K latency, quota": _ESTIMATE,
+                "size of an edit without a ratio (the input's ratio?), thought image sizes "
+                "(the emulator: half the 1K size of the ratio)": "unconfirmed: a live run "
+                "should confirm",
             },
         ),
         ModelInfo(
@@ -204,7 +288,7 @@ MODELS: dict[str, ModelInfo] = {
             "Nano Banana 2",
             aspect_ratios=_RATIOS_14,
             image_sizes=("512", "1K", "2K", "4K"),
-            output_mime="image/png",
+            output_mime="image/jpeg",
             references=ReferenceLimits(total=14, objects=10, humans=4, style_is_object=True),
             thinking="levels: minimal, high",
             thinking_levels=("minimal", "high"),
@@ -215,16 +299,23 @@ MODELS: dict[str, ModelInfo] = {
                 input_per_mtok=0.50,
                 text_output_per_mtok=3.00,
                 image_output_per_mtok=60.00,
-                # (3p) from the per-image prices $0.045 / $0.067 / $0.101 / $0.151 at $60/M.
+                # Google's Vertex model card (FACTS 2026-12-04); the (3p) per-image prices
+                # $0.045 / $0.067 / $0.101 / $0.151 at $60/M agree.
                 image_output_tokens={"512": 747, "1K": 1120, "2K": 1680, "4K": 2520},
+                max_search_queries=4,  # the web's three, and an image search query (FACTS)
             ),
             latency={"512": (6, 15), "1K": (8, 20), "2K": (12, 30), "4K": (25, 60)},
             quota=Quota(rpm=60, ipm=60),
+            no_ratio_pixels=(1408, 768),
             sources={
                 "ratios, sizes, thinking, search, image price": _FAMILY,
-                "reference split (10 object + 4 human), tokens per size": f"{_FAMILY}, (3p)",
+                "tokens per size": "FACTS.md 2026-12-04 (Google's Vertex model card)",
+                "reference split (10 object + 4 human)": f"{_FAMILY}, (3p)",
                 "input and text rates": "(3p) third-party pricing pages citing Google, 2026-11",
-                "output format (PNG), latency, quota": _ESTIMATE,
+                "output format (JPEG, as Pro), pixel sizes (Pro's table; 512 half of 1K), "
+                "1408x768 without a ratio, thought image sizes, latency, quota": f"{_ESTIMATE}; "
+                "a live run should confirm",
+                "preview id shut down on the Gemini API 2026-06-25 (Vertex: unknown)": _LIFECYCLE,
             },
         ),
         ModelInfo(
@@ -232,9 +323,9 @@ MODELS: dict[str, ModelInfo] = {
             "Nano Banana 2 Lite",
             aspect_ratios=_RATIOS_14,
             image_sizes=("1K",),
-            output_mime="image/png",
+            output_mime="image/jpeg",
             references=ReferenceLimits(total=14),
-            thinking="none",
+            thinking="on, no level to set (unconfirmed)",
             pricing=Pricing(
                 # (3p) input and text rates, third-party pricing pages, 2026-11.
                 input_per_mtok=0.25,
@@ -244,10 +335,15 @@ MODELS: dict[str, ModelInfo] = {
             ),
             latency={"1K": (4, 12)},
             quota=Quota(rpm=100, ipm=100),
+            no_ratio_pixels=(1408, 768),
             sources={
                 "name (3p), ratios, sizes, references, search, image price": _FAMILY,
                 "input and text rates": "(3p) third-party pricing pages citing Google, 2026-11",
-                "tokens per image, output format, latency, quota": _ESTIMATE,
+                "tokens per image, output format, latency, quota, 1408x768 without a ratio": (
+                    _ESTIMATE
+                ),
+                "whether it thinks (FACTS gives '—'; assumed on, as Gemini 3)": "unconfirmed: "
+                "a live run should confirm",
             },
         ),
         ModelInfo(
@@ -257,7 +353,7 @@ MODELS: dict[str, ModelInfo] = {
             image_sizes=("1K",),
             output_mime="image/png",
             references=ReferenceLimits(total=None, advised=3),
-            thinking="none",
+            thinking="none (a thinking config is refused)",
             part_media_resolution=False,
             pricing=Pricing(
                 # (3p) Google's pricing page as cited by third parties, 2025-2026: $0.30/M in,
@@ -267,21 +363,46 @@ MODELS: dict[str, ModelInfo] = {
                 image_output_per_mtok=30.00,
                 image_output_tokens={"1K": 1290},
             ),
-            latency={"1K": (5, 15)},
+            latency={"1K": (5.6, 6.0)},
             quota=Quota(rpm=100, ipm=100),
+            pixels=_FLASH_25_PIXELS,
+            no_ratio_pixels=(1024, 1024),
+            thinks=False,
+            accepts_thinking_config=False,
+            signed_parts=False,
+            lifecycle=Lifecycle(
+                released=date(2025, 10, 2),
+                shutdown={"gemini": date(2026, 10, 2)},
+                replacement="gemini-3.1-flash-image",
+                source=f"{_LIFECYCLE}: no replacement named there; Nano Banana 2 is the "
+                "natural one. GA date: Google's announcement, 2025-10-02 (unconfirmed here). "
+                "Vertex: no date known",
+            ),
             sources={
                 "ratios, sizes, PNG output, references, image price": _FAMILY,
                 "input and text rates, tokens per image": "(3p) pricing pages citing Google",
-                "latency, quota": _ESTIMATE,
+                "pixel sizes, 1024x1024 without a ratio, 1,290 tokens, no signatures, "
+                "5.6-6.0 s": "FACTS.md 2026-12-04 (public recordings)",
+                "thinking config refused (400)": "FACTS.md 2026-12-04, (3p)",
+                "shutdown 2026-10-02 on the Gemini API": _LIFECYCLE,
+                "quota": _ESTIMATE,
             },
         ),
     )
 }
 
-#: Retired id -> replacement. Users copy examples that still name the preview ids.
+#: Retired id -> its GA twin (the same model). Users copy examples that still name them.
 RETIRED_MODELS: dict[str, str] = {
     "gemini-3-pro-image-preview": "gemini-3-pro-image",
     "gemini-3.1-flash-image-preview": "gemini-3.1-flash-image",
+    "gemini-2.5-flash-image-preview": "gemini-2.5-flash-image",
+}
+
+#: When each retired id was shut down, per backend, where known (FACTS: deprecations page).
+RETIRED_SHUTDOWN: dict[str, Mapping[str, date]] = {
+    "gemini-3-pro-image-preview": {"gemini": date(2026, 6, 25), "vertex": date(2026, 7, 17)},
+    "gemini-3.1-flash-image-preview": {"gemini": date(2026, 6, 25)},
+    "gemini-2.5-flash-image-preview": {},
 }
 
 
@@ -329,7 +450,37 @@ def resolve_model(model: str | None) -> tuple[str, ModelInfo | None]:
             stacklevel=user_stacklevel(),
         )
         model_id = replacement
-    return model_id, MODELS.get(model_id)
+    info = MODELS.get(model_id)
+    if info is None and model_id not in _WARNED:
+        _WARNED.add(model_id)
+        import difflib
+
+        close = difflib.get_close_matches(model_id, list(MODELS), n=1, cutoff=0.88)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        warnings.warn(
+            f"{model_id!r} is not a model nanobanana knows: {hint}it is sent as it is, with "
+            "syntax checks only (`nanobanana models` lists the known ones; a newer release "
+            "may know it)",
+            UnknownModelWarning,
+            stacklevel=user_stacklevel(),
+        )
+    return model_id, info
+
+
+#: Unknown ids already warned of: one warning per id per process.
+_WARNED: set[str] = set()
+
+
+def shutdown_of(model: str, backend: str, today: date) -> tuple[date, str | None] | None:
+    """``(date, replacement)`` when ``model`` was shut down on ``backend`` by ``today``.
+
+    ``None`` for a model still served there, or whose date on that backend is unknown.
+    """
+    info = MODELS.get(model)
+    if info is None:
+        return None
+    when = info.lifecycle.shut_down_on(backend, today)
+    return None if when is None else (when, info.lifecycle.replacement)
 
 
 def typical_latency(model: str, size: str | None) -> float:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import difflib
 import enum
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
 
 from .._errors import InvalidRequestError, NanoBananaError
 
@@ -288,6 +289,34 @@ def _unknown_fields(names: list[str], init: Any) -> str:
         if len(names) == 1
         else f"{what} has no fields {listed}; allowed: {', '.join(allowed)}"
     )
+
+
+_F = TypeVar("_F")
+
+#: Every request option, as ``help()`` shows it under each call that takes `RequestOptions`.
+OPTIONS_HELP = """
+Options (keyword arguments, `RequestOptions`; each is a `GenerationRequest` field):
+    aspect_ratio: ``"16:9"``, ``"3:4"``... (the model's own list; ``None`` lets it choose).
+    size: ``"1K"``, ``"2K"``, ``"4K"`` (any case), ``"512"`` on Nano Banana 2.
+    model: A model id (``nanobanana models`` lists them); default ``gemini-3-pro-image``.
+    include_thoughts: Also return interim thought text and thought images.
+    search: Ground in Google Search: ``True`` (web) or ``Search(images=True)``.
+    thinking_level: ``"minimal"`` ... ``"high"`` where the model has levels.
+    image_only: The image alone, no text.
+    media_resolution: How closely the model reads references: ``"low"``, ``"medium"``,
+        ``"high"`` (default) or ``"ultra_high"``.
+    system_instruction: Text the model follows for every turn.
+    temperature: Sampling temperature, 0 to 2 (image models may not honour it).
+    seed: A seed for repeatable sampling (image models may not honour it).
+    output_format: ``"png"`` or ``"jpeg"`` (Vertex AI only).
+    quality: JPEG quality 0-100 (Vertex AI only).
+"""
+
+
+def with_options_help(fn: _F) -> _F:
+    """Appends `OPTIONS_HELP` to a call's docstring, so ``help()`` names every option."""
+    fn.__doc__ = (fn.__doc__ or "").rstrip() + "\n" + textwrap.indent(OPTIONS_HELP, " " * 8)
+    return fn
 
 
 class RequestOptions(TypedDict, total=False):

@@ -1,7 +1,7 @@
 """`Reference`: one reference image, what it is of, and how closely the model should look.
 
 How many of each kind a model takes is in the registry; reading and fitting the bytes is
-`_references`' job.
+`_images`' job.
 """
 
 from __future__ import annotations

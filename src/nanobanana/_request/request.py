@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .._errors import InvalidRequestError, ReferenceCountWarning, user_stacklevel
 from .._images.bytes import ImageBytes
-from .._models.checks import check_options
+from .._models.checks import check_options, unknown_value
 from .._models.cost import ESTIMATED_SEARCH_QUERIES, INPUT_IMAGE_TOKENS, estimate_cost
-from .._models.registry import DEFAULT_MODEL, MAX_PROMPT_CHARS, resolve_model
+from .._models.registry import DEFAULT_MODEL, MAX_PROMPT_CHARS, MODELS, resolve_model
 from .options import (
     AspectRatio,
     Detail,
@@ -29,7 +30,13 @@ from .options import (
     as_thinking_level,
 )
 from .options import validate_init as _validate
-from .reference import Reference, ReferenceKind, as_references, check_reference_counts
+from .reference import (
+    Reference,
+    ReferenceKind,
+    ReferenceLike,
+    as_references,
+    check_reference_counts,
+)
 from .types import PromptLike
 
 if TYPE_CHECKING:
@@ -47,8 +54,14 @@ __all__ = [
 ]
 
 
+class _Refused(str):
+    """A ratio or size already refused for the chosen model: the field reports why."""
+
+
 def _enum(cls: Any) -> Any:
     def convert(value: Any) -> Any:
+        if isinstance(value, _Refused):
+            raise InvalidRequestError(str(value))
         return None if value is None else cls(value)
 
     return convert
@@ -133,10 +146,36 @@ class GenerationRequest(BaseModel):
     n: int = Field(default=1, ge=1, le=10_000)
     """Copies of this request, for runs, batches and the CLI (`generate()` sends one)."""
 
-    def __init__(self, prompt: PromptLike | None = None, /, **data: Any) -> None:
-        if prompt is not None:
-            data["prompt"] = prompt
-        _validate(super().__init__, **data)
+    if TYPE_CHECKING:
+        # What type checkers and editors see: every field, typed as the call takes it.
+        def __init__(
+            self,
+            prompt: PromptLike,
+            *,
+            references: Iterable[ReferenceLike] | ReferenceLike | None = (),
+            aspect_ratio: AspectRatio | str | None = None,
+            size: ImageSize | str | int | None = None,
+            model: str | None = None,
+            include_thoughts: bool = False,
+            expected_images: int = 1,
+            search: bool | Search | None = None,
+            thinking_level: str | None = None,
+            image_only: bool = False,
+            media_resolution: str | None = None,
+            system_instruction: str | None = None,
+            temperature: float | None = None,
+            seed: int | None = None,
+            output_format: str | None = None,
+            quality: int | None = None,
+            n: int = 1,
+        ) -> None: ...
+
+    else:
+
+        def __init__(self, prompt: PromptLike | None = None, /, **data: Any) -> None:
+            if prompt is not None:
+                data["prompt"] = prompt
+            _validate(super().__init__, **data)
 
     @model_validator(mode="before")
     @classmethod
@@ -155,6 +194,28 @@ class GenerationRequest(BaseModel):
             data["references"] = as_references(data["references"], suggested.reference_kind)
         if "expected_images" not in data:
             data["expected_images"] = getattr(prompt, "expected_images", 1)
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spell_ratio_and_size_for_the_model(cls, data: Any) -> Any:
+        """A ratio or size no model takes is refused naming the chosen model's own values.
+
+        (The field reports it, so that other problems of the request are reported with it.)
+        """
+        if not isinstance(data, dict):
+            return data
+        for name, enum in (("aspect_ratio", AspectRatio), ("size", ImageSize)):
+            value = data.get(name)
+            if value is None or isinstance(value, enum):
+                continue
+            try:
+                enum(value)
+            except InvalidRequestError:
+                model = data.get("model")
+                known = model.strip().removeprefix("models/") if isinstance(model, str) else None
+                info = MODELS.get(known or DEFAULT_MODEL)
+                data = {**data, name: _Refused(unknown_value(name, value, info))}
         return data
 
     @field_validator("prompt", mode="before")
@@ -197,6 +258,7 @@ class GenerationRequest(BaseModel):
             kinds=[r.kind for r in self.references],
             search=self.search.modes if self.search else (),
             thinking_level=self.thinking_level,
+            include_thoughts=self.include_thoughts,
             part_detail=self.media_resolution == "ultra_high"
             or any(r.media_resolution for r in self.references),
         )
@@ -241,8 +303,8 @@ class GenerationRequest(BaseModel):
         """A conservative USD estimate of one call of this request (not times ``n``).
 
         1,120 tokens per reference (2,240 at ``ultra_high``), 900 thinking tokens, the prompt
-        at about 4 characters a token, one search query when grounded. ``None`` when the
-        model has no known price.
+        at about 4 characters a token, and when grounded the most search queries one call
+        may bill. ``None`` when the model has no known price.
         """
         wide = self.media_resolution or "high"
         return estimate_cost(

@@ -109,8 +109,10 @@ class Result:
     def cost(self) -> float | None:
         """USD from the price table and the usage reported: thinking and search included.
 
-        ``None`` for a model without known prices. Search queries are priced as if the free
-        monthly allowance were used up, so grounded costs are an upper bound.
+        ``None`` for a model without known prices, or an answer that reported no usage.
+        Search queries are priced as if the free monthly allowance were used up, so grounded
+        costs are an upper bound. An image whose tokens the answer left out counts at the
+        registry's tokens for its model and size.
         """
         asked = self.request.model if self.request is not None else None
         answered = (self.model_version or "").split("/")[-1]
@@ -118,8 +120,10 @@ class Result:
         size = self.request.size.value if self.request is not None and self.request.size else None
         for model in dict.fromkeys(m for m in (answered, asked) if m):
             usd = usage_cost(
-                model, prompt_tokens=u.prompt_tokens, output_tokens=u.output_tokens,
-                thinking_tokens=u.thinking_tokens, output_image_tokens=u.output_image_tokens,
+                model, prompt_tokens=u.reported("prompt_tokens"),
+                output_tokens=u.reported("output_tokens"),
+                thinking_tokens=u.reported("thinking_tokens"),
+                output_image_tokens=u.output_image_tokens,
                 images=len(self.images), size=size, batch=self.batch,
                 search_queries=self.grounding.search_queries if self.grounding else 0,
             )  # fmt: skip

@@ -22,7 +22,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from .._errors import InvalidRequestError
 from .._images.generated import atomic_write as _atomic_write
+from . import manifest as _manifest
+from .lock import FolderLock
 from .records import read_any
 from .store import ObjectOut
 from .store import output as _output
@@ -66,8 +69,9 @@ window.addEventListener('load', function () {
 
 
 def _e(value: Any) -> str:
-    """Every value that reaches the page goes through here."""
-    return html.escape(str(value), quote=True)
+    """Every value that reaches the page goes through here (a name that is not UTF-8 too)."""
+    text = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return html.escape(text, quote=True)
 
 
 def read_entries(folder: Path | ObjectOut) -> list[dict[str, Any]]:
@@ -101,7 +105,7 @@ def _link(file: Path, page_dir: Path) -> str:
         relative = os.path.relpath(file, page_dir)
     except ValueError:  # another drive (Windows): no relative path exists
         return _e(file.resolve().as_uri())
-    return _e(quote(Path(relative).as_posix()))
+    return _e(quote(Path(relative).as_posix(), errors="surrogateescape"))
 
 
 def _image(name: Any, folder: Path | ObjectOut, page_dir: Path, alt: str) -> str:
@@ -152,7 +156,10 @@ def _grounding(entry: dict[str, Any]) -> str:
             f' <span class="domain">{_e(source["domain"])}</span>' if source.get("domain") else ""
         )
         # Only web links become links: never javascript: or data: from a manifest.
-        link = urlsplit(uri).scheme in ("http", "https")
+        try:
+            link = urlsplit(uri).scheme in ("http", "https")
+        except ValueError:  # not a URL at all ("http://[::1"): shown as text
+            link = False
         label = f'<a href="{_e(uri)}" rel="noopener noreferrer">{title}</a>' if link else title
         items.append(f"<li>{label}{domain}</li>")
     if items:
@@ -194,34 +201,75 @@ def _card(entry: dict[str, Any], folder: Path | ObjectOut, page_dir: Path) -> st
 
 
 def write_gallery(
-    out_dir: str | os.PathLike[str], output: str | os.PathLike[str] | None = None
+    out_dir: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    *,
+    wait: float = 0,
 ) -> Path:
     """Writes ``index.html`` (or ``output``) for the run in ``out_dir``; returns its path.
 
+    Holds a local folder (`FolderLock`) while it reads the manifest and writes the page.
     ``out_dir`` may be a URL: its records are read, and the page (``output``, else a temporary
     file) is also put beside them as ``index.html``.
 
     Raises:
         InvalidRequestError: ``out_dir`` has no manifest.
+        FolderInUseError: A run was writing to ``out_dir`` for longer than ``wait`` seconds.
     """
     folder = _output(out_dir)
+    if isinstance(folder, ObjectOut):
+        return _write_gallery(folder, output)
+    if not folder.is_dir():
+        raise InvalidRequestError(f"{folder}: not a folder; a gallery is made of a run folder")
+    with FolderLock(folder, wait=wait):
+        return _write_gallery(folder, output)
+
+
+#: Marks a page as written here: only such a page is ever replaced.
+_GENERATOR = '<meta name="generator" content="nanobanana gallery">'
+
+
+def _ours(target: Path) -> bool:
+    """True when ``target`` is missing, or a gallery page nanobanana wrote."""
+    try:
+        with open(target, "rb") as handle:
+            head = handle.read(4096)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return _GENERATOR.encode() in head or b"<title>nanobanana \xc2\xb7 " in head
+
+
+def _write_gallery(folder: Path | ObjectOut, output: str | os.PathLike[str] | None) -> Path:
     ordered = read_entries(folder)
     if isinstance(folder, ObjectOut):
         target = Path(output) if output else Path(tempfile.mkdtemp()) / "index.html"
     else:
         target = Path(output) if output else folder / "index.html"
+    if not _ours(target):
+        raise InvalidRequestError(
+            f"{target} exists and was not written by nanobanana, so it is left as it is. "
+            "Pass another output path (--output), or move it away"
+        )
     page_dir = target.resolve().parent
     ok = [e for e in ordered if e.get("status") == "ok"]
+    failed = len(ordered) - len(ok)
+    planned = _manifest.read_planned(folder) if isinstance(folder, Path) else None
+    total = max(len(ordered), planned or 0)
+    counts = f"{len(ok)} of {total} requests succeeded"
+    counts += f" · {failed} failed" if failed else ""
+    counts += f" · {total - len(ordered)} not started" if total > len(ordered) else ""
     cost = sum(_number(e.get("cost")) for e in ordered)
     images = sum(len(e["images"]) for e in ok if isinstance(e.get("images"), list))
     name = folder.url if isinstance(folder, ObjectOut) else folder.resolve().name
     title = _e(f"nanobanana · {name}")
     made = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<!doctype html><html lang=en><head><meta charset=utf-8>{_GENERATOR}"
         f"<meta name=viewport content='width=device-width'><title>{title}</title>"
         f"<style>{_STYLE}</style></head><body><h1>{title}</h1>"
-        f'<div class="meta">{len(ok)} of {len(ordered)} requests succeeded · '
+        f'<div class="meta">{counts} · '
         f"{images} image{'' if images == 1 else 's'} · about ${cost:.3f} · {made} · "
         f'<span id="status"></span></div>'
         f'<div class="grid">{"".join(_card(e, folder, page_dir) for e in ordered)}</div>'

@@ -9,24 +9,30 @@ line (a crash mid-write) is dropped and rewritten, never fatal.
 from __future__ import annotations
 
 import collections
+import contextlib
+import errno
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .._errors import (
     APIConnectionError,
+    BatchJobError,
+    CorruptManifestError,
     GenerationError,
     InvalidRequestError,
     NanoBananaError,
     RateLimitError,
     ServerError,
 )
+from .._images.bytes import ImageBytes
 from .._images.generated import atomic_write, save_new
 from .._request.request import GenerationRequest
 from .._result.result import Result
@@ -41,6 +47,8 @@ __all__ = [
     "expand",
     "failure_entry",
     "read_entries",
+    "read_planned",
+    "reference_digests",
     "request_key",
     "slug",
     "success_entry",
@@ -52,12 +60,19 @@ _KEYED_BY_0_1 = frozenset(
     {"prompt", "references", "model", "aspect_ratio", "size", "include_thoughts", "n",
      "expected_images"}
 )  # fmt: skip
-#: Failures worth another try on the next run; others (blocks, bad requests) would recur.
-_TRANSIENT = (RateLimitError, ServerError, APIConnectionError)
+#: Failures worth another try on the next run; others (blocks, bad requests) would recur. A
+#: batch job that failed, was cancelled or expired leaves its requests to be sent again.
+_TRANSIENT = (RateLimitError, ServerError, APIConnectionError, BatchJobError)
 
 
-def request_key(request: GenerationRequest) -> str:
-    """A content hash of everything that shapes the result: prompt, references, config, model."""
+def request_key(request: GenerationRequest, digests: Sequence[bytes] | None = None) -> str:
+    """A content hash of everything that shapes the result: prompt, references, config, model.
+
+    Args:
+        request: The request.
+        digests: The SHA-256 of each reference's bytes, from the read that sends them
+            (`reference_digests`); ``None`` reads the references here.
+    """
     digest = hashlib.sha256()
     # The fields of 0.1's keys, hashed as 0.1 did, so that its manifests still resume; any
     # option added since is hashed only when set, by name and value.
@@ -72,10 +87,17 @@ def request_key(request: GenerationRequest) -> str:
     details = [r.media_resolution for r in request.references]
     if any(details):
         digest.update(repr(details).encode() + b"\0")
-    for ref in request.references:
+    if digests is None:
+        digests = reference_digests([ref.load(i) for i, ref in enumerate(request.references)])
+    for ref, sha in zip(request.references, digests, strict=True):
         digest.update(ref.kind.encode() + b"\0")
-        digest.update(hashlib.sha256(ref.load(0).data).digest())
+        digest.update(sha)
     return digest.hexdigest()[:24]
+
+
+def reference_digests(images: Sequence[ImageBytes]) -> list[bytes]:
+    """The SHA-256 of each reference's bytes as read (before any fitting): what keys hash."""
+    return [hashlib.sha256(image.data).digest() for image in images]
 
 
 def _v(x: Any) -> str:
@@ -97,8 +119,8 @@ class _Item:
     transient: bool
 
 
-#: The four possible `_Item`s, shared: an index of 100,000 keys holds no object per key.
-_ITEMS = {(ok, t): _Item(ok, t) for ok in (False, True) for t in (False, True)}
+#: The four there are, shared: a resume of 100,000 entries keeps a key and a pointer each.
+_ITEMS = {(ok, tr): _Item(ok, tr) for ok in (True, False) for tr in (True, False)}
 
 
 class Manifest:
@@ -115,19 +137,29 @@ class Manifest:
         self.index: dict[str, _Item] = {}
         self.jobs: list[dict[str, Any]] = []
         """Batch API jobs recorded for this folder (``{"names": [...], "keys": [...]}``)."""
+        self.intents: list[dict[str, Any]] = []
+        """Batch API jobs about to be created (``{"tag": ..., "keys": [...]}``): one with no
+        job recorded may exist all the same, found again by its tag."""
         self.spent = 0.0
         """USD of every billed outcome recorded (a failed try that was billed counts too)."""
         self.recovered_torn_line = False
         self.upgraded = False
         """True when a manifest of 0.1 (no header) was given its header."""
         self._has_header = False
+        self._line = 0
         if path.is_symlink():
             raise InvalidRequestError(
                 f"{path} is a symbolic link: nanobanana never writes a manifest through one. "
                 "Replace it with a regular file, or use another out_dir"
             )
+        if path.exists() and not path.is_file():
+            raise InvalidRequestError(
+                f"{path} is not a file (a folder?): a run records itself in a file of that "
+                "name. Move it away, or use another out_dir"
+            )
         if path.exists():
             self._read()
+        self._take_back_unrecorded()
 
     def _read(self) -> None:
         """One pass over the lines, keeping only what resume needs (never every entry)."""
@@ -136,14 +168,17 @@ class Manifest:
         last: bytes = b"\n"
         fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(fd, "rb") as handle:
-            for line in handle:
+            for number, line in enumerate(handle, 1):
+                self._line = number
                 start, size, last = size, size + len(line), line
                 if not line.strip():
                     continue
                 try:
                     record = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     if header is None and not line.startswith(_HEADER[:24]):
+                        raise self._foreign() from None
+                    if header is False and line.endswith(b"\n"):  # 0.1 tore only its tail
                         raise self._foreign() from None
                     torn_at = start if not line.endswith(b"\n") else torn_at
                     self.recovered_torn_line = True  # a torn line: keep the rest
@@ -153,16 +188,13 @@ class Manifest:
                     if header:
                         continue
                 ours = isinstance(record, dict) and (
-                    ("key" in record and "status" in record) or record.get("type") == "batch_job"
+                    ("key" in record and "status" in record)
+                    or record.get("type") in ("batch_job", "batch_intent")
                 )
-                if not ours:
-                    if not header:  # 0.1's entries say they are ours; this one does not
-                        raise self._foreign()
-                    continue
-                if record.get("type") == "batch_job":
-                    self.jobs.append(record)
-                elif "key" in record:
-                    self._note(record)
+                if not header and not _is_0_1_entry(record):
+                    raise self._foreign()  # 0.1's entries say they are ours; this one does not
+                if ours:
+                    self._keep(record)
         if torn_at:
             self._truncate(torn_at)  # a crash mid-write tore the last line
         elif not last.endswith(b"\n"):
@@ -171,9 +203,27 @@ class Manifest:
             self._upgrade()  # 0.1 wrote no header: its entries say it is ours
         self._has_header = header is not None
 
+    def _keep(self, record: dict[str, Any]) -> None:
+        if record.get("type") == "batch_job":
+            self.jobs.append(record)
+        elif record.get("type") == "batch_intent":
+            self.intents.append(record)
+        elif "key" in record:
+            self._note(record)
+
     def _note(self, entry: dict[str, Any]) -> None:
         cost = entry.get("cost")
-        self.spent += float(cost) if isinstance(cost, int | float) else 0.0
+        if cost is not None and (
+            isinstance(cost, bool) or not isinstance(cost, int | float)
+            or not math.isfinite(cost) or cost < 0
+        ):  # fmt: skip
+            raise CorruptManifestError(
+                f"the cost {cost!r} is not an amount in USD (a finite number, 0 or more), so "
+                "the spend recorded here, and any cap kept from it, cannot be trusted. Nothing "
+                "was sent. Correct the line, or delete it to have its request made again",
+                path=str(self.path), line=self._line,
+            )  # fmt: skip
+        self.spent += float(cost or 0.0)
         ok = entry.get("status") == "ok"
         self.index[str(entry["key"])] = _ITEMS[ok, bool(entry.get("transient", False))]
 
@@ -192,12 +242,66 @@ class Manifest:
             handle.truncate(size)
 
     def _write(self, data: bytes) -> None:
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        """Appends ``data`` whole, or not at all.
+
+        A short write (a full disk) is cut back off, so that no fragment is left for the next
+        record to be glued onto; a fragment that could not be cut (or one a crash left) is
+        ended with a newline before the next record.
+
+        Raises:
+            OSError: It could not be written; the file is as it was.
+        """
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(self.path, flags, 0o644)
         try:
-            os.write(fd, data)
+            start = os.fstat(fd).st_size
+            if start:
+                os.lseek(fd, start - 1, os.SEEK_SET)
+                if os.read(fd, 1) != b"\n":
+                    data = b"\n" + data
+            written = 0
+            try:
+                while written < len(data):
+                    count = os.write(fd, data[written:])
+                    if count <= 0:
+                        raise OSError(errno.ENOSPC, "no byte could be written", str(self.path))
+                    written += count
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise
         finally:
             os.close(fd)
+
+    @property
+    def unrecorded_path(self) -> Path:
+        """Where records go when the manifest cannot take them; the next run adds them to it."""
+        return self.path.with_name(self.path.name + ".unrecorded")
+
+    def keep_unrecorded(self, entries: Sequence[dict[str, Any]]) -> Path | None:
+        """Writes records the manifest could not take beside it; ``None`` if that failed too."""
+        lines = b"".join(_line(entry) for entry in entries)
+        target = self.unrecorded_path
+        try:
+            old = target.read_bytes() if target.exists() else b""
+            atomic_write(target, old + lines)
+        except OSError:
+            return None
+        return target
+
+    def _take_back_unrecorded(self) -> None:
+        """Adds the records an earlier run could not write (`keep_unrecorded`), then drops them."""
+        side = self.unrecorded_path
+        if not side.is_file() or side.is_symlink():
+            return
+        for raw in side.read_bytes().split(b"\n"):
+            try:
+                entry = json.loads(raw)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(entry, dict) and "key" in entry and entry.get("type") != "batch_job":
+                self.append(entry)
+        side.unlink()
 
     def is_done(self, key: str) -> bool:
         """Finished, or failed in a way that another try would not fix."""
@@ -210,20 +314,43 @@ class Manifest:
         return item is not None and not item.ok and not item.transient
 
     def append(self, entry: dict[str, Any]) -> None:
-        """Appends one line with a single write, so lines never interleave."""
-        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
+        """Appends one line whole, or raises `OSError` having written nothing."""
+        line = _line(entry)
         if not self._has_header:
             line = _HEADER + line
             self._has_header = True
-        self._write(line)
+        try:
+            self._write(line)
+        except OSError:
+            if line.startswith(_HEADER):
+                self._has_header = False
+            raise
         if entry.get("type") == "batch_job":
             self.jobs.append(entry)
+        elif entry.get("type") == "batch_intent":
+            self.intents.append(entry)
+        elif entry.get("type") == "run":
+            pass  # what a run set out to do: for the gallery's "not started"
         else:
             self._note(entry)
 
     def entries(self) -> dict[str, dict[str, Any]]:
         """Every entry by key, read in full from the file, the latest line winning."""
         return read_entries(self.path.parent) if self.path.exists() else {}
+
+
+def _is_0_1_entry(record: Any) -> bool:
+    """A line as 0.1 wrote them: a file without a header is ours only if every line is one."""
+    return (
+        isinstance(record, dict)
+        and isinstance(record.get("key"), str)
+        and record.get("status") in ("ok", "failed")
+    )
+
+
+def _line(entry: dict[str, Any]) -> bytes:
+    """One JSON line; readers split on newlines only, so U+2028 in a prompt never splits it."""
+    return (json.dumps(entry, ensure_ascii=False) + "\n").encode()
 
 
 def read_entries(out_dir: Path) -> dict[str, dict[str, Any]]:
@@ -240,14 +367,28 @@ def read_entries(out_dir: Path) -> dict[str, dict[str, Any]]:
             f"{out_dir}: no readable {MANIFEST_NAME} here: is this a nanobanana run folder?"
         ) from None
     found: dict[str, dict[str, Any]] = {}
-    for line in raw.splitlines():
+    for line in raw.split(b"\n"):
         try:
             entry = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue  # a torn last line
         if isinstance(entry, dict) and "key" in entry and entry.get("type") != "batch_job":
             found[str(entry["key"])] = entry
     return found
+
+
+def read_planned(out_dir: Path) -> int | None:
+    """Requests the latest run in ``out_dir`` set out to do (``None``: no run said)."""
+    planned = None
+    with contextlib.suppress(OSError):
+        for line in (out_dir / MANIFEST_NAME).read_bytes().split(b"\n"):
+            if b'"type": "run"' not in line:
+                continue
+            with contextlib.suppress(ValueError, RecursionError):
+                record = json.loads(line)
+                if isinstance(record, dict) and isinstance(record.get("requests"), int):
+                    planned = record["requests"]
+    return planned
 
 
 def expand(requests: Sequence[GenerationRequest]) -> list[tuple[int, GenerationRequest, str]]:
@@ -264,6 +405,36 @@ def expand(requests: Sequence[GenerationRequest]) -> list[tuple[int, GenerationR
             k = seen[key]
             items.append((index, request, key if k == 1 else f"{key}-{k}"))
     return items
+
+
+class FailureError(TypedDict):
+    """What went wrong: the error's class name and its message."""
+
+    type: str
+    message: str
+
+
+class RunFailure(TypedDict, total=False):
+    """One request a run could not finish, as its manifest line records it."""
+
+    key: str
+    """The request's content hash: a re-run finds it by this."""
+    index: int
+    """Its position in the run's input."""
+    prompt: str | None
+    model: str | None
+    aspect_ratio: str | None
+    size: str | None
+    at: str
+    """When it failed (ISO 8601, UTC)."""
+    status: str
+    """``"failed"``."""
+    error: FailureError
+    transient: bool
+    """Worth trying again (a 5xx, a 429, a dropped connection): the next run does."""
+    cost: float
+    """USD billed anyway (a blocked image is billed)."""
+    response_id: str | None
 
 
 def entry_head(request: GenerationRequest | None, key: str, index: int) -> dict[str, Any]:
@@ -295,7 +466,7 @@ def success_entry(
     Named by prompt and key; the k-th repeat of one request has its own key, so its own
     files.
     """
-    key = entry["key"]
+    key = _safe_key(entry["key"])
     stem = f"{slug(entry['prompt'] or 'image')}-{key[:8]}{key[24:]}"
     many = len(result.images) > 1
     stems = [f"{stem}-{k}" if many else stem for k in range(1, len(result.images) + 1)]
@@ -320,6 +491,15 @@ def success_entry(
     if result.size_mismatches:
         entry["size_mismatches"] = list(result.size_mismatches)
     return entry
+
+
+def _safe_key(key: str) -> str:
+    """A key as a part of a file name: ours are hex, a job made elsewhere may say ``a/../b``."""
+    if re.fullmatch(r"[0-9a-f]{24}(-[0-9]+)?", key):
+        return key
+    safe = re.sub(r"[^A-Za-z0-9_]+", "-", key).strip("-")[:7]
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{safe}-{digest}"[:24] if safe else digest[:24]
 
 
 def unsaved_entry(entry: dict[str, Any], result: Result, exc: OSError) -> dict[str, Any]:

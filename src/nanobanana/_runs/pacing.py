@@ -1,9 +1,15 @@
-"""Pacing a run: a sliding-window rate limiter, and how many requests to keep in flight.
+"""Pacing a run: a rate limiter that learns the server's quota, and how many to keep in flight.
 
-In flight = rate x latency (Little's law): at 20 requests a minute and 25 s an image, 9 in
-flight keep the quota busy; 4 would waste more than half of it. The rate comes from the
-quota given (``rpm``/``ipm``) or the registry's typical one; the latency from the registry's
-typical figure for the model and size, then from the latencies measured during the run.
+A quota per minute can be counted in several ways, and the server does not say which. A
+sliding window or fixed minutes allow ``rpm`` requests at once in a fresh minute, then hold
+the rest until the minute has passed; a token bucket allows a smaller burst, then ``rpm / 60``
+a second. `RateLimiter` starts as a fresh minute allows, and learns from the server's 429s
+(which quota, its limit, ``retryDelay``) how much burst it really has.
+
+In flight = rate x latency (Little's law), or a fresh minute's burst when that is more: at 60
+requests a minute and 20 s an image, 60 may start at once, and 20 in flight keep the quota busy
+after that. The latency comes from the registry's typical figure for the model and size, then
+from the latencies measured during the run.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import bisect
 import collections
 import math
 from collections.abc import Callable
+from typing import Any
 
 from .._errors import RateLimitError
 from .._models.registry import typical_latency, typical_quota
@@ -22,34 +29,68 @@ __all__ = ["Pacer", "RateLimiter"]
 _WINDOW = 61.0
 #: In flight at the most, whatever the arithmetic says (each holds a request in memory).
 MAX_IN_FLIGHT = 256
+#: Seconds between starts in a burst: long enough for a 429 (which comes back at once) to
+#: stop the burst before more go out into a server that allows less burst than a minute's.
+#: (A minute's burst of 60 takes 6 s: little against image latencies of 10-100 s.)
+PROBE = 0.1
 
 
 class RateLimiter:
-    """Requests and images per minute over a sliding window, adaptive to 429s.
+    """Requests and images per minute: a fresh minute's burst, then the quota's rate.
 
-    Starts are spread evenly at the quota (one every ``60 / rpm`` seconds), so a run never
-    bursts into the server's window. A 429 slows only the limit it is about: one naming a
-    request quota slows requests, one naming an image quota slows images, one naming neither
-    (or unknown) both; a 429 about another quota (input tokens, say) pauses nothing but its
-    own retry. The slowed limit pauses starts until the server's ``retryDelay`` and drops 15%;
-    each success wins back 5%, up to the configured quota (additive increase, multiplicative
-    decrease, as TCP does).
+    Starts go out as a sliding 61 s window allows (which also keeps within fixed minutes),
+    ``probe`` seconds apart. A 429 teaches: its quota's limit (``quotaValue``) replaces a
+    guessed one, and a 429 that comes while the window still had room says the server counts
+    by a bucket holding fewer: from then on starts also follow a token bucket of that size,
+    refilled at the quota's rate. A 429 slows only the limit it is about: one naming a request
+    quota slows requests, one naming an image quota slows images, one naming neither (or
+    unknown) both; a 429 about another quota (input tokens, say) pauses nothing but its own
+    retry. The limit concerned pauses starts until the server's ``retryDelay``; a 429 that
+    teaches nothing new also drops its rate 15%, and each success wins back 5% (additive
+    increase, multiplicative decrease, as TCP does).
     """
 
-    def __init__(self, rpm: int | None, ipm: int | None, clock: Callable[[], float]) -> None:
-        self.rpm, self.ipm, self.clock = rpm, ipm, clock
+    def __init__(
+        self,
+        rpm: int | None,
+        ipm: int | None,
+        clock: Callable[[], float],
+        *,
+        probe: float = PROBE,
+    ) -> None:
+        self.rpm, self.ipm, self.clock, self.probe = rpm, ipm, clock, probe
         self.window: collections.deque[tuple[float, int]] = collections.deque()
         self.paused_until = 0.0
-        self.spaced_until = 0.0  # starts are spread evenly at the quota, never in a burst
+        self.next_start = -math.inf
         self.scale = 1.0  # requests
         self.image_scale = 1.0
+        self.burst: float | None = None
+        """The bucket's size learned from a 429 (``None``: none learned, a minute's burst)."""
+        self.tokens = 0.0
+        self.refilled = 0.0
+
+    def _rate(self) -> float | None:
+        """Requests a second the bucket refills at, or ``None``.
+
+        The quota's rate, less 3%: the server counts arrivals, a little after our starts
+        and not evenly so (as the window is 61 s for the server's 60).
+        """
+        rates = [self.rpm * self.scale / 60] if self.rpm else []
+        rates += [self.ipm * self.image_scale / 60] if self.ipm else []
+        return min(rates) * 0.97 if rates else None
+
+    def _refill(self, now: float) -> None:
+        rate = self._rate()
+        if self.burst is not None and rate is not None and now > self.refilled:
+            self.tokens = min(self.burst, self.tokens + (now - self.refilled) * rate)
+            self.refilled = now
 
     def wait_time(self, images: int) -> float:
         """Seconds before a request for ``images`` images may start (0: now)."""
         now = self.clock()
         while self.window and self.window[0][0] <= now - _WINDOW:
             self.window.popleft()
-        wait = max(0.0, self.paused_until - now, self.spaced_until - now)
+        wait = max(0.0, self.paused_until - now, self.next_start - now)
         if self.rpm is not None and len(self.window) >= max(1, math.floor(self.rpm * self.scale)):
             wait = max(wait, self.window[0][0] + _WINDOW - now)
         if self.ipm is not None:
@@ -64,20 +105,31 @@ class RateLimiter:
                     if used - freed + images <= budget:
                         break
                 wait = max(wait, t - now)
+        if self.burst is not None and (rate := self._rate()):
+            self._refill(now)
+            if self.tokens < 1 - 1e-9:  # (a clock's float steps must not stall the loop)
+                wait = max(wait, (1 - self.tokens) / rate + 1e-9)
         return wait
 
     def acquire(self, images: int, at: float | None = None) -> None:
         """Books a start (now, or the future moment a retry will go out)."""
         when = self.clock() if at is None else at
         bisect.insort(self.window, (when, images))
-        gaps = [60 / (self.rpm * self.scale)] if self.rpm else []
-        gaps += [60 * images / (self.ipm * self.image_scale)] if self.ipm else []
-        if gaps and at is None:  # a retry booked for later leaves today's starts alone
-            self.spaced_until = max(self.spaced_until, when) + max(gaps)
+        if at is None:  # a retry booked for later leaves today's starts alone
+            if self.rpm or self.ipm:  # a quota whose burst may be less than a minute's
+                self.next_start = when + min(self.probe, 60 / (self.rpm or self.ipm or 1))
+            if self.burst is not None:
+                self._refill(when)
+                self.tokens -= 1
 
     def on_retry(self, error: BaseException, wait: float, images: int) -> None:
-        """A retry is another request to the server: book it, and back off on a 429."""
-        self.acquire(images, at=self.clock() + wait)
+        """A retry is another request to the server: book it, and learn from a 429."""
+        now = self.clock()
+        in_window = len(self.window)
+        self.acquire(images, at=now + wait)
+        if self.burst is not None:  # the retry will take a token too, when it goes
+            self._refill(now)
+            self.tokens -= 1
         if not isinstance(error, RateLimitError):
             return
         about = (error.quota or "").lower()
@@ -85,7 +137,23 @@ class RateLimiter:
         images_ = "image" in about or not about
         if not (requests or images_):
             return  # another quota than the ones this run paces: its own retry waits
-        self.paused_until = max(self.paused_until, self.clock() + wait)
+        self.paused_until = max(self.paused_until, now + wait)
+        learned = False
+        limit = quota_value(error)
+        if limit is not None and requests and "image" not in about and limit != self.rpm:
+            self.rpm, learned = limit, True
+        elif limit is not None and images_ and "image" in about and limit != self.ipm:
+            self.ipm, learned = limit, True
+        # Refused though the window had room: the server allows less burst than a minute's.
+        # What it took before this refusal is its bucket.
+        room = self.rpm is None or in_window <= math.floor(self.rpm * self.scale)
+        if room and self.burst is None and requests:
+            taken = sum(1 for at, _ in self.window if at <= now) - 1
+            self.burst = float(max(1, taken))
+            self.tokens, self.refilled = -1.0, now  # empty, and this one's retry to come
+            learned = True
+        if learned:
+            return
         if requests:
             self.scale = max(0.25, self.scale * 0.85)
         if images_:
@@ -94,6 +162,20 @@ class RateLimiter:
     def on_success(self) -> None:
         self.scale = min(1.0, self.scale + 0.05)
         self.image_scale = min(1.0, self.image_scale + 0.05)
+
+
+def quota_value(error: RateLimitError) -> int | None:
+    """The limit a 429 names (``QuotaFailure.violations[].quotaValue``), if it names one."""
+    for detail in error.details or []:
+        if not isinstance(detail, dict) or not str(detail.get("@type", "")).endswith(
+            "QuotaFailure"
+        ):
+            continue
+        for violation in detail.get("violations") or []:
+            value: Any = violation.get("quotaValue") if isinstance(violation, dict) else None
+            if isinstance(value, str | int) and str(value).isdigit() and int(value) > 0:
+                return int(value)
+    return None
 
 
 class Pacer:
@@ -136,6 +218,6 @@ class Pacer:
         self.latency = max(self.latency, seconds)
 
     def limit(self) -> int:
-        """Requests to keep in flight now: never more than the quota can serve."""
-        wanted = max(1, math.ceil(self.rate * self.latency))
+        """Requests to keep in flight now: a fresh minute's burst, or rate x latency."""
+        wanted = max(1, math.ceil(self.rate * max(self.latency, 60.0)))
         return min(wanted, self.ceiling or MAX_IN_FLIGHT, MAX_IN_FLIGHT)

@@ -27,6 +27,8 @@ __all__ = ["SESSION_FORMAT", "SessionState", "Turn", "dump", "load"]
 SESSION_FORMAT = 1
 #: A session file larger than this is refused before it is read (inline images included).
 _MAX_SESSION_FILE_BYTES = 512 * 1000 * 1000
+#: The images of a session in all (files and inline), each file counted once.
+_MAX_SESSION_IMAGE_BYTES = 1000 * 1000 * 1000
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,18 @@ class _Reader:
     def __init__(self, source: Path, allow_outside: bool) -> None:
         self.source, self.allow_outside = source, allow_outside
         self.root = source.parent.resolve()
+        self.total = 0
+        """Bytes of images read so far: bounded as a whole, not only file by file."""
+        self.files: dict[Path, bytes] = {}
+        """Each image file read once, however many turns name it."""
+
+    def budget(self, size: int, where: str) -> None:
+        self.total += size
+        if self.total > _MAX_SESSION_IMAGE_BYTES:
+            raise self.fail(
+                f"{where}: its images come to over {_MAX_SESSION_IMAGE_BYTES:,} bytes in all, "
+                "more than a session holds"
+            )
 
     def fail(self, what: str) -> InvalidRequestError:
         return InvalidRequestError(f"{self.source}: not a valid saved session: {what}")
@@ -139,8 +153,10 @@ class _Reader:
         digest = self.get(ref, "sha256", str, where)
         mime = self.get(ref, "mime_type", str, where)
         if "data" in ref:
+            text = self.get(ref, "data", str, where)
+            self.budget(len(text) * 3 // 4, where)
             try:
-                data = base64.b64decode(self.get(ref, "data", str, where), validate=True)
+                data = base64.b64decode(text, validate=True)
             except ValueError as exc:
                 raise self.fail(f"{where}.data is not base64") from exc
         else:
@@ -152,7 +168,12 @@ class _Reader:
         return data, mime
 
     def read(self, relative: str, where: str) -> bytes:
-        file = (self.source.parent / relative).resolve()
+        try:
+            file = (self.source.parent / relative).resolve()
+        except (OSError, ValueError, RuntimeError) as exc:  # a NUL, a symlink loop
+            raise self.fail(f"{where}.path {relative!r} is not a usable path ({exc})") from None
+        if file in self.files:
+            return self.files[file]
         if not self.allow_outside and not file.is_relative_to(self.root):
             raise self.fail(
                 f"{where}.path {relative!r} points outside the session's folder {self.root} "
@@ -164,10 +185,12 @@ class _Reader:
                 raise self.fail(f"{where}.path {relative!r} is not a regular file")
             if info.st_size > MAX_REFERENCE_FILE_BYTES:
                 raise self.fail(f"{where}.path {relative!r} is {info.st_size:,} bytes, too large")
-            return file.read_bytes()
-        except OSError as exc:
+            self.budget(info.st_size, where)
+            data = self.files[file] = file.read_bytes()
+            return data
+        except (OSError, ValueError) as exc:
             raise InvalidRequestError(
-                f"{self.source}: image {file} is missing ({exc.strerror})"
+                f"{self.source}: image {file} is missing ({getattr(exc, 'strerror', None) or exc})"
             ) from exc
 
     def signature(self, part: dict[str, Any], where: str) -> bytes | None:
@@ -176,7 +199,11 @@ class _Reader:
             return None
         if not isinstance(text, str):
             raise self.fail(f"{where}.thought_signature must be base64 text")
-        return base64.b64decode(text)
+        self.budget(len(text) * 3 // 4, where)
+        try:
+            return base64.b64decode(text, validate=True)
+        except ValueError:  # binascii.Error included
+            raise self.fail(f"{where}.thought_signature is not base64") from None
 
     def turn(self, t: Any, n: int) -> Turn:
         where = f"turns[{n}]"
@@ -223,7 +250,7 @@ def load(path: str | os.PathLike[str], *, allow_outside: bool = False) -> Sessio
         if source.stat().st_size > _MAX_SESSION_FILE_BYTES:
             raise reader.fail(f"the file is over {_MAX_SESSION_FILE_BYTES:,} bytes")
         doc = json.loads(source.read_bytes())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise InvalidRequestError(f"{source}: not a saved session ({exc})") from exc
     if not isinstance(doc, dict) or doc.get("format") != SESSION_FORMAT:
         raise InvalidRequestError(f"{source}: not a saved session of format {SESSION_FORMAT}")

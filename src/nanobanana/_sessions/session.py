@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -26,13 +27,18 @@ from .._core.flows import generate_flow, upload_flow
 from .._core.interactions import build_interaction, interaction_flow
 from .._core.steps import Flow
 from .._core.wire import Upload, build, model_content, user_content
-from .._errors import InvalidReferenceError, InvalidRequestError, SessionTooLargeError
+from .._errors import (
+    BadRequestError,
+    InvalidReferenceError,
+    InvalidRequestError,
+    SessionTooLargeError,
+)
 from .._images.bytes import ImageBytes
 from .._images.fit import prepare_references, wire_size
-from .._models.registry import MAX_REQUEST_BYTES, MODELS, REQUEST_HEADROOM_BYTES
-from .._request.options import RequestOptions
+from .._models.registry import MAX_REQUEST_BYTES, REQUEST_HEADROOM_BYTES
+from .._request.options import RequestOptions, with_options_help
 from .._request.reference import ReferenceLike
-from .._request.request import GenerationRequest, check_reference_counts
+from .._request.request import GenerationRequest
 from .._request.types import PromptLike
 from .._result.result import FinalPart, Result
 from .._transport import AsyncTransport, SyncTransport
@@ -49,6 +55,25 @@ __all__ = ["AsyncSession", "Session", "SessionTooLargeError", "Turn"]
 _UPLOAD_LIFETIME = 46 * 3600
 _PART_OVERHEAD = 64  # JSON around each part
 _T = TypeVar("_T", SyncTransport, AsyncTransport)
+
+
+_TOO_MANY_IMAGES = re.compile(r"too many images|number of images", re.IGNORECASE)
+
+
+def _explain_history(error: BadRequestError, turns: Sequence[Turn]) -> BadRequestError:
+    """The API's 400 for too many images, saying that earlier turns' references count."""
+    earlier = sum(len(t.references) for t in turns)
+    if not earlier or not _TOO_MANY_IMAGES.search(error.message):
+        return error
+    return BadRequestError(
+        f"{error.message} [this session sends the {earlier} reference image(s) of its earlier "
+        "turns again with every turn, and the API counted them: drop older turns with "
+        "session.drop_oldest(n), or start a new session from the latest image with "
+        "nb.edit(session.last.image, ...)]",
+        code=error.code,
+        status=error.status,
+        details=error.details,
+    )
 
 
 @dataclass
@@ -176,14 +201,10 @@ class SessionCore(Generic[_T]):
 
         The one disk and CPU step of a turn: the async twin runs it in a worker thread.
         """
-        kinds = [k for t in self.turns for k in t.kinds] + [r.kind for r in request.references]
-        try:
-            check_reference_counts(kinds, MODELS.get(self.model))
-        except InvalidRequestError as exc:
-            raise InvalidRequestError(
-                f"{exc} (counting the references of earlier turns, which are sent again; "
-                "drop them with session.drop_oldest())"
-            ) from None
+        # The per-kind slots apply to the turn being sent (GenerationRequest checked them):
+        # the documented limits describe one request's references, and nothing recorded says
+        # the API counts earlier turns' against them. The API's own 400 speaks for the
+        # history (explained by _explain_history).
         if self._transport.api.interactions:  # earlier turns stay on the server
             return prepare_references(request)
         try:
@@ -257,7 +278,10 @@ class SessionCore(Generic[_T]):
         call = build(
             request, images, vertex=self._transport.vertex, history=history, uploads=uploads
         )
-        result: Result = yield from generate_flow(call, policy)
+        try:
+            result: Result = yield from generate_flow(call, policy)
+        except BadRequestError as error:
+            raise _explain_history(error, self.turns) from error
         kinds = tuple(r.kind for r in request.references)
         self.turns.append(Turn(request.prompt, tuple(images), kinds, result))
         return result
@@ -344,6 +368,7 @@ class Session(SessionCore[SyncTransport]):
         >>> session.save("fox.session.json")  # resume later: Session.load(path, nb)
     """
 
+    @with_options_help
     def send(
         self,
         prompt: PromptLike,
@@ -381,6 +406,7 @@ class AsyncSession(SessionCore[AsyncTransport]):
         >>> await session.send("A red fox wearing a green hat")
     """
 
+    @with_options_help
     async def send(
         self,
         prompt: PromptLike,

@@ -38,12 +38,12 @@ def load_jsonl(path: str) -> list[GenerationRequest]:
             f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})"
         ) from None
     requests = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):  # U+2028 in a prompt is no line end
         if not line.strip():
             continue
         try:
             item = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidRequestError(f"{path}:{n}: not JSON: {line[:80]!r}") from None
         if isinstance(item, str):
             item = {"prompt": item}
@@ -99,6 +99,8 @@ def batch(args: argparse.Namespace, console: Console) -> int:
         )
     console.emit(summary, f"{', '.join(parts)}; about {money(summary['cost_usd'])}; "
                           f"manifest: {summary['manifest']}")  # fmt: skip
+    if summary.get("interrupted"):
+        return 130  # Ctrl-C: what was in flight is saved; a re-run does the rest
     return 6 if failed else 0
 
 
@@ -118,7 +120,8 @@ def _run(nb: Any, args: argparse.Namespace, requests: list[GenerationRequest], j
     return {"done": report.done + report.done_before, "done_now": report.done,
             "done_before": report.done_before, "failed_before": report.failed_before,
             "not_started": report.not_started, "stopped_by": report.stopped_by,
-            "images": report.images, "cost_usd": report.cost}  # fmt: skip
+            "images": report.images, "cost_usd": report.cost,
+            "interrupted": interrupt.stop.is_set()}  # fmt: skip
 
 
 def _batch_api(nb: Any, requests: list[GenerationRequest], out: Path | str, console: Console,

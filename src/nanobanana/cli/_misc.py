@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from pathlib import Path
 
 from ._console import Console
@@ -55,27 +56,52 @@ def demo(args: argparse.Namespace, console: Console) -> int:
 
 
 def models(args: argparse.Namespace, console: Console) -> int:
-    """The models the key can use, merged with what nanobanana knows of each."""
+    """The models the key can use, with what nanobanana knows of each and their lifecycle.
+
+    Then the registry's models that were shut down.
+    """
+    from .._models.catalog import ModelSummary
+    from .._models.registry import MODELS
     from ._connect import client
 
     with client(args) as nb:
         listed = nb.models()
+    gone = [
+        ModelSummary(id=m.id, display_name=m.name, info=m)
+        for m in MODELS.values()
+        if m.lifecycle.shutdown and m.id not in {s.id for s in listed}
+    ]
     rows = [
         {
             "id": m.id,
             "name": m.display_name,
             "known": m.info is not None,
+            "listed": m in listed,
             "retired": m.retired,
-            "replacement": m.replacement,
+            "replacement": m.replacement or m.lifecycle.replacement,
             "usd_per_1k_image": m.price_per_image,
+            "lifecycle": {
+                "released": _iso(m.lifecycle.released),
+                "shutdown": {b: _iso(d) for b, d in m.lifecycle.shutdown.items()},
+                "replacement": m.lifecycle.replacement,
+            },
         }
-        for m in listed
+        for m in [*listed, *gone]
     ]
     lines = []
     for m in listed:
         price = money(m.price_per_image) if m.price_per_image else "price unknown"
         note = f"  retired: use {m.replacement}" if m.retired else ""
         note += "" if m.info else "  (not in nanobanana's registry: syntax checks only)"
+        life = m.lifecycle.describe()
+        note += f"  [{life}]" if life != "current" and not m.retired else ""
         lines.append(f"{m.id:<34} {price:>14} per 1K image{note}")
+    if gone:
+        lines += ["", "Shut down (not listed for this key):"]
+        lines += [f"{m.id:<34} {m.lifecycle.describe()}" for m in gone]
     console.emit({"models": rows}, "\n".join(lines))
     return 0
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None

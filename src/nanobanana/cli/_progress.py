@@ -208,7 +208,7 @@ class BatchCounter:
         for line in lines:
             try:
                 entry = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if not isinstance(entry, dict) or "status" not in entry:
                 continue

@@ -52,6 +52,8 @@ class Record:
             usage=dict(vars(result.usage)), response_id=result.response_id,
             finish_reason=result.finish_reason, **extra,
         )  # fmt: skip
+        if result.grounding is not None:  # the sources must be shown: keep them with it
+            entry["grounding"] = result.grounding.to_json()
         self.manifest.append(entry)
         return entry
 

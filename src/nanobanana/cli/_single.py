@@ -13,6 +13,7 @@ from .._images.fit import prepare_references
 from .._images.generated import GeneratedImage, save_new
 from .._request.options import Search
 from .._result.result import Result
+from .._runs.lock import FolderLock
 from ._connect import client, references
 from ._console import Console
 from ._files import Target, free_stem, readable_stem, resolve_target
@@ -115,22 +116,55 @@ def _one(
             try:
                 result = nb.generate_request(request)
             except GenerationError as exc:
-                record.failed(request, key, exc)
+                with _writing(target.folder):
+                    record.failed(request, key, exc)
                 maybe_gallery(args, console, target.folder)
                 raise
     stem = target.stem or f"{stem}-{key[:8]}"
-    paths = save_images(console, result.images, target, stem)
-    thoughts = save_images(console, result.thought_images, target, f"{stem}-thought", numbered=True)
-    entry = record.ok(request, key, result, [p.name for p in paths])
+    with _writing(target.folder):  # one writer per folder while the answer is written
+        paths = save_images(console, result.images, target, stem)
+        thoughts = save_images(console, result.thought_images, target, f"{stem}-thought",
+                               numbered=True)  # fmt: skip
+        entry = record.ok(request, key, result, [p.name for p in paths])
     maybe_gallery(args, console, target.folder)
     console.emit(
         {"images": [str(p) for p in paths], "thought_images": [str(p) for p in thoughts],
          "text": result.text, "finish_reason": result.finish_reason, "cost_usd": result.cost,
-         "usage": entry["usage"], "response_id": result.response_id},
+         "usage": entry["usage"], "response_id": result.response_id,
+         "grounding": entry.get("grounding")},
         "\n".join(str(p) for p in [*paths, *thoughts])
-        + f"\n{plural(len(paths), 'image')}, about {money(result.cost)}" + _missing(result),
+        + f"\n{plural(len(paths), 'image')}, about {money(result.cost)}" + _missing(result)
+        + _sources(result),
     )  # fmt: skip
     return 0
+
+
+def _sources(result: Result) -> str:
+    """What a grounded image searched for and drew on (Google's terms ask that it be shown)."""
+    grounding = result.grounding
+    if grounding is None:
+        return ""
+    lines = []
+    queries = [*grounding.queries, *grounding.image_queries]
+    if queries:
+        lines.append("searched: " + "; ".join(queries))
+    sources = [*grounding.sources, *grounding.image_sources]
+    if sources:
+        lines.append("sources:")
+        lines += [f"  {s.title or s.domain or 'source'} {s.uri}" for s in sources]
+    return "".join("\n" + line for line in lines)
+
+
+def _writing(folder: Path) -> FolderLock:
+    """The folder's writer lock, taken only to write an answer.
+
+    Another command's save takes a moment: wait for it rather than refuse.
+    """
+    return FolderLock(folder, wait=_WAIT_FOR_WRITER)
+
+
+#: Seconds a single-shot command waits for another writer of its folder.
+_WAIT_FOR_WRITER = 60.0
 
 
 def _missing(result: Result) -> str:

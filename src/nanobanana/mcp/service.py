@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from .._batch.jobs import AsyncBatchJob
 from .._client import AsyncNanoBanana
 from .._errors import GenerationError, InvalidReferenceError, InvalidRequestError, NanoBananaError
+from .._images.fit import prepare_references
 from .._models.registry import typical_latency
 from .._request.options import RequestOptions
 from .._request.reference import Reference
@@ -229,10 +230,8 @@ class Service:
         self, prompt: Any, references: Iterable[Path | Reference], options: RequestOptions
     ) -> GenerationRequest:
         """The library's request, with the server's default model."""
-        model = options.get("model") or self.client.model
-        return GenerationRequest(
-            prompt, references=tuple(references), **{**options, "model": model}
-        )
+        merged: RequestOptions = {**options, "model": options.get("model") or self.client.model}
+        return GenerationRequest(prompt, references=tuple(references), **merged)
 
     async def generate(
         self, request: GenerationRequest, count: int, cap: float | None, report: Report
@@ -279,11 +278,14 @@ class Service:
                 await self._slot.wait_for(lambda: self._in_flight < self.pacer.limit())
                 self._in_flight += 1
             try:
+                transport = self.client._transport
+                images = await transport.offload(prepare_references, request)
                 entry, _, took = await _one(
-                    self.client._transport,
+                    transport,
                     request,
                     key,
                     0,
+                    images,
                     self.out_dir,
                     self.limiter,
                     0.0,

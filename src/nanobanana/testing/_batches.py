@@ -79,7 +79,7 @@ class BatchStore:
         elif get(source, "fileName"):
             data = self._files.get(str(get(source, "fileName"))).data
             requests = []
-            for n, line in enumerate(bytes(data).decode(errors="replace").splitlines()):
+            for n, line in enumerate(bytes(data).decode(errors="replace").split("\n")):
                 if line.strip():
                     try:
                         item = json.loads(line)

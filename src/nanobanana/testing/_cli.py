@@ -93,6 +93,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--ipm", type=_positive_int, help="images per minute before 429 (default: no limit)"
     )
     parser.add_argument(
+        "--quota-model", choices=("window", "minute", "bucket"), default="window",
+        help="how --rpm/--ipm count: a sliding 60 s window, fixed clock minutes, or a token "
+        "bucket of --burst requests refilled at rpm/60 a second (default: window)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--burst", type=_positive_int, metavar="N",
+        help="the bucket's size for --quota-model bucket (default: --rpm)",
+    )  # fmt: skip
+    parser.add_argument(
         "--fault", type=parse_fault, action="append", default=[], metavar="KIND[:COUNT]",
         help="answer the next COUNT generate requests with a fault, in order (repeatable): "
         + ", ".join(FAULT_KINDS)
@@ -109,6 +118,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="multiply every latency (e.g. 0.05); quota windows stay real (default: 1.0)",
     )  # fmt: skip
     parser.add_argument(
+        "--serve-retired", action="store_true",
+        help="serve models past their shutdown date instead of the real 404 (old code)",
+    )  # fmt: skip
+    parser.add_argument(
         "--record", type=int, default=0, metavar="N",
         help="keep the last N requests in memory (default: 0, none)",
     )  # fmt: skip
@@ -121,10 +134,16 @@ def run(args: argparse.Namespace) -> int:
     if args.record < 0:
         print(f"error: --record must be 0 or more, got {args.record}", file=sys.stderr)
         return 2
+    if args.burst is not None and args.quota_model != "bucket":
+        print("error: --burst is the bucket's size: use it with --quota-model bucket",
+              file=sys.stderr)  # fmt: skip
+        return 2
     try:
         server = FakeGemini(
             host=args.host, port=args.port, rpm=args.rpm, ipm=args.ipm, latency=args.latency,
+            quota_model=args.quota_model, burst=args.burst,
             realistic=args.realistic, time_scale=args.time_scale, record=args.record,
+            serve_retired=args.serve_retired,
         )  # fmt: skip
     except OSError as exc:
         reason = (

@@ -34,7 +34,7 @@ class Fault:
     def rate_limit(
         cls,
         *,
-        retry_delay: float | None = 17.0,
+        retry_delay: float | None = 17.395510932,
         quota: Literal["per_minute", "images_per_minute", "per_day", "zero"] = "per_minute",
         limit: int | None = None,
     ) -> Fault:
@@ -43,7 +43,9 @@ class Fault:
         A per-day quota carries no RetryInfo; ``"zero"`` is `quota_zero` (which does).
         """
         if quota == "zero":
-            return cls.quota_zero(retry_delay=47.17 if retry_delay in (None, 17.0) else retry_delay)
+            return cls.quota_zero(
+                retry_delay=47.17 if retry_delay in (None, 17.395510932) else retry_delay
+            )
         if quota == "per_day":
             retry_delay = None
         default_limit = {"per_minute": 10, "images_per_minute": 10, "per_day": 250, "zero": 0}

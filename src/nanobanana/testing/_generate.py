@@ -15,7 +15,6 @@ from . import _wire as wire
 from ._faults import Fault
 from ._grounding import grounding_metadata
 from ._images import pad, render
-from ._models import PIXELS
 from ._plan import Plan
 
 __all__ = ["Sizes", "respond", "stream_chunks"]
@@ -64,10 +63,33 @@ _THOUGHTS = (
 
 
 def respond(
-    p: Plan, *, sizes: Sizes | None = None, fault: Fault | None = None, serial: int = 0
+    p: Plan,
+    *,
+    sizes: Sizes | None = None,
+    fault: Fault | None = None,
+    serial: int = 0,
+    vertex: bool = False,
+    created: str | None = None,
 ) -> dict[str, Any]:
-    """The response body for a plan, or for the fault that replaces it."""
-    sizes = sizes or Sizes()
+    """The response body for a plan, or for the fault that replaces it.
+
+    ``vertex``: in Vertex AI's shape (``createTime`` from ``created``,
+    ``usageMetadata.trafficType``, no ``candidates[].index``; FACTS 2026-12-04).
+    """
+    body = _respond(p, sizes or Sizes(), fault, serial)
+    if vertex:
+        for candidate in body.get("candidates", []):
+            candidate.pop("index", None)
+        usage = body["usageMetadata"]
+        usage.pop("serviceTier", None)
+        usage["trafficType"] = "ON_DEMAND"
+        if created is not None:
+            body["createTime"] = created
+    return body
+
+
+def _respond(p: Plan, sizes: Sizes, fault: Fault | None, serial: int) -> dict[str, Any]:
+    spec = p.model_spec
     head: dict[str, Any] = {
         "modelVersion": p.model,
         "responseId": hashlib.sha256(f"{p.seed}:{serial}".encode()).hexdigest()[:22],
@@ -76,9 +98,10 @@ def respond(
     # figure, which the SDK's cost snapshots were written against.
     thoughts_tokens = (700 + p.seed % 200 if sizes.realistic else 180 + p.seed % 240) * p.thinks
     if fault is not None and fault.kind == "blocked":
+        # Live: no candidatesTokenCount (google-genai gives None), no thoughts.
         return {
             "promptFeedback": {"blockReason": fault.params["reason"]},
-            "usageMetadata": _usage(p, 0, 0, 0),
+            "usageMetadata": _usage(p, 0, 0, 0, output=False),
             **head,
         }
     parts: list[dict[str, Any]] = []
@@ -87,13 +110,21 @@ def respond(
     finish: dict[str, Any] = {"finishReason": "STOP"}
     final: list[dict[str, Any]] = []
     image_tokens = 0
+    output = True
     if fault is not None and fault.kind == "finish":
         finish = {"finishReason": fault.params["reason"], "finishMessage": fault.message}
+        output = fault.params["reason"] != "IMAGE_SAFETY"
     elif fault is not None and fault.kind == "no_image":
         reason = fault.params["reason"]
         finish = {"finishReason": reason}
         if reason != "NO_IMAGE" or fault.message:
-            final.append(_signed_text(fault.message, sizes.signature(p.seed + 1)))
+            signature = sizes.signature(p.seed + 1) if spec.signed else None
+            final.append(_text(fault.message, signature))
+        if reason in ("NO_IMAGE", "IMAGE_SAFETY"):
+            # Live: no candidatesTokenCount; a recorded NO_IMAGE had no thoughts either.
+            output = False
+            if reason == "NO_IMAGE":
+                thoughts_tokens = 0
     else:
         subject = p.prompt.strip().splitlines()[0][:80] if p.prompt.strip() else "your image"
         forced = fault is not None and fault.kind == "images"
@@ -102,10 +133,11 @@ def respond(
         signed = n + p.with_text
         if p.with_text:
             text = f"Here is an image of {subject}"
-            final.append(_signed_text(text, sizes.signature(p.seed ^ 0x7E57, signed)))
+            signature = sizes.signature(p.seed ^ 0x7E57, signed) if spec.signed else None
+            final.append(_text(text, signature))
         for k in range(n):
             final.append(_final_image(p, k, sizes, signed))
-        image_tokens = n * wire.OUTPUT_IMAGE_TOKENS[p.size]
+        image_tokens = n * spec.image_tokens[p.size]
     parts += final
     text_tokens = sum(wire.text_tokens(part.get("text", "")) for part in final if "text" in part)
     content: dict[str, Any] = {"role": "model", "parts": parts} if parts else {}
@@ -118,7 +150,7 @@ def respond(
         )
     return {
         "candidates": [candidate],
-        "usageMetadata": _usage(p, image_tokens, text_tokens, thoughts_tokens),
+        "usageMetadata": _usage(p, image_tokens, text_tokens, thoughts_tokens, output=output),
         **head,
     }
 
@@ -132,32 +164,41 @@ def count_tokens(p: Plan) -> dict[str, Any]:
     }
 
 
-def _usage(p: Plan, image_tokens: int, text_tokens: int, thoughts: int) -> dict[str, Any]:
+def _usage(
+    p: Plan, image_tokens: int, text_tokens: int, thoughts: int, *, output: bool = True
+) -> dict[str, Any]:
+    """``usageMetadata``.
+
+    ``output=False``: no ``candidatesTokenCount`` at all, as no-image answers live.
+    """
     prompt = p.prompt_text_tokens + p.prompt_image_tokens
     details = [{"modality": "TEXT", "tokenCount": p.prompt_text_tokens}]
     if p.prompt_image_tokens:
         details.append({"modality": "IMAGE", "tokenCount": p.prompt_image_tokens})
-    usage: dict[str, Any] = {
-        "promptTokenCount": prompt,
-        "candidatesTokenCount": image_tokens + text_tokens,
-        "totalTokenCount": prompt + image_tokens + text_tokens + thoughts,
-        "promptTokensDetails": details,
-        # Fields the SDK does not know appear live: clients must parse tolerantly.
-        "serviceTier": "standard",
-    }
+    candidates = image_tokens + text_tokens if output else 0
+    usage: dict[str, Any] = {"promptTokenCount": prompt}
+    if output:
+        usage["candidatesTokenCount"] = candidates
+    usage["totalTokenCount"] = prompt + candidates + thoughts
+    usage["promptTokensDetails"] = details
+    # Fields the SDK does not know appear live: clients must parse tolerantly.
+    usage["serviceTier"] = "standard"
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
     out_details = []
     if image_tokens:
         out_details.append({"modality": "IMAGE", "tokenCount": image_tokens})
-    if text_tokens:
+    if text_tokens and output and (p.model_spec.text_in_details or not image_tokens):
+        # Pro lists only IMAGE even when text came back (FACTS 2026-12-04).
         out_details.append({"modality": "TEXT", "tokenCount": text_tokens})
     if out_details:
         usage["candidatesTokensDetails"] = out_details
     return usage
 
 
-def _signed_text(text: str, signature_bytes: int) -> dict[str, Any]:
+def _text(text: str, signature_bytes: int | None) -> dict[str, Any]:
+    if signature_bytes is None:  # 2.5 Flash Image signs nothing
+        return {"text": text}
     return {
         "text": text,
         "thoughtSignature": wire.b64encode(wire.sign(text.encode(), signature_bytes)),
@@ -171,16 +212,17 @@ def _final_image(p: Plan, k: int, sizes: Sizes, signed_parts: int) -> dict[str, 
         caption += f" · {k + 1} of {p.n_images}"
     caption += f" · {p.prompt.strip()[:60]}"
     data = pad(render(p.seed + k, w, h, caption, p.output_mime), sizes.image(p.size, p.seed + k))
-    return {
-        "inlineData": {"mimeType": p.output_mime, "data": wire.b64encode(data)},
-        "thoughtSignature": wire.b64encode(
-            wire.sign(data, sizes.signature(p.seed + k, signed_parts))
-        ),
-    }
+    part: dict[str, Any] = {"inlineData": {"mimeType": p.output_mime, "data": wire.b64encode(data)}}
+    if p.model_spec.signed:
+        signature = wire.sign(data, sizes.signature(p.seed + k, signed_parts))
+        part["thoughtSignature"] = wire.b64encode(signature)
+    return part
 
 
 def _thought_parts(p: Plan) -> list[dict[str, Any]]:
-    w, h = PIXELS.get((p.ratio or "1:1", "1K"), (1024, 1024))
+    # Thought images: half the 1K size of the ratio asked (no live figure: a live run should
+    # confirm their size).
+    w, h = p.model_spec.pixels.get((p.ratio or "1:1", "1K"), (1024, 1024))
     parts: list[dict[str, Any]] = []
     for k, text in enumerate(_THOUGHTS):
         parts.append({"text": text, "thought": True})
@@ -201,7 +243,9 @@ def stream_chunks(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
     finish reason and the final usage. Every chunk carries a complete ``usageMetadata``
     whose counts grow towards the final one.
     """
-    head: dict[str, Any] = {k: body[k] for k in ("modelVersion", "responseId") if k in body}
+    head: dict[str, Any] = {
+        k: body[k] for k in ("modelVersion", "createTime", "responseId") if k in body
+    }
     if "candidates" not in body:
         yield body
         return
@@ -212,10 +256,15 @@ def stream_chunks(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for i, part in enumerate(parts):
         partial = dict(usage)
         partial.pop("candidatesTokensDetails", None)
-        partial["candidatesTokenCount"] = i
-        partial["totalTokenCount"] = usage["promptTokenCount"] + i + thoughts
+        out = i if "candidatesTokenCount" in usage else 0  # none at all on no-image answers
+        if "candidatesTokenCount" in usage:
+            partial["candidatesTokenCount"] = out
+        partial["totalTokenCount"] = usage["promptTokenCount"] + out + thoughts
+        one = {"content": {"role": "model", "parts": [part]}}
+        if "index" in candidate:  # Vertex sends none
+            one["index"] = candidate["index"]
         yield {
-            "candidates": [{"content": {"role": "model", "parts": [part]}, "index": 0}],
+            "candidates": [one],
             "usageMetadata": partial,
             **head,
         }

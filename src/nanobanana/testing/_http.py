@@ -7,11 +7,14 @@ does; a client that hangs up is one log line, not a traceback.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import re
 import socket
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -69,6 +72,22 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.emulator.idle_timeout  # type: ignore[misc]  # idle connections close
         super().setup()
+        self.rfile.close()  # the socket's own file: reads go through the deadline instead
+        self._deadline: float | None = None
+        self.rfile = io.BufferedReader(_DeadlineSocket(self), 64 * 1024)
+
+    def handle_one_request(self) -> None:
+        """Waits (idle) for a request's first byte; then its headers have a deadline."""
+        self._deadline = None
+        try:
+            if not self.rfile.peek(1):  # type: ignore[attr-defined]
+                self.close_connection = True
+                return
+        except (TimeoutError, ConnectionError, OSError):
+            self.close_connection = True
+            return
+        self._deadline = time.monotonic() + self.emulator.header_timeout
+        super().handle_one_request()
 
     def handle(self) -> None:
         try:
@@ -92,6 +111,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _read_body(self) -> bytes:
+        """The body, within the server's budget of body bytes held at once."""
+        text = self.headers.get("content-length")
+        length = int(text) if text and text.isdigit() else 0
+        with self.server.bodies.hold(min(length, MAX_BODY_BYTES)):  # type: ignore[attr-defined]
+            return self._read_body_checked()
+
+    def _read_body_checked(self) -> bytes:
         """Reads the body after checking its declared length; raises `ApiError` first."""
         text = self.headers.get("content-length")
         if text is None:
@@ -124,6 +150,17 @@ class _Handler(BaseHTTPRequestHandler):
             for k, v in self.headers.items()
         }
         lower = {k.lower(): v for k, v in self.headers.items()}
+        self._deadline = None  # the headers are in: the body has the idle timeout per read
+        self.server.slots.acquire()  # type: ignore[attr-defined]
+        try:
+            self._serve(em, arrived, split, query, headers, lower)
+        finally:
+            self.server.slots.release()  # type: ignore[attr-defined]
+
+    def _serve(
+        self, em: Emulator, arrived: float, split: Any, query: dict[str, str],
+        headers: dict[str, str], lower: dict[str, str],
+    ) -> None:  # fmt: skip
         raw = b""
         body: Any = None
         try:
@@ -185,13 +222,17 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self.wfile.write(reply.data)
             return
-        self._write_chunks(reply.chunks, fault)
+        self._write_chunks(reply.chunks, fault, reply.waits)
 
-    def _write_chunks(self, chunks: list[bytes], fault: Fault | None) -> None:
+    def _write_chunks(
+        self, chunks: list[bytes], fault: Fault | None, waits: list[float] | None = None
+    ) -> None:
         cut = None
         if fault is not None and fault.kind == "truncate":  # this chunk is cut in half
             cut = min(len(chunks) - 1, int(len(chunks) * fault.params["fraction"]))
         for i, chunk in enumerate(chunks):
+            if waits and i < len(waits) and waits[i] > 0:
+                self.emulator.sleep(waits[i])
             if i == cut:
                 self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk[: len(chunk) // 2])
                 self.wfile.flush()
@@ -224,6 +265,51 @@ def _parse_json(raw: bytes) -> Any:
         ) from None
 
 
+class _DeadlineSocket(io.RawIOBase):
+    """The handler's socket as a raw stream whose reads keep the header deadline."""
+
+    def __init__(self, handler: _Handler) -> None:
+        self.handler = handler
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        handler = self.handler
+        deadline = handler._deadline
+        if deadline is None:
+            handler.connection.settimeout(handler.timeout)
+        else:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request headers took too long")
+            handler.connection.settimeout(left)
+        return int(handler.connection.recv_into(buffer))
+
+
+class _BodyBudget:
+    """Bytes of request bodies held at once; a body that does not fit waits its turn."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.in_use, self.peak = limit, 0, 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, size: int) -> Iterator[None]:
+        size = min(size, self.limit)  # one body larger than the budget waits to be alone
+        with self._cond:
+            if not self._cond.wait_for(lambda: self.in_use + size <= self.limit, timeout=300):
+                raise wire.ApiError(503, "UNAVAILABLE", "The service is currently unavailable.")
+            self.in_use += size
+            self.peak = max(self.peak, self.in_use)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.in_use -= size
+                self._cond.notify_all()
+
+
 class _Server(ThreadingHTTPServer):
     # socketserver's default listen backlog is 5: a burst of 30 clients overflows it, and the
     # kernel makes the rest retry their SYN a second later. Real APIs take bursts.
@@ -231,14 +317,18 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], max_threads: int) -> None:
+    def __init__(self, address: tuple[str, int], max_threads: int, body_memory: int) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        self._slots = threading.BoundedSemaphore(max_threads)
+        #: Requests served at once (taken once a request's headers are in).
+        self.slots = threading.BoundedSemaphore(max_threads)
+        self.bodies = _BodyBudget(body_memory)
+        # Connections open at once, most of them idle or sending headers (each a thread).
+        self._slots = threading.BoundedSemaphore(max_threads * 16)
         super().__init__(address, _Handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        # At most max_threads connections at once; the next waits in the accept loop.
+        # At most 16 x max_threads connections at once; the next waits in the accept loop.
         if not self._slots.acquire(timeout=30):
             self.shutdown_request(request)
             return
@@ -258,8 +348,10 @@ class _Server(ThreadingHTTPServer):
         log.warning("connection from %s failed", client_address[0], exc_info=True)
 
 
-def make_server(emulator: Emulator, host: str, port: int, max_threads: int) -> _Server:
+def make_server(
+    emulator: Emulator, host: str, port: int, max_threads: int, body_memory: int = 256 << 20
+) -> _Server:
     """Binds the listening socket (raises `OSError` if the port is taken)."""
-    server = _Server((host, port), max_threads)
+    server = _Server((host, port), max_threads, body_memory)
     server.emulator = emulator  # type: ignore[attr-defined]
     return server

@@ -15,7 +15,7 @@ from typing import Any
 
 from . import _schema
 from . import _wire as wire
-from ._models import MODELS, ModelSpec, pixels
+from ._models import ALIASES, MODELS, ModelSpec, input_image_tokens, pixels
 
 __all__ = ["Plan", "get", "plan"]
 
@@ -55,10 +55,15 @@ class Plan:
     thinks: bool = True
     web_search: bool = False
     image_search: bool = False
+    spec: ModelSpec | None = None
+
+    @property
+    def model_spec(self) -> ModelSpec:
+        return self.spec or MODELS[ALIASES.get(self.model, self.model)]
 
     @property
     def pixels(self) -> tuple[int, int]:
-        return pixels(self.ratio, self.size)
+        return pixels(self.model_spec, self.ratio, self.size)
 
 
 def plan(
@@ -70,7 +75,7 @@ def plan(
         ApiError: 400 for an invalid body, 403 for a file that does not exist.
     """
     _schema.validate(body, vertex=vertex, version=version)
-    spec = MODELS[model]
+    spec = MODELS[ALIASES.get(model, model)]
     contents = get(body, "contents")
     if isinstance(contents, dict):
         contents = [contents]
@@ -91,18 +96,7 @@ def plan(
         output_mime = str(asked)
         if output_mime not in ("image/png", "image/jpeg"):
             raise wire.invalid_argument(f"Unsupported output mime type: {output_mime}.")
-    thinking = get(config, "thinkingConfig") or {}
-    level = get(thinking, "thinkingLevel")
-    if (
-        level
-        and spec.thinking_levels is not None
-        and str(level).upper() not in ((*spec.thinking_levels, "THINKING_LEVEL_UNSPECIFIED"))
-    ):
-        raise wire.invalid_argument(
-            f"Thinking level {level} is not supported for models/{model}. Supported levels: "
-            + ", ".join(spec.thinking_levels)
-            + "."
-        )
+    thinking = _thinking(config, spec, model)
     web, image_search = _search(body, spec)
 
     digest = hashlib.sha256(f"{model}|{ratio}|{size}".encode())
@@ -110,6 +104,7 @@ def plan(
     image_tokens = 0
     texts: list[str] = []
     last_user_text = ""
+    resolution = get(config, "mediaResolution")
     for ci, content in enumerate(contents):
         role = get(content, "role") or "user"
         if role not in ("user", "model"):
@@ -117,6 +112,7 @@ def plan(
                 f"Please use a valid role: user, model. Got {role!r} at contents[{ci}]."
             )
         turn_texts = []
+        answered = False  # a final (non-thought) part of this turn seen yet
         parts = get(content, "parts") or []
         for pi, part in enumerate(parts if isinstance(parts, list) else [parts]):
             data, mime = _part_image(part, ci, pi, files)
@@ -125,13 +121,22 @@ def plan(
                 if role == "user":
                     user_images += 1
                 w, h = _dimensions(data, mime, ci, pi)
-                image_tokens += wire.input_image_tokens(w, h)
+                own = get(part, "mediaResolution")
+                level = get(own, "level") if isinstance(own, Mapping) else own
+                image_tokens += input_image_tokens(
+                    spec,
+                    int.from_bytes(hashlib.sha256(data).digest()[:4], "big"),
+                    w,
+                    h,
+                    level or resolution,
+                )
             text = get(part, "text")
             if isinstance(text, str) and not get(part, "thought"):
                 turn_texts.append(text)
                 digest.update(text.encode())
-            if role == "model":
-                _check_signature(part, data, text, ci, pi)
+            if role == "model" and spec.signed:
+                _check_signature(part, data, text, ci, pi, first=not answered)
+                answered = answered or not get(part, "thought")
         texts.extend(turn_texts)
         if role == "user" and turn_texts:
             last_user_text = " ".join(turn_texts)
@@ -161,7 +166,31 @@ def plan(
         thinks=spec.thinks,
         web_search=web,
         image_search=image_search,
+        spec=spec,
     )
+
+
+def _thinking(config: Any, spec: ModelSpec, model: str) -> Any:
+    """The thinking config, after the API's checks of ``candidateCount`` and thinking."""
+    candidates = get(config, "candidateCount")
+    if candidates is not None and int(candidates) > 1:
+        raise wire.invalid_argument(f"Multiple candidates is not enabled for models/{model}")
+    thinking = get(config, "thinkingConfig")
+    if thinking is not None and not spec.thinking_config:
+        raise wire.invalid_argument("Thinking is not enabled for this model")
+    thinking = thinking or {}
+    level = get(thinking, "thinkingLevel")
+    if (
+        level
+        and spec.thinking_levels is not None
+        and str(level).upper() not in ((*spec.thinking_levels, "THINKING_LEVEL_UNSPECIFIED"))
+    ):
+        raise wire.invalid_argument(
+            f"Thinking level {level} is not supported for models/{model}. Supported levels: "
+            + ", ".join(spec.thinking_levels)
+            + "."
+        )
+    return thinking
 
 
 def _search(body: Any, spec: ModelSpec) -> tuple[bool, bool]:
@@ -187,11 +216,16 @@ def _search(body: Any, spec: ModelSpec) -> tuple[bool, bool]:
 def _image_config(image_config: Any, spec: ModelSpec) -> tuple[str | None, str | None]:
     ratio = get(image_config, "aspectRatio")
     if ratio is not None and ratio not in spec.ratios:
-        raise wire.invalid_argument(
-            f"Unsupported aspect ratio: {ratio} for models/{spec.id}. Supported values are: "
-            + ", ".join(spec.ratios)
-            + "."
-        )
+        # Live: a field violation (FACTS 2026-12-04).
+        field_name = "generation_config.image_config.aspect_ratio"
+        *first, last = (f"'{r}'" for r in spec.ratios)
+        description = f"aspect_ratio must be one of {', '.join(first)} or {last}."
+        raise wire.ApiError(
+            400, "INVALID_ARGUMENT",
+            f"* GenerateContentRequest.{field_name}: {description}\n",
+            [{"@type": "type.googleapis.com/google.rpc.BadRequest",
+              "fieldViolations": [{"field": field_name, "description": description}]}],
+        )  # fmt: skip
     size = get(image_config, "imageSize")
     if size is not None and size not in spec.sizes:
         raise wire.invalid_argument(
@@ -247,20 +281,27 @@ def _dimensions(data: bytes, mime: str | None, ci: int, pi: int) -> tuple[int | 
         ) from None
 
 
-def _check_signature(part: dict[str, Any], data: bytes | None, text: Any, ci: int, pi: int) -> None:
-    """Gemini 3 wants every earlier model image back with its thought signature, unchanged."""
+def _check_signature(
+    part: dict[str, Any], data: bytes | None, text: Any, ci: int, pi: int, *, first: bool
+) -> None:
+    """Gemini 3 wants its earlier answers back with their thought signatures, unchanged.
+
+    Google's docs: the first part after the thoughts and every image part are validated.
+    """
     raw = get(part, "thoughtSignature")
     if raw is None:
-        if data is not None and not get(part, "thought"):
+        if get(part, "thought"):
+            return
+        kind = "Image" if data is not None else "Text" if first and text else None
+        if kind is not None:
             raise wire.invalid_argument(
-                f"Image part is missing a thought_signature in content position {ci + 1}, "
-                f"part position {pi + 1}."
+                f"{kind} part is missing a thought_signature in content position {ci + 1}, "
+                f"part position {pi + 1}. Please refer to "
+                "https://ai.google.dev/gemini-api/docs/thought-signatures#model-behavior for "
+                "more details."
             )
         return
     signature = wire.b64decode(str(raw))  # the schema checked it
     payload = data if data is not None else str(text or "").encode()
     if not wire.signature_matches(signature, payload):
-        raise wire.invalid_argument(
-            "Unable to submit request because Thought signature is not valid. "
-            f"(content position {ci + 1}, part position {pi + 1})"
-        )
+        raise wire.invalid_argument("Corrupted thought signature.")

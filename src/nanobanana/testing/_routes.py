@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from . import _wire as wire
 from ._faults import Fault
 from ._generate import stream_chunks
-from ._models import MODELS
+from ._models import ALIASES, MODELS, TEXT_MODELS
 
 if TYPE_CHECKING:
     from ._batches import BatchStore
@@ -33,10 +33,13 @@ class Emulator(Protocol):
     batches: BatchStore
     interactions: InteractionStore
     idle_timeout: float
+    header_timeout: float
     clock: Callable[[], float]
+    sleep: Callable[[float], None]
 
     @property
     def url(self) -> str: ...
+    def served(self, model: str, vertex: bool = ...) -> bool: ...
     def generate(self, *args: Any, **kwargs: Any) -> Any: ...
     def count_tokens(self, *args: Any, **kwargs: Any) -> Any: ...
     def create_batch(self, *args: Any, **kwargs: Any) -> Any: ...
@@ -74,6 +77,8 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     chunks: list[bytes] | None = None
     """Server-sent events, written with chunked transfer encoding."""
+    waits: list[float] | None = None
+    """Seconds to wait before each chunk (realistic streams spread the latency)."""
 
 
 def json_reply(
@@ -84,14 +89,37 @@ def json_reply(
     )
 
 
-def _stream(answer: dict[str, Any], fault: Fault | None) -> Reply:
+def _stream(answer: dict[str, Any], fault: Fault | None, latency: float, sse: bool = True) -> Reply:
+    """A stream's chunks, with ``latency`` spread over them.
+
+    Each thought part arrives at its share of the wait, the final parts at its end.
+
+    Without ``alt=sse`` the API answers one JSON array of the chunks (FACTS 2026-12-04).
+    """
     events = list(stream_chunks(answer))
     if fault is not None and fault.kind == "stream_error":
         keep = max(1, min(len(events) - 1, fault.params["after"]))
         error = wire.ApiError(fault.code, fault.status, fault.message).body()
         events = [*events[:keep], error]
+    thoughts = [_is_thought(e) for e in events]
+    steps = sum(thoughts) + 1
+    at, waits = 0.0, []
+    for k, thought in enumerate(thoughts):
+        due = latency * (sum(thoughts[: k + 1]) / steps if thought else 1.0)
+        waits.append(max(0.0, due - at))
+        at = max(at, due)
+    if not sse:
+        data = ("[" + ",\r\n".join(json.dumps(e) for e in events) + "]").encode()
+        return Reply(200, b"", "application/json; charset=UTF-8", fault, chunks=[data],
+                     waits=[latency])  # fmt: skip
     chunks = [f"data: {json.dumps(c)}\r\n\r\n".encode() for c in events]
-    return Reply(200, b"", "text/event-stream", fault, chunks=chunks)
+    return Reply(200, b"", "text/event-stream", fault, chunks=chunks, waits=waits)
+
+
+def _is_thought(event: dict[str, Any]) -> bool:
+    candidates = event.get("candidates") or [{}]
+    parts = candidates[0].get("content", {}).get("parts", [])
+    return bool(parts) and all(p.get("thought") for p in parts)
 
 
 def route(
@@ -112,7 +140,7 @@ def route(
             "nanobanana emulator does not serve. Use the Gemini API's batches (vertexai=False).",
         )  # fmt: skip
     if m := _VERTEX.match(path):
-        return _vertex(em, method, m.groups(), headers, body, arrived)
+        return _vertex(em, method, m.groups(), headers, query, body, arrived)
     if "upload_id" not in query:
         _authenticate(em, headers, query)
     if len(raw) > wire.MAX_REQUEST_BYTES and "upload_id" not in query:
@@ -126,14 +154,15 @@ def route(
             return json_reply(200, em.batches.to_json(em.create_batch(model, body, version)), fault)
         if verb == "countTokens":
             return json_reply(200, em.count_tokens(model, body, version=version))
-        answer, fault = em.generate(model, body, arrived, version=version)
-        if verb == "streamGenerateContent":
-            return _stream(answer, fault)
+        streaming = verb == "streamGenerateContent"
+        answer, fault, wait = em.generate(model, body, arrived, version=version, wait=not streaming)
+        if streaming:
+            return _stream(answer, fault, wait, sse=query.get("alt") == "sse")
         return json_reply(200, answer, fault)
     if (m := _INTERACTIONS.match(path) or _MEDIA.match(path)) is not None:
         return _interactions(em, method, m, body, arrived)
     if (m := _MODEL.match(path)) and method == "GET":
-        return json_reply(200, _models_json(m.group(1), m.group(2)))
+        return json_reply(200, _models_json(em, m.group(1), m.group(2), query))
     if _UPLOAD.match(path) and method == "POST":
         return _upload(em, path, query, headers, raw, body)
     if (m := _FILES.match(path)) and method in ("GET", "DELETE"):
@@ -184,6 +213,7 @@ def _vertex(
     method: str,
     groups: tuple[str, ...],
     headers: Mapping[str, str],
+    query: dict[str, str],
     body: Any,
     arrived: float,
 ) -> Reply:
@@ -193,7 +223,7 @@ def _vertex(
         raise wire.VERTEX_UNAUTHENTICATED
     if method != "POST":
         raise wire.ApiError(404, "NOT_FOUND", f"Method not found: {method}")
-    if model not in MODELS:
+    if not em.served(model, vertex=True):
         raise wire.ApiError(
             404, "NOT_FOUND",
             f"Publisher Model `projects/{project}/locations/{location}/publishers/google/models/"
@@ -202,9 +232,12 @@ def _vertex(
         )  # fmt: skip
     if verb == "countTokens":
         return json_reply(200, em.count_tokens(model, body, version=version, vertex=True))
-    answer, fault = em.generate(model, body, arrived, version=version, vertex=True)
-    if verb == "streamGenerateContent":
-        return _stream(answer, fault)
+    streaming = verb == "streamGenerateContent"
+    answer, fault, wait = em.generate(
+        model, body, arrived, version=version, vertex=True, wait=not streaming
+    )
+    if streaming:
+        return _stream(answer, fault, wait, sse=query.get("alt") == "sse")
     return json_reply(200, answer, fault)
 
 
@@ -216,7 +249,15 @@ def _authenticate(em: Emulator, headers: Mapping[str, str], query: dict[str, str
         raise wire.INVALID_KEY
 
 
-def _models_json(version: str, model: str | None) -> dict[str, Any]:
+#: ``models.list`` pages: the API's default page size, and its cap.
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
+
+
+def _models_json(
+    em: Emulator, version: str, model: str | None, query: Mapping[str, str]
+) -> dict[str, Any]:
+    """``GET models`` (every model, text ones too, in pages) or ``GET models/{id}``."""
+
     def one(m: str) -> dict[str, Any]:
         spec = MODELS[m]
         return {
@@ -234,9 +275,34 @@ def _models_json(version: str, model: str | None) -> dict[str, Any]:
             "thinking": spec.thinks,
         }
 
+    def text(entry: tuple[str, str, tuple[str, ...], int, int]) -> dict[str, Any]:
+        name, display, methods, limit_in, limit_out = entry
+        return {
+            "name": f"models/{name}",
+            "version": "001",
+            "displayName": display,
+            "description": display,
+            "inputTokenLimit": limit_in,
+            "outputTokenLimit": limit_out,
+            "supportedGenerationMethods": list(methods),
+        }
+
     if model is None:
-        return {"models": [one(m) for m in MODELS]}
-    if model not in MODELS:
+        listed = [one(m) for m in MODELS if em.served(m)] + [text(t) for t in TEXT_MODELS]
+        try:
+            size = int(query.get("pageSize") or DEFAULT_PAGE_SIZE)
+            start = int(query.get("pageToken") or 0)
+        except ValueError:
+            raise wire.invalid_argument("Invalid page token or page size.") from None
+        size = min(max(1, size), MAX_PAGE_SIZE)
+        page: dict[str, Any] = {"models": listed[start : start + size]}
+        if start + size < len(listed):
+            page["nextPageToken"] = str(start + size)
+        return page
+    if model in ALIASES or model not in MODELS or not em.served(model):
+        for entry in TEXT_MODELS:
+            if entry[0] == model:
+                return text(entry)
         raise wire.model_not_found(model, version)
     return one(model)
 

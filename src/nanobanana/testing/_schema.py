@@ -203,7 +203,10 @@ class _Checker:
     def raise_any(self) -> None:
         if not self.errors:
             return
-        violations = [{"field": f, "description": m} for f, m in self.errors]
+        # A top-level unknown name has no ``field`` key live (FACTS 2026-12-04).
+        violations = [
+            {"field": f, "description": m} if f else {"description": m} for f, m in self.errors
+        ]
         raise wire.ApiError(
             400,
             "INVALID_ARGUMENT",

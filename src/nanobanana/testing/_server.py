@@ -8,14 +8,12 @@ batch jobs in `_files` and `_batches`, reading and answering a request in `_plan
 
 from __future__ import annotations
 
-import bisect
 import collections
 import itertools
-import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Literal
 
 from . import _wire as wire
@@ -25,13 +23,11 @@ from ._files import FileStore
 from ._generate import Sizes, count_tokens, respond
 from ._http import RecordedRequest, make_server
 from ._interactions import InteractionStore, Stored, check_create, interaction_json, to_generate
-from ._models import MODELS, RETIRED
+from ._models import ALIASES, MODELS, shut_down
 from ._plan import plan
+from ._quota import Quota, QuotaModel
 
 __all__ = ["FakeGemini", "RecordedRequest"]
-
-#: Live latencies in seconds by image size (FACTS: 17-29 s at 1K, 50-120 s at 4K).
-LIVE_LATENCY = {"512": (8.0, 15.0), "1K": (17.0, 29.0), "2K": (20.0, 35.0), "4K": (50.0, 120.0)}
 
 
 class FakeGemini:
@@ -44,6 +40,10 @@ class FakeGemini:
             always answered 403, as the real API does).
         rpm: Requests per minute before 429 (``None``: no limit).
         ipm: Images per minute before 429 (``None``: no limit).
+        quota_model: How the quotas count: ``"window"`` (a sliding 60 s window),
+            ``"minute"`` (fixed minutes of the clock) or ``"bucket"`` (a token bucket of
+            ``burst`` requests refilled at ``rpm / 60`` a second).
+        burst: The bucket's size (``None``: ``rpm``); only the bucket model uses it.
         latency: Seconds to wait before answering, by image size (``{"1K": 0.2, "4K": 1.0}``)
             or one figure for all. Realistic mode draws them from live figures instead.
         clock: Monotonic seconds, for quotas, batch jobs and timestamps. Inject a
@@ -57,9 +57,18 @@ class FakeGemini:
             and several MB at 4K, latency drawn from live figures (17-29 s at 1K, 50-120 s
             at 4K).
         time_scale: Multiplies every latency (``0.01``: a 20 s answer takes 0.2 s); quota
-            windows and ``retryDelay`` stay real.
-        max_threads: Connections served at once; more wait for a free thread.
+            windows follow ``clock``, and ``retryDelay`` is in its seconds.
+        max_threads: Requests served at once; more wait for a free slot. A connection takes
+            a slot only once its headers are in, so slow clients cannot hold them all.
         idle_timeout: Seconds an idle keep-alive connection stays open.
+        header_timeout: Seconds a request's line and headers may take to arrive, from their
+            first byte; a client that drips them slower is disconnected.
+        body_memory: Bytes of request bodies held at once, across connections; a body that
+            does not fit waits for others to finish (a bound on the emulator's memory).
+        serve_retired: Serve models past their shutdown date (and retired preview ids, as
+            their GA twin) instead of the real 404: for tests of old code.
+        today: The date, for shutdowns; by default the wall-clock date at ``clock()`` (the
+            same moment ``createTime`` and file timestamps give).
 
     Example:
         >>> with FakeGemini() as server:
@@ -74,6 +83,8 @@ class FakeGemini:
         api_keys: Iterable[str] | None = None,
         rpm: int | None = None,
         ipm: int | None = None,
+        quota_model: QuotaModel = "window",
+        burst: int | None = None,
         latency: float | Mapping[str, float] = 0.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -85,6 +96,10 @@ class FakeGemini:
         time_scale: float = 1.0,
         max_threads: int = 64,
         idle_timeout: float = 60.0,
+        header_timeout: float = 10.0,
+        body_memory: int = 256 * 1024 * 1024,
+        serve_retired: bool = False,
+        today: Callable[[], date] | None = None,
     ) -> None:
         if time_scale < 0:
             raise ValueError(f"time_scale must not be negative, got {time_scale}")
@@ -96,6 +111,9 @@ class FakeGemini:
         self.realistic, self.time_scale = realistic, time_scale
         self.record = record
         self.idle_timeout = idle_timeout
+        self.header_timeout = header_timeout
+        self.serve_retired = serve_retired
+        self._today = today
         self._records: collections.deque[RecordedRequest] = collections.deque(
             maxlen=None if record is True else max(0, int(record))
         )
@@ -103,7 +121,8 @@ class FakeGemini:
         self._faults: dict[str, collections.deque[Fault]] = collections.defaultdict(
             collections.deque
         )
-        self._window: collections.deque[tuple[float, int]] = collections.deque()
+        self.quota = Quota(rpm, ipm, quota_model, burst)
+        """The per-minute quotas (`rpm`, `ipm`) under ``quota_model``."""
         self._serial = itertools.count(1)
         self._wall0 = time.time() - clock()
         self.files = FileStore(clock, self._iso)
@@ -112,7 +131,7 @@ class FakeGemini:
         self.interactions = InteractionStore(clock, self._iso)
         """Stored interactions and their ``uri`` media (``media_seconds``: how long a link
         lives)."""
-        self._httpd = make_server(self, host, port, max_threads)
+        self._httpd = make_server(self, host, port, max_threads, body_memory)
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -158,7 +177,7 @@ class FakeGemini:
         with self._lock:
             self._records.clear()
             self._faults.clear()
-            self._window.clear()
+            self.quota.reset()
         self.files.clear()
         self.batches.clear()
         self.interactions.clear()
@@ -232,41 +251,51 @@ class FakeGemini:
         return fault
 
     def _admit(self, model: str, images: int, arrived: float) -> None:
-        """Enforces requests and images per minute over a sliding 60 s window.
+        """Enforces requests and images per minute under the quota model.
 
         A request counts from when it arrived, as at a real API's front door, not from when
         this busy emulator got round to reading it.
         """
-        if self.rpm is None and self.ipm is None:
-            return
-        with self._lock:
-            now = arrived
-            while self._window and self._window[0][0] <= now - 60:
-                self._window.popleft()
-            wait = (self._window[0][0] + 60 - now) if self._window else 0.0
-            if self.rpm is not None and len(self._window) >= self.rpm:
-                raise wire.rate_limited(model, "per_minute", self.rpm, max(1, math.ceil(wait)))
-            used = sum(n for _, n in self._window)
-            if self.ipm is not None and used + images > self.ipm:
-                raise wire.rate_limited(
-                    model, "images_per_minute", self.ipm, max(1, math.ceil(wait))
-                )
-            bisect.insort(self._window, (now, images))
+        refused = self.quota.admit(arrived, images)
+        if refused is not None:
+            quota, limit, wait = refused
+            # Live, the message gives the delay to the nanosecond and RetryInfo whole seconds.
+            raise wire.rate_limited(model, quota, limit, max(1.0, wait))
 
-    def latency_for(self, size: str, seed: int = 0) -> float:
-        """Seconds an answer of this image size takes, ``time_scale`` applied."""
+    def latency_for(self, size: str, seed: int = 0, model: str = "gemini-3-pro-image") -> float:
+        """Seconds an answer of this image size takes, ``time_scale`` applied.
+
+        Realistic mode draws it from the model's live range (Pro: 17-29 s at 1K; 2.5 Flash
+        Image: about 6 s).
+        """
         if isinstance(self.latency, Mapping):
             base = float(self.latency.get(size, 0.0))
         else:
             base = float(self.latency)
         if not base and self.realistic:
-            low, high = LIVE_LATENCY[size]
+            spec = MODELS[ALIASES.get(model, model)]
+            low, high = spec.latency.get(size) or max(spec.latency.values())
             base = low + (high - low) * (seed % 1000) / 999
         return base * self.time_scale
 
-    @staticmethod
-    def _check_model(model: str, version: str, method: str = "generateContent") -> None:
-        if model in RETIRED or model not in MODELS:
+    def today(self) -> date:
+        """The emulator's date: ``today()`` if given, else the wall clock at ``clock()``."""
+        if self._today is not None:
+            return self._today()
+        return datetime.fromtimestamp(self._wall0 + self.clock(), timezone.utc).date()
+
+    def served(self, model: str, vertex: bool = False) -> bool:
+        """Whether ``model`` is answered on this backend today (not the real 404)."""
+        if model in ALIASES:
+            return self.serve_retired
+        if model not in MODELS:
+            return False
+        return self.serve_retired or not shut_down(
+            model, "vertex" if vertex else "gemini", self.today()
+        )
+
+    def _check_model(self, model: str, version: str, method: str = "generateContent") -> None:
+        if not self.served(model):
             raise wire.model_not_found(model, version, method)
 
     def generate(
@@ -277,19 +306,29 @@ class FakeGemini:
         *,
         version: str = "v1beta",
         vertex: bool = False,
-    ) -> tuple[dict[str, Any], Fault | None]:
-        """Answers one generate request; raises `ApiError` for an error answer."""
-        self._check_model(model, version)
+        wait: bool = True,
+    ) -> tuple[dict[str, Any], Fault | None, float]:
+        """Answers one generate request; raises `ApiError` for an error answer.
+
+        Returns the body, the fault shaping it, and the seconds still to wait: 0 unless
+        ``wait=False``, which leaves the latency to the caller (a stream spreads it over its
+        chunks, so a thought image arrives before the final one).
+        """
+        if not vertex:
+            self._check_model(model, version)
         fault = self._take_fault("generate", model, version)
         p = plan(body, model, self.files.bytes_of, vertex=vertex, version=version)
         self._admit(
             model, p.n_images if p.with_image else 0, self.clock() if arrived is None else arrived
         )
-        delay = self.latency_for(p.size, p.seed)
-        if delay:
+        delay = self.latency_for(p.size, p.seed, model)
+        if delay and wait:
             self.sleep(delay)
-        answer = respond(p, sizes=self.sizes, fault=fault, serial=next(self._serial))
-        return answer, fault
+        answer = respond(
+            p, sizes=self.sizes, fault=fault, serial=next(self._serial), vertex=vertex,
+            created=self._iso(self.clock()) if vertex else None,
+        )  # fmt: skip
+        return answer, fault, 0.0 if wait else delay
 
     def count_tokens(
         self, model: str, body: Any, *, version: str = "v1beta", vertex: bool = False
@@ -297,7 +336,8 @@ class FakeGemini:
         """Answers ``:countTokens`` (``{"totalTokens": n}``)."""
         from ._schema import validate_contents
 
-        self._check_model(model, version, "countTokens")
+        if not vertex:
+            self._check_model(model, version, "countTokens")
         validate_contents(body, vertex=vertex, version=version)
         request = body.get("generateContentRequest") or body.get("generate_content_request")
         if not isinstance(request, dict):
@@ -331,7 +371,7 @@ class FakeGemini:
         p = plan(gen, model, self.files.bytes_of, version=version)
         now = self.clock() if arrived is None else arrived
         self._admit(model, p.n_images if p.with_image else 0, now)
-        delay = self.latency_for(p.size, p.seed)
+        delay = self.latency_for(p.size, p.seed, model)
         background = bool(body.get("background"))
         if delay and not background:
             self.sleep(delay)

@@ -14,7 +14,6 @@ from typing import Any
 
 API_VERSIONS = ("v1", "v1beta")
 
-OUTPUT_IMAGE_TOKENS = {"512": 1120, "1K": 1120, "2K": 1120, "4K": 2000}
 ACCEPTED_INPUT_MIME = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif")
 MAX_INLINE_BYTES = 7 * 1000 * 1000
 MAX_REQUEST_BYTES = 20 * 1024 * 1024  # "Request payload size exceeds the limit: 20971520 bytes."
@@ -123,6 +122,10 @@ def _violation(model: str, quota: str) -> dict[str, Any]:
     }
 
 
+def _seconds(value: float) -> str:
+    return f"{value:.9f}".rstrip("0").rstrip(".")
+
+
 def _retry_info(retry_delay: float) -> dict[str, Any]:
     return {
         "@type": "type.googleapis.com/google.rpc.RetryInfo",
@@ -140,7 +143,8 @@ def rate_limited(model: str, quota: str, limit: int, retry_delay: float | None) 
         f"limit: {limit}, model: {model}"
     )
     if retry_delay is not None:
-        message += f"\nPlease retry in {retry_delay:g}s."
+        # Live: nanoseconds in the text ("17.395510932s"), whole seconds in RetryInfo.
+        message += f"\nPlease retry in {_seconds(retry_delay)}s."
     violation = {**_violation(model, quota), "quotaValue": str(limit)}
     details: list[dict[str, Any]] = [
         _HELP,
@@ -246,13 +250,3 @@ def images_asked_for(prompt: str) -> int:
 
 def text_tokens(text: str) -> int:
     return max(1, (len(text) + 3) // 4)
-
-
-def input_image_tokens(width: int | None, height: int | None) -> int:
-    """Input image tokens vary with size (258-1069 seen live): 258 per 768x768 tile, capped."""
-    if not width or not height:
-        return 560
-    if max(width, height) <= 384:
-        return 258
-    tiles = -(-width // 768) * -(-height // 768)
-    return min(1069, 258 * tiles)
