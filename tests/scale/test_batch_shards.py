@@ -226,3 +226,15 @@ def test_bad_options_and_requests_are_named(nb, tmp_path) -> None:
     report = nb.batch.run(iter(["a fox", "", "a hen"]), out_dir=tmp_path / "lazy")
     assert (report.done, report.failed) == (2, 1)
     assert report.failures[0]["error"]["message"].startswith("request #2: ")
+
+
+def test_what_an_earlier_run_settled_is_not_sent_again(nb, server, tmp_path) -> None:
+    from nanobanana.testing import Fault
+
+    server.push(Fault.blocked())  # a blocked prompt: another try would be blocked too
+    first = nb.generate_many(["a paper boat number 0", "a paper boat number 1"],
+                             out_dir=tmp_path, progress=False)  # fmt: skip
+    assert (first.done, first.failed) == (1, 1)
+    report = nb.batch.run(_prompts(4), out_dir=tmp_path, shard_size=3)
+    assert (report.done_before, report.failed_before, report.done) == (1, 1, 2)
+    assert sum(len(j.requests) for j in server.list_batches()) == 2

@@ -202,6 +202,21 @@ class Batches(_BatchesCore[SyncTransport]):
         job has ended; killed at any point, a run again with the same requests and
         ``out_dir`` attaches to the jobs already created and records only what is not.
 
+        Args:
+            requests: Prompts, templates or `GenerationRequest`s. A list is checked whole
+                first; any other iterable is drawn one at a time (a bad item is reported in
+                `BatchRunReport.failures`, and the rest run).
+            out_dir: A folder, or a URL (``gs://``, ``s3://``, ``memory://``...).
+            tier: The project's usage tier (1, 2 or 3): its enqueued-token limit.
+            shard_size: Requests per job at most.
+            display_name: Prefix of the jobs' display names (``nanobanana`` by default);
+                each is ``<prefix>-<run id>-<shard hash>``, how a re-run finds them.
+            options: `RequestOptions` for the prompts and templates given as such.
+
+        Raises:
+            InvalidRequestError: A bad option, or a request of a list is not valid.
+            FolderInUseError: Another run is writing the folder.
+
         Example:
             >>> report = nb.batch.run((f"A {c} bicycle" for c in colours), out_dir="gs://b/run")
         """

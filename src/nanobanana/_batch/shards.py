@@ -213,7 +213,10 @@ class ShardWriter:
         self.requests = 0
         """Keys read so far."""
         self.done_before = 0
-        """Keys read that were recorded before this run."""
+        """Keys read that an earlier run finished."""
+        self.failed_before = 0
+        """Keys read that an earlier run found would fail again (a block): not sent."""
+        self.failed_for_good: Callable[[str], bool] = lambda key: False
         self._ended = False
 
     def next(self) -> Shard | None:
@@ -257,7 +260,10 @@ class ShardWriter:
         current.keys.update(key.encode() + b"\0")
         self.requests += 1
         if self.is_done(key):
-            self.done_before += 1
+            if self.failed_for_good(key):
+                self.failed_before += 1
+            else:
+                self.done_before += 1
             return
         if shard.path is None:
             shard.path = self.spool / f"shard-{shard.index:05d}.jsonl"
@@ -442,6 +448,7 @@ def run_flow(
         if str(job.display_name or "").startswith(f"{prefix}-{run}-"):
             listed[str(job.display_name)].append(job)
     writer = ShardWriter(requests, spool, limits, manifest.is_done, run, transport.vertex, prefix)
+    writer.failed_for_good = manifest.failed_for_good
     flying: dict[str, Shard] = {}
     upcoming: Shard | None = None
     exhausted = False
@@ -467,7 +474,7 @@ def run_flow(
             job = yield from _find_or_submit(shard, recorded, listed, sink, policy, report)
             flying[str(job.name)] = shard
             report.jobs.append(str(job.name))
-        report.done_before = writer.done_before
+        report.done_before, report.failed_before = writer.done_before, writer.failed_before
         if not flying:
             break
         # Wait for a job to end; read each that has, shard by shard.
