@@ -72,6 +72,11 @@ def load_jsonl(path: str) -> list[GenerationRequest]:
 
 
 def batch(args: argparse.Namespace, console: Console) -> int:
+    if args.batch_api and args.max_cost is not None:
+        raise InvalidRequestError(
+            "--max-cost is not kept on the Batch API path (every shard is paid for when it "
+            "is submitted); see the estimate with --dry-run, or drop --batch-api for a capped run"
+        )
     requests = load_jsonl(args.requests)
     if args.dry_run:
         return dry_run(console, requests)
