@@ -41,6 +41,7 @@ _EXPORTS = {
     "Grounding": "._result.grounding",
     "ImageSize": "._request.request",
     "ImageSource": "._request.types",
+    "ImageExpiredError": "._errors",
     "InvalidReferenceError": "._errors",
     "InvalidRequestError": "._errors",
     "InvalidResponseError": "._errors",
@@ -118,6 +119,7 @@ if _TYPE_CHECKING:
     from ._errors import BadRequestError as BadRequestError
     from ._errors import BatchJobError as BatchJobError
     from ._errors import GenerationError as GenerationError
+    from ._errors import ImageExpiredError as ImageExpiredError
     from ._errors import InvalidReferenceError as InvalidReferenceError
     from ._errors import InvalidRequestError as InvalidRequestError
     from ._errors import InvalidResponseError as InvalidResponseError

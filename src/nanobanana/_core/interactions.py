@@ -223,6 +223,8 @@ def as_generate_body(interaction: Any) -> dict[str, Any]:
     status = body.get("status")
     candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
     answer: dict[str, Any] = {"modelVersion": body.get("model"), "responseId": body.get("id")}
+    if body.get("updated") or body.get("created"):  # when any image links were handed out
+        answer["createTime"] = body.get("updated") or body.get("created")
     if errors and status == "failed" and not output:
         answer["promptFeedback"] = {"blockReason": errors[0].get("code") or "OTHER"}
     else:
@@ -418,14 +420,6 @@ class Api:
             )
         if self.delivery not in ("inline", "uri"):
             raise InvalidRequestError(f"delivery must be 'inline' or 'uri', got {self.delivery!r}")
-        if self.delivery == "uri":
-            # Until a saved image can be streamed from its link (and an expired link reported
-            # as such), a link the SDK cannot fetch would lose an image that was paid for.
-            raise InvalidRequestError(
-                "delivery='uri' is not supported yet: nanobanana cannot fetch images by link "
-                "yet, and an image it could not fetch would be paid for and lost. Use "
-                "delivery='inline' (the default)"
-            )
         if self.name != "interactions" and (self.background or self.delivery != "inline"):
             raise InvalidRequestError(
                 "background=True and delivery='uri' need the Interactions API: pass "
