@@ -296,3 +296,60 @@ def test_an_expired_link_is_a_typed_error_and_the_result_is_kept(tmp_path: Path)
 
 def _media_gets(server: FakeGemini) -> list[object]:
     return [r for r in server.requests if "/interactions/media/" in r.path]
+
+
+# -- runs on the Interactions API ----------------------------------------------------------
+
+
+def test_a_run_goes_through_interactions_with_links_and_background(tmp_path: Path) -> None:
+    clock = ManualClock()
+    with FakeGemini(clock=clock, sleep=clock.sleep, latency={"1K": 30.0}) as server:
+        with NanoBanana(
+            api_key="t", base_url=server.url, retry=_policy(clock), api="interactions",
+            background=True, delivery="uri",
+        ) as nb:  # fmt: skip
+            report = nb.generate_many(
+                ["a red fox", "a blue fox"], out_dir=tmp_path, concurrency=2, progress=False
+            )
+        posts = _interaction_posts(server)
+        polls = [r for r in server.requests if r.method == "GET" and "/media/" not in r.path]
+        fetched = _media_gets(server)
+    assert (report.done, report.failed) == (2, 0) and report.cost > 0
+    assert not server.generate_requests and len(posts) == 2
+    assert all(p.body["background"] is True for p in posts)  # type: ignore[attr-defined]
+    assert polls and len(fetched) == 2  # polled to the end, then each image fetched once
+    entries = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    saved = [tmp_path / name for e in entries[1:] for name in e["images"]]
+    assert len(saved) == 2 and all(p.read_bytes()[:3] == b"\xff\xd8\xff" for p in saved)
+    assert all(e["response_id"].startswith("v1_") for e in entries[1:])
+
+
+def test_a_run_records_an_expired_link_and_does_not_pay_again(tmp_path: Path) -> None:
+    clock = ManualClock()
+    with FakeGemini(clock=clock, sleep=clock.sleep) as server:
+        server.interactions.media_seconds = 0  # every link is dead on arrival
+        with _linked(server, clock) as nb:
+            first = nb.generate_many(["a red fox"], out_dir=tmp_path, progress=False)
+            again = nb.generate_many(["a red fox"], out_dir=tmp_path, progress=False)
+        posts = _interaction_posts(server)
+    assert (first.done, first.failed) == (0, 1) and first.cost == 0
+    (entry,) = first.failures
+    assert entry["error"]["type"] == "ImageExpiredError" and entry["transient"] is False
+    assert entry["links"][0].startswith(server.url) and entry["cost"] > 0
+    assert entry["response_id"].startswith("v1_")
+    assert again.failed_before == 1 and len(posts) == 1  # the resume paid nothing again
+    assert not list(tmp_path.glob("*.jpg"))
+
+
+def test_the_async_run_uses_the_client_api(fake_gemini: FakeGemini, tmp_path: Path) -> None:
+    async def main() -> None:
+        async with AsyncNanoBanana(
+            api_key="t", base_url=fake_gemini.url, api="interactions", delivery="uri"
+        ) as anb:
+            report = await anb.generate_many(["a fox"], out_dir=tmp_path, progress=False)
+            assert report.done == 1
+            image = (await anb.generate("a cat")).image
+            assert image.width and len(image.data) > 1000  # bound to the async twin's client
+
+    asyncio.run(main())
+    assert len(_interaction_posts(fake_gemini)) == 2 and not fake_gemini.generate_requests

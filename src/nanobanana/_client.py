@@ -256,6 +256,7 @@ class NanoBanana(_ClientBase):
         checked = as_requests(requests, self._maker(options))
         own = self._fresh_genai() if self._fresh_genai else self._genai
         transport = AsyncTransport(own, self.retry)
+        transport.api = self._transport.api  # the run speaks the client's API
 
         async def run(interrupted: threading.Event) -> RunReport:
             try:

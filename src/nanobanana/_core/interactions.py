@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -267,24 +267,36 @@ def parse_interaction(
 # -- flows ----------------------------------------------------------------------------------
 
 
-def interaction_flow(call: InteractionCall, policy: RetryPolicy) -> Flow:
+def interaction_flow(
+    call: InteractionCall,
+    policy: RetryPolicy,
+    *,
+    on_retry: Callable[[BaseException, float], None] | None = None,
+) -> Flow:
     """One generation on the Interactions API, under the retry policy, with a final image.
 
     A background call is created (not retried once sent: the server may have started it),
     then polled with ``interactions.get`` under the same policy, waiting 5 s, then 1.5
     times longer each time up to 30 s, until it ends.
 
+    ``on_retry(error, wait)`` hears of each retry, of the create and of each poll (a run's
+    rate limiter slows down on 429).
+
     Raises:
         APITimeoutError: A background call still running after `BACKGROUND_TIMEOUT` s.
     """
     op = Op("interactions.create", call.kwargs(), idempotent=not call.background)
-    interaction = yield from attempt(op, policy)
+    interaction = yield from attempt(op, policy, on_retry=on_retry)
     if call.background:
-        interaction = yield from _poll(interaction, policy)
+        interaction = yield from _poll(interaction, policy, on_retry)
     return finish(parse_interaction(interaction, call))
 
 
-def _poll(interaction: Any, policy: RetryPolicy) -> Flow:
+def _poll(
+    interaction: Any,
+    policy: RetryPolicy,
+    on_retry: Callable[[BaseException, float], None] | None = None,
+) -> Flow:
     body = _dump(interaction)
     started, wait = policy.clock(), POLL_START
     while body.get("status") in _RUNNING:
@@ -296,7 +308,9 @@ def _poll(interaction: Any, policy: RetryPolicy) -> Flow:
             )
         yield Sleep(wait)
         wait = min(POLL_MAX, wait * POLL_GROWTH)
-        got = yield from attempt(Op("interactions.get", {"id": body.get("id")}), policy)
+        got = yield from attempt(
+            Op("interactions.get", {"id": body.get("id")}), policy, on_retry=on_retry
+        )
         body = _dump(got)
     return body
 
@@ -439,18 +453,26 @@ def generation(
     *,
     vertex: bool = False,
     stream: bool = False,
+    on_retry: Callable[[BaseException, float], None] | None = None,
 ) -> Flow:
-    """The flow of one generation (or stream) on the client's API, built by its one builder."""
+    """The flow of one generation (or stream) on the client's API, built by its one builder.
+
+    ``on_retry`` hears of each retry of a generation (not a stream): a run's rate limiter.
+    """
     if api.interactions:
         # A stream needs the answer inline: it is read as it arrives, not fetched after.
         call = build_interaction(
             request, images, background=api.background and not stream,
             delivery="inline" if stream else api.delivery,
         )  # fmt: skip
-        return interaction_stream_flow(call, policy) if stream else interaction_flow(call, policy)
+        if stream:
+            return interaction_stream_flow(call, policy)
+        return interaction_flow(call, policy, on_retry=on_retry)
     from .flows import generate_flow
     from .stream import stream_flow
     from .wire import build
 
     plain = build(request, images, vertex=vertex)
-    return stream_flow(plain, policy) if stream else generate_flow(plain, policy)
+    if stream:
+        return stream_flow(plain, policy)
+    return generate_flow(plain, policy, on_retry=on_retry)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import math
 import sys
 import threading
@@ -20,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._core.flows import generate_flow
-from .._core.wire import build
+from .._core.interactions import generation
 from .._errors import InvalidRequestError, NanoBananaError, QuotaExhaustedError
 from .._images.fit import prepare_references
 from .._request.request import GenerationRequest
@@ -35,6 +35,7 @@ from .manifest import (
     expand,
     failure_entry,
     success_entry,
+    unfetched_entry,
     unsaved_entry,
 )
 from .pacing import Pacer, RateLimiter
@@ -270,17 +271,15 @@ async def _one(
     head = entry_head(request, key, index)
     try:
         prepared = await transport.offload(prepare_references, request)
-        call = build(request, prepared, vertex=transport.vertex)
+        on_retry = functools.partial(_retrying, limiter, calls, key, count)
+        # The client's API (generateContent or interactions), built before the slot is taken.
+        flow = generation(transport.api, request, prepared, transport.policy,
+                          vertex=transport.vertex, on_retry=on_retry)  # fmt: skip
         # Take the quota slot as late as possible: right before the request goes out.
         while (wait := limiter.wait_time(count)) > 0:
             await transport.policy.asleep(wait)
         limiter.acquire(count)
         calls[key] = clock()
-        flow = generate_flow(
-            call,
-            transport.policy,
-            on_retry=lambda error, wait: _retrying(limiter, calls, key, count, error, wait),
-        )
         result = await transport.run(flow)
     except NanoBananaError as exc:
         sent = calls.pop(key, None)
@@ -293,6 +292,8 @@ async def _one(
         return await transport.offload(success_entry, head, result, out_dir), estimate, took
     except OSError as exc:  # disk full, a folder in the way: this item's problem only
         return unsaved_entry(head, result, exc), estimate, took
+    except NanoBananaError as exc:  # an image by link that could not be fetched: paid for
+        return unfetched_entry(head, result, exc), estimate, took
 
 
 def _check_run_options(
