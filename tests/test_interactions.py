@@ -353,3 +353,44 @@ def test_the_async_run_uses_the_client_api(fake_gemini: FakeGemini, tmp_path: Pa
 
     asyncio.run(main())
     assert len(_interaction_posts(fake_gemini)) == 2 and not fake_gemini.generate_requests
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+
+def test_a_webhook_is_sent_with_background_calls_and_polling_stays() -> None:
+    clock = ManualClock()
+    with FakeGemini(clock=clock, sleep=clock.sleep, latency={"1K": 20.0}) as server:
+        with NanoBanana(
+            api_key="t", base_url=server.url, retry=_policy(clock), api="interactions",
+            background=True, webhook="https://example.com/hooks/nanobanana",
+        ) as nb:  # fmt: skip
+            assert nb.generate("a fox").image
+            session = nb.session()
+            session.send("a fox")
+        posts = _interaction_posts(server)
+        polls = [r for r in server.requests if r.method == "GET"]
+    assert (
+        all(
+            p.body["webhook_config"] == {"uris": ["https://example.com/hooks/nanobanana"]}  # type: ignore[attr-defined]
+            for p in posts
+        )
+        and len(posts) == 2
+    )
+    assert len(polls) >= 2  # the answer is still polled for: a call returns its Result
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"api": "interactions", "webhook": "https://example.com/h"}, "for background calls"),
+        ({"webhook": "https://example.com/h", "background": True}, "need the Interactions API|"
+         "for background calls"),
+        ({"api": "interactions", "background": True, "webhook": "http://example.com/h"},
+         "https:// URL"),
+        ({"api": "interactions", "background": True, "webhook": "example.com/h"}, "https:// URL"),
+    ],
+)  # fmt: skip
+def test_a_bad_webhook_is_refused(options: dict[str, object], match: str) -> None:
+    with pytest.raises(InvalidRequestError, match=match):
+        NanoBanana(api_key="k", **options)  # type: ignore[arg-type]

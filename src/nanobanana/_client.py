@@ -63,8 +63,9 @@ class _ClientBase:
         api: ApiName = "generate_content",
         background: bool = False,
         delivery: Delivery = "inline",
+        webhook: str | None = None,
     ) -> None:
-        wire = Api(api, background, delivery)
+        wire = Api(api, background, delivery, webhook)
         self.model = model
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
@@ -121,7 +122,10 @@ class NanoBanana(_ClientBase):
         background: With ``api="interactions"``: each call runs on the server and is polled
             to its end (long 4K work), under the same retry policy.
         delivery: With ``api="interactions"``: ``"uri"`` has images returned as links,
-            fetched when saved.
+            fetched when saved (streamed to disk; see `ImageExpiredError`).
+        webhook: With ``background=True``: an ``https://`` URL the API notifies when each
+            call ends (``webhook_config``). nanobanana still polls for the answer, since a
+            call returns its `Result` (see docs/interactions.md).
 
     Example:
         >>> nb = NanoBanana()

@@ -99,6 +99,7 @@ def build_interaction(
     store: bool | None = None,
     background: bool = False,
     delivery: Delivery = "inline",
+    webhook: str | None = None,
 ) -> InteractionCall:
     """The create arguments for a request whose references are prepared.
 
@@ -111,6 +112,8 @@ def build_interaction(
             needs it.
         background: Answer at once and run on the server; the flow polls.
         delivery: ``"uri"``: images come back as links to fetch, not in the body.
+        webhook: With ``background``: a URL the API notifies when the call ends
+            (``webhook_config.uris``); the flow still polls for the answer.
 
     Raises:
         InvalidRequestError: A Vertex-only option (``output_format``, ``quality``).
@@ -152,6 +155,8 @@ def build_interaction(
         body["store"] = store
     if background:
         body["background"] = True
+        if webhook:
+            body["webhook_config"] = {"uris": [webhook]}
     digests = tuple(hashlib.sha256(i.data).hexdigest() for i in images)
     return InteractionCall(request, body, digests)
 
@@ -424,9 +429,14 @@ class Api:
     """Interactions only: run on the server and poll (long 4K work)."""
     delivery: Delivery = "inline"
     """Interactions only: ``"uri"`` returns images as links, fetched when saved."""
+    webhook: str | None = None
+    """Background calls only: a URL the API notifies when each call ends (polling stays)."""
 
     def __post_init__(self) -> None:
         from .._errors import InvalidRequestError
+
+        if self.webhook is not None:
+            _check_webhook(self.webhook, self.background and self.name == "interactions")
 
         if self.name not in APIS:
             raise InvalidRequestError(
@@ -443,6 +453,28 @@ class Api:
     @property
     def interactions(self) -> bool:
         return self.name == "interactions"
+
+
+def _check_webhook(url: str, background: bool) -> None:
+    from urllib.parse import urlsplit
+
+    from .._errors import InvalidRequestError
+
+    if not background:
+        raise InvalidRequestError(
+            "webhook= is for background calls: pass api='interactions' and background=True as well"
+        )
+    parts = urlsplit(url) if isinstance(url, str) else None
+    local = parts is not None and parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if (
+        parts is None
+        or not parts.netloc
+        or not (parts.scheme == "https" or (parts.scheme == "http" and local))
+    ):
+        raise InvalidRequestError(
+            f"webhook must be an https:// URL the API can reach (http:// only for localhost), "
+            f"got {url!r}"
+        )
 
 
 def generation(
@@ -463,7 +495,7 @@ def generation(
         # A stream needs the answer inline: it is read as it arrives, not fetched after.
         call = build_interaction(
             request, images, background=api.background and not stream,
-            delivery="inline" if stream else api.delivery,
+            delivery="inline" if stream else api.delivery, webhook=api.webhook,
         )  # fmt: skip
         if stream:
             return interaction_stream_flow(call, policy)
