@@ -14,6 +14,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import functools
 import itertools
 import math
 import os
@@ -25,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from .._core.flows import generate_flow
-from .._core.wire import build
+from .._core.interactions import generation
 from .._errors import (
     InvalidRequestError,
     ManifestWriteError,
@@ -42,6 +42,7 @@ from .._images.fit import (
     text_bytes,
 )
 from .._images.generated import TEMP_PREFIX, TEMP_SUFFIX, temp_file
+from .._images.linked import LinkedImage
 from .._images.read import check_source
 from .._request.request import GenerationRequest
 from .._request.types import PromptLike
@@ -57,6 +58,7 @@ from .manifest import (
     reference_digests,
     request_key,
     success_entry,
+    unfetched_entry,
     unsaved_entry,
 )
 from .pacing import Pacer, RateLimiter
@@ -595,17 +597,15 @@ async def _one(
     clock = transport.policy.clock
     head = entry_head(request, key, index)
     try:
-        call = build(request, images, vertex=transport.vertex)
+        on_retry = functools.partial(_retrying, limiter, calls, key, count)
+        # The client's API (generateContent or interactions), built before the slot is taken.
+        flow = generation(transport.api, request, images, transport.policy,
+                          vertex=transport.vertex, on_retry=on_retry)  # fmt: skip
         # Take the quota slot as late as possible: right before the request goes out.
         while (wait := limiter.wait_time(count)) > 0:
             await transport.policy.asleep(wait)
         limiter.acquire(count)
         calls[key] = clock()
-        flow = generate_flow(
-            call,
-            transport.policy,
-            on_retry=lambda error, wait: _retrying(limiter, calls, key, count, error, wait),
-        )
         result = await transport.run(flow)
     except NanoBananaError as exc:
         sent = calls.pop(key, None)
@@ -617,11 +617,14 @@ async def _one(
     try:
         # Written here, on the loop, like a plain loop's write: a thread hand-off costs more
         # than writing a picture into the page cache. Large ones (4K) go to a thread.
-        if sum(len(image.data) for image in result.images) <= _INLINE_SAVE_BYTES:
+        linked = any(isinstance(image, LinkedImage) for image in result.images)
+        if not linked and sum(len(image.data) for image in result.images) <= _INLINE_SAVE_BYTES:
             return success_entry(head, result, out_dir), estimate, took
         return await transport.offload(success_entry, head, result, out_dir), estimate, took
     except OSError as exc:  # disk full, a folder in the way: this item's problem only
         return unsaved_entry(head, result, exc), estimate, took
+    except NanoBananaError as exc:  # an image by link that could not be fetched: paid for
+        return unfetched_entry(head, result, exc), estimate, took
 
 
 def _check_run_options(

@@ -301,6 +301,7 @@ class SessionCore(Generic[_T]):
         api = self._transport.api
         call = build_interaction(
             request, images, store=True, background=api.background, delivery=api.delivery,
+            webhook=api.webhook,
             previous_id=self.turns[-1].interaction_id if self.turns else None,
         )  # fmt: skip
         result: Result = yield from interaction_flow(call, self._transport.policy)
