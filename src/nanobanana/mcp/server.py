@@ -16,7 +16,7 @@ import functools
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
@@ -29,9 +29,9 @@ from .. import __version__
 from .._errors import NanoBananaError
 from .._models.registry import DEFAULT_MODEL, MODELS, RETIRED_MODELS
 from .._request.options import RequestOptions
-from .._runs.manifest import read_entries
 from .preview import preview
 from .schemas import (
+    IMAGE_URI,
     BatchOutput,
     CostQuote,
     ImageOutput,
@@ -41,8 +41,11 @@ from .schemas import (
     SessionInfo,
     SessionsOutput,
     SourceOut,
+    ToolFailure,
 )
-from .service import IMAGE_URI, Call, Outcome, Service, ToolFailure
+
+if TYPE_CHECKING:  # the library loads after the server has answered initialize and tools/list
+    from .service import Outcome, Service
 
 __all__ = ["INSTRUCTIONS", "build_server"]
 
@@ -242,15 +245,46 @@ async def _tool_result(output: ImageOutput) -> CallToolResult:
     return CallToolResult(content=content, structured_content=output.model_dump(mode="json"))
 
 
-def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per tool)
-    """The MCP server over ``service``: tools, prompts and the saved images as resources."""
-    server: MCPServer = MCPServer(
+class _Server(MCPServer):
+    """`MCPServer` that starts loading the library once it has listed its tools."""
+
+    warm: Callable[[], object] | None = None
+
+    async def list_tools(self) -> list[Any]:
+        tools = await super().list_tools()
+        if self.warm is not None:
+            self.warm()
+        return tools
+
+
+def build_server(  # noqa: C901 (one closure per tool)
+    service: Service | Callable[[], Awaitable[Service]],
+    *,
+    warm: Callable[[], object] | None = None,
+) -> MCPServer:
+    """The MCP server over ``service``: tools, prompts and the saved images as resources.
+
+    ``service`` may be a function that gives it (awaited by each call that needs it): then
+    the server answers ``initialize`` and ``tools/list`` before the library (google-genai,
+    Pillow, the client, the emulator) is loaded, and ``warm`` (if given) is called after the
+    first ``tools/list`` to start loading it in the background.
+    """
+    if callable(service):
+        get = service
+    else:
+        ready = service
+
+        async def get() -> Service:
+            return ready
+
+    server = _Server(
         "nanobanana",
         title="Nano Banana (nanobanana)",
         version=__version__,
         instructions=INSTRUCTIONS,
         log_level="WARNING",
     )
+    server.warm = warm
 
     @server.tool()
     @_errors
@@ -273,6 +307,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
         as a resource link with a small preview. Costs money: see estimate_cost first for
         large sizes or counts. A 4K image takes 1-2 minutes (progress is reported).
         """
+        service = await get()
         roots = await _roots(ctx)
         refs = [service.reference(r, roots) for r in references]
         options = _options(
@@ -306,6 +341,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
         For several edits in a row that build on each other, use session_start and
         session_send instead (they keep the model's thought signatures across turns).
         """
+        service = await get()
         roots = await _roots(ctx)
         refs = [service.reference(r, roots) for r in [image, *references]]
         options = _options(aspect_ratio=aspect_ratio, size=size, model=model)
@@ -323,6 +359,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
         The session is saved after every turn, so it survives a restart of the server.
         Nothing is paid until the first turn.
         """
+        service = await get()
         options = _options(model=model, aspect_ratio=aspect_ratio, size=size)
         session_id, _ = service.new_session(options)
         return _session_info(service, session_id)
@@ -342,6 +379,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
 
         A turn that fails leaves the session as it was.
         """
+        service = await get()
         roots = await _roots(ctx)
         refs = [service.reference(r, roots) for r in references]
         options = _options(aspect_ratio=aspect_ratio, size=size)
@@ -362,6 +400,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
 
         The dropped turn's image stays on disk.
         """
+        service = await get()
         session = service.session(session_id)
         session.undo()
         session.save(service.session_file(session_id))
@@ -371,6 +410,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
     @_errors
     async def session_list() -> SessionsOutput:
         """The saved sessions (of this and earlier runs of the server), to continue one."""
+        service = await get()
         return SessionsOutput(
             sessions=[_session_info(service, sid) for sid, _ in service.list_sessions()]
         )
@@ -390,6 +430,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
 
         Poll with batch_status; fetch with batch_results (which saves the images).
         """
+        service = await get()
         options = _options(aspect_ratio=aspect_ratio, size=size, model=model)
         requests = [service.request(p, (), options) for p in prompts]
         costs = [r.estimated_cost(batch=True) for r in requests]
@@ -410,6 +451,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
         name: Annotated[str, Field(description="The name batch_submit returned.")],
     ) -> BatchOutput:
         """The state of a Batch API job (JOB_STATE_PENDING, _RUNNING, _SUCCEEDED, ...)."""
+        service = await get()
         job = service.batches.get(name) or await service.client.batch.get(
             name, out_dir=service.out_dir
         )
@@ -422,6 +464,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
         name: Annotated[str, Field(description="The name batch_submit returned.")],
     ) -> BatchOutput:
         """Save a finished Batch API job's images in the output folder and list them."""
+        service = await get()
         job = service.batches.get(name) or await service.client.batch.get(
             name, out_dir=service.out_dir
         )
@@ -437,6 +480,8 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
         async for result in job.results():
             ids.add(result.response_id)
             cost += result.cost or 0.0
+        from .._runs.manifest import read_entries
+
         entries = await asyncio.to_thread(read_entries, service.out_dir)
         images = [
             SavedImage(
@@ -461,6 +506,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
 
         A retired model's replacement is named; unknown models still work with basic checks.
         """
+        service = await get()
         listed = await service.client.models()
         seen = {m.id: m for m in listed if m.info is not None or m.retired}
         out = []
@@ -501,6 +547,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
 
         Takes the same arguments as generate_image. Nothing is sent to the model.
         """
+        service = await get()
         roots = await _roots(ctx)
         refs = [service.reference(r, roots) for r in references]
         request = service.request(
@@ -526,7 +573,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
             name=f"image-{ext}",
             mime_type=mime,
             description="A full-size image this server saved (the uri a tool returned).",
-        )(_reader(service, ext))
+        )(_reader(get, ext))
 
     from .prompts import add_prompts
 
@@ -534,8 +581,9 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
     return server
 
 
-def _reader(service: Service, ext: str) -> Callable[[str], bytes]:
-    def read(stem: str) -> bytes:
+def _reader(get: Callable[[], Awaitable[Service]], ext: str) -> Callable[[str], Awaitable[bytes]]:
+    async def read(stem: str) -> bytes:
+        service = await get()
         try:
             return service.image_path(f"{stem}.{ext}").read_bytes()
         except NanoBananaError as exc:
@@ -559,6 +607,3 @@ def _session_info(service: Service, session_id: str) -> SessionInfo:
         last_prompt=session.turns[-1].prompt if session.turns else None,
         file=str(service.session_file(session_id)),
     )
-
-
-_unused = (Call,)

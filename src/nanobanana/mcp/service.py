@@ -45,11 +45,10 @@ from .._runs.manifest import (
 from .._runs.pacing import Pacer, RateLimiter
 from .._runs.runner import _one
 from .._sessions.session import AsyncSession
+from .schemas import IMAGE_URI, ToolFailure
 
-__all__ = ["IMAGE_URI", "Call", "Outcome", "Service", "ToolFailure", "data_dir"]
+__all__ = ["IMAGE_URI", "Call", "Outcome", "Service", "ToolFailure"]
 
-#: The resource URI of a saved image: ``nanobanana://images/<file name>``.
-IMAGE_URI = "nanobanana://images/"
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _T = TypeVar("_T")
 
@@ -466,10 +465,6 @@ class Service:
         await self.client.aclose()
 
 
-class ToolFailure(Exception):
-    """Every call of a tool failed: the first failure's type and message (a tool error)."""
-
-
 def _entry_cost(task: asyncio.Task[dict[str, Any]]) -> float:
     if task.cancelled() or task.exception() is not None:
         return 0.0
@@ -485,10 +480,3 @@ def _turn_cost(task: asyncio.Task[Outcome]) -> float:
     if exc is not None:
         return 0.0
     return float(task.result().entry.get("cost") or 0.0)
-
-
-def data_dir() -> Path:
-    """The per-user data folder for the server's images (``--out`` overrides it)."""
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("nanobanana", appauthor=False)) / "mcp"
