@@ -120,7 +120,7 @@ async def _overhead(rounds: int) -> tuple[float, float]:
 
     with FakeGemini() as gemini:
         nb = AsyncNanoBanana(api_key="x", base_url=gemini.url)
-        service = Service(nb, Path(tempfile.mkdtemp()))
+        service = Service.connect(Path(tempfile.mkdtemp()), api_key="x", base_url=gemini.url)
         plain = Path(tempfile.mkdtemp())
         async with Client(build_server(service)) as client:
 

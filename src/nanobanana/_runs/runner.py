@@ -41,7 +41,7 @@ from .pacing import Pacer, RateLimiter
 from .records import RecordManifest
 from .store import ObjectOut
 
-__all__ = ["RunReport", "as_requests", "run_in_thread", "run_many"]
+__all__ = ["RunReport", "as_requests", "run_in_thread", "run_many", "run_one"]
 
 #: How often (real seconds) the runner looks at the calls still out, to raise its latency
 #: estimate before any has come back (a 4K image takes minutes; the registry says typical).
@@ -190,7 +190,7 @@ async def run_many(
             queue.popleft()
             committed += estimate
             pending.add(asyncio.create_task(
-                _one(transport, request, key, index, out_dir, limiter, estimate, calls)
+                run_one(transport, request, key, index, out_dir, limiter, estimate, calls)
             ))  # fmt: skip
         if not pending:
             break
@@ -248,7 +248,7 @@ def _tally(report: RunReport, entry: dict[str, Any]) -> str | None:
     return None
 
 
-async def _one(
+async def run_one(
     transport: AsyncTransport,
     request: GenerationRequest,
     key: str,
@@ -259,7 +259,7 @@ async def _one(
     calls: dict[str, float],
     on_result: Callable[[Result], None] | None = None,
 ) -> tuple[dict[str, Any], float, float | None]:
-    """One item, start to saved.
+    """One item, start to saved: the per-item path of `run_many`, also the MCP server's.
 
     Returns its manifest entry, its cost estimate, and how long its call took (``None``: it
     never went out). ``on_result`` sees the answer before it is saved (the MCP server shows

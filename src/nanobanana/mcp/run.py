@@ -100,25 +100,24 @@ class LazyService:
         return await asyncio.shield(self.start())
 
     def _make(self) -> Service:
-        from .. import AsyncNanoBanana, RetryPolicy
+        from .. import RetryPolicy
         from .service import Service
 
         options = self.options
+        assert options.out is not None
         retry = RetryPolicy(max_attempts=options.max_attempts) if options.max_attempts else None
-        kwargs: dict[str, Any] = {"retry": retry} if retry else {}
-        if options.model:
-            kwargs["model"] = options.model
+        api_key, base_url = None, options.base_url
         if options.emulator:
             from ..testing import FakeGemini
 
             self._emulator = FakeGemini(batch_pending=0, batch_running=0).start()
-            client = AsyncNanoBanana(api_key="emulator", base_url=self._emulator.url, **kwargs)
-        else:
-            client = AsyncNanoBanana(base_url=options.base_url, **kwargs)
-        assert options.out is not None
-        return Service(
-            client,
+            api_key, base_url = "emulator", self._emulator.url
+        return Service.connect(
             options.out,
+            api_key=api_key,
+            base_url=base_url,
+            model=options.model,
+            retry=retry,
             max_cost=options.max_cost,
             allow_dirs=options.allow_dirs,
             progress_interval=options.progress_every,
