@@ -13,16 +13,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context, ListRoots, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.prompts.base import Prompt as MCPPrompt
 from mcp.server.mcpserver.prompts.base import PromptArgument, UserMessage
-from mcp_types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
+from mcp_types import (
+    CallToolResult,
+    ContentBlock,
+    ImageContent,
+    ListRootsResult,
+    ResourceLink,
+    TextContent,
+)
 from pydantic import Field, ValidationError
 
 from .. import __version__
@@ -139,22 +145,38 @@ def _reporter(ctx: Context) -> Callable[[float, float | None, str], Awaitable[No
     return report
 
 
-async def _roots(ctx: Context) -> list[Path]:
-    """The folders the client shares as MCP roots (none when it has no roots)."""
+def _ask_roots(ctx: Context, named: list[str]) -> ListRoots | ListRootsResult:
+    """Asks for the client's MCP roots when a reference is a path and the client has roots.
+
+    Through the SDK's resolver, so the question takes the form the negotiated protocol
+    wants (an input request in the answer from 2026-07-28, a ``roots/list`` request before).
+    """
+    capabilities = ctx.client_capabilities
+    has_roots = capabilities is not None and capabilities.roots is not None
+    if has_roots and any(not name.startswith(IMAGE_URI) for name in named):
+        return ListRoots()
+    return ListRootsResult(roots=[])
+
+
+def _roots_for_references(ctx: Context, references: list[str]) -> ListRoots | ListRootsResult:
+    return _ask_roots(ctx, references)
+
+
+def _roots_for_edit(ctx: Context, image: str, references: list[str]) -> ListRoots | ListRootsResult:
+    return _ask_roots(ctx, [image, *references])
+
+
+RootsOfReferences = Annotated[ListRootsResult, Resolve(_roots_for_references)]
+RootsOfEdit = Annotated[ListRootsResult, Resolve(_roots_for_edit)]
+
+
+def _folders(roots: ListRootsResult) -> list[Path]:
+    """The local folders among the client's roots."""
     from urllib.parse import unquote, urlparse
 
-    capabilities = ctx.client_capabilities
-    if capabilities is None or capabilities.roots is None:
-        return []
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # roots are deprecated in the 2026-07 revision
-            listed = await ctx.session.list_roots()
-    except Exception:
-        return []
     return [
         Path(unquote(urlparse(str(root.uri)).path)).resolve()
-        for root in listed.roots
+        for root in roots.roots
         if str(root.uri).startswith("file://")
     ]
 
@@ -291,6 +313,7 @@ def build_server(  # noqa: C901 (one closure per tool)
     async def generate_image(
         prompt: PromptArg,
         ctx: Context,
+        roots: RootsOfReferences,
         references: RefsArg = [],  # noqa: B006 (pydantic copies defaults)
         aspect_ratio: RatioArg = None,
         size: SizeArg = None,
@@ -308,8 +331,7 @@ def build_server(  # noqa: C901 (one closure per tool)
         large sizes or counts. A 4K image takes 1-2 minutes (progress is reported).
         """
         service = await get()
-        roots = await _roots(ctx)
-        refs = [service.reference(r, roots) for r in references]
+        refs = [service.reference(r, _folders(roots)) for r in references]
         options = _options(
             aspect_ratio=aspect_ratio,
             size=size,
@@ -330,6 +352,7 @@ def build_server(  # noqa: C901 (one closure per tool)
         ],
         instruction: Annotated[str, Field(description="What to change, in sentences.")],
         ctx: Context,
+        roots: RootsOfEdit,
         references: RefsArg = [],  # noqa: B006
         aspect_ratio: RatioArg = None,
         size: SizeArg = None,
@@ -342,8 +365,7 @@ def build_server(  # noqa: C901 (one closure per tool)
         session_send instead (they keep the model's thought signatures across turns).
         """
         service = await get()
-        roots = await _roots(ctx)
-        refs = [service.reference(r, roots) for r in [image, *references]]
+        refs = [service.reference(r, _folders(roots)) for r in [image, *references]]
         options = _options(aspect_ratio=aspect_ratio, size=size, model=model)
         request = service.request(instruction, refs, options)
         call = await service.generate(request, 1, max_cost, _reporter(ctx))
@@ -370,6 +392,7 @@ def build_server(  # noqa: C901 (one closure per tool)
         session_id: Annotated[str, Field(description="The id session_start returned.")],
         instruction: Annotated[str, Field(description="The next change, or the first image.")],
         ctx: Context,
+        roots: RootsOfReferences,
         references: RefsArg = [],  # noqa: B006
         aspect_ratio: RatioArg = None,
         size: SizeArg = None,
@@ -380,8 +403,7 @@ def build_server(  # noqa: C901 (one closure per tool)
         A turn that fails leaves the session as it was.
         """
         service = await get()
-        roots = await _roots(ctx)
-        refs = [service.reference(r, roots) for r in references]
+        refs = [service.reference(r, _folders(roots)) for r in references]
         options = _options(aspect_ratio=aspect_ratio, size=size)
         outcome = await service.send(
             session_id, instruction, refs, options, max_cost, _reporter(ctx)
@@ -536,6 +558,7 @@ def build_server(  # noqa: C901 (one closure per tool)
     async def estimate_cost(
         prompt: PromptArg,
         ctx: Context,
+        roots: RootsOfReferences,
         references: RefsArg = [],  # noqa: B006
         aspect_ratio: RatioArg = None,
         size: SizeArg = None,
@@ -548,8 +571,7 @@ def build_server(  # noqa: C901 (one closure per tool)
         Takes the same arguments as generate_image. Nothing is sent to the model.
         """
         service = await get()
-        roots = await _roots(ctx)
-        refs = [service.reference(r, roots) for r in references]
+        refs = [service.reference(r, _folders(roots)) for r in references]
         request = service.request(
             prompt, refs, _options(aspect_ratio=aspect_ratio, size=size, model=model, search=search)
         )
