@@ -64,7 +64,13 @@ def serve(options: Options) -> int:
             "config has an env block for it), or add --emulator to run offline"
         )
     options.out = (options.out or data_dir()).expanduser().resolve()
-    options.out.mkdir(parents=True, exist_ok=True)
+    try:
+        options.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidRequestError(
+            f"--out {options.out}: cannot make the output folder ({exc.strerror}); give a "
+            "folder you can write"
+        ) from None
     asyncio.run(_main(options, token))
     return 0
 
