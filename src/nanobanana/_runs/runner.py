@@ -66,7 +66,7 @@ from .records import RecordManifest
 from .store import ObjectOut
 
 __all__ = ["Invalid", "RunReport", "as_requests", "for_run", "iter_requests", "run_in_thread",
-           "run_many"]  # fmt: skip
+           "run_many", "run_one"]  # fmt: skip
 
 #: How often (real seconds) the runner looks at the calls still out, to raise its latency
 #: estimate before any has come back (a 4K image takes minutes; the registry says typical).
@@ -421,7 +421,7 @@ async def _run(
                 break
             committed += estimate
             pending.add(asyncio.create_task(
-                _one(transport, request, key, index, images, out_dir, limiter, estimate, calls)
+                run_one(transport, request, key, index, images, out_dir, limiter, estimate, calls)
             ))  # fmt: skip
         if not pending:
             break
@@ -575,7 +575,7 @@ def _tally(report: RunReport, entry: dict[str, Any]) -> str | None:
     return None
 
 
-async def _one(
+async def run_one(
     transport: AsyncTransport,
     request: GenerationRequest,
     key: str,
@@ -587,7 +587,9 @@ async def _one(
     calls: dict[str, float],
     on_result: Callable[[Result], None] | None = None,
 ) -> tuple[dict[str, Any], float, float | None]:
-    """One item, start to saved; its references were read and fitted by the feed.
+    """One item, start to saved: the per-item path of `run_many`, also the MCP server's.
+
+    Its references are read and fitted already (`run_many`'s feed, or the caller).
 
     Returns its manifest entry, its cost estimate, and how long its call took (``None``: it
     never went out). ``on_result`` sees the answer before it is saved (the MCP server shows
