@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import pytest
 
 from nanobanana import (
     AsyncNanoBanana,
+    GeneratedImage,
+    ImageExpiredError,
     InvalidRequestError,
     NanoBanana,
     QuotaExhaustedError,
@@ -86,8 +90,8 @@ def test_bad_options_are_refused_before_sending(fake_gemini: FakeGemini, nb: Nan
         NanoBanana(api_key="k", api="interaction")  # type: ignore[arg-type]
     with pytest.raises(InvalidRequestError, match="need the Interactions API"):
         NanoBanana(api_key="k", background=True)
-    with pytest.raises(InvalidRequestError, match="delivery='uri' is not supported yet"):
-        NanoBanana(api_key="k", api="interactions", delivery="uri")
+    with pytest.raises(InvalidRequestError, match="delivery must be 'inline' or 'uri'"):
+        NanoBanana(api_key="k", api="interactions", delivery="url")  # type: ignore[arg-type]
     assert not fake_gemini.requests
 
 
@@ -218,3 +222,176 @@ def test_background_flow_yields_its_steps_without_a_network() -> None:
     step = flow.send(None)
     assert isinstance(step, Op) and step.kwargs == {"id": "v1_x"}
     assert flow.send(running) == Sleep(POLL_START * 1.5)
+
+
+# -- images by link (delivery="uri") -------------------------------------------------------
+
+
+def _linked(server: FakeGemini, clock: ManualClock) -> NanoBanana:
+    return NanoBanana(
+        api_key="test-key-123", base_url=server.url, retry=_policy(clock), api="interactions",
+        delivery="uri",
+    )  # fmt: skip
+
+
+def test_an_image_by_link_is_fetched_when_used(
+    fake_gemini: FakeGemini, fake_gemini_clock: ManualClock, tmp_path: Path
+) -> None:
+    with _linked(fake_gemini, fake_gemini_clock) as nb:
+        result = nb.generate("a fox", aspect_ratio="16:9", size="2K")
+        image = result.image
+        assert isinstance(image, GeneratedImage) and image.uri.startswith(fake_gemini.url)
+        (post,) = _interaction_posts(fake_gemini)
+        assert post.body["response_format"][-1]["delivery"] == "uri"  # type: ignore[attr-defined]
+        assert not _media_gets(fake_gemini)  # nothing fetched until used
+        assert (image.width, image.height) == (2752, 1536)  # from the head of the link
+        path = image.save(tmp_path / "fox")
+        assert path.suffix == ".jpg" and path.read_bytes()[:3] == b"\xff\xd8\xff"
+        assert image.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert image.data == path.read_bytes()
+        gets = _media_gets(fake_gemini)
+        # The fetch is google-genai's request: the client's key header, toward the API's host.
+        assert gets and all(g.headers.get("x-goog-api-key") == "<redacted>" for g in gets)  # type: ignore[attr-defined]
+        assert result.cost is not None and result.response_id
+        meta = json.loads(image.save(tmp_path / "fox2.jpg", metadata=True).with_suffix(
+            ".jpg.json").read_text())  # fmt: skip
+        assert meta["uri"] == image.uri and meta["width"] == 2752
+
+
+def test_a_large_image_streams_to_disk_in_bounded_memory(tmp_path: Path) -> None:
+    clock = ManualClock()
+    with FakeGemini(realistic=True, time_scale=0, clock=clock, sleep=clock.sleep) as server:
+        with _linked(server, clock) as nb:
+            image = nb.generate("a city map", size="4K", aspect_ratio="1:1").image
+            tracemalloc.start()
+            try:
+                path = image.save(tmp_path / "map")
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+    size = path.stat().st_size
+    assert size > 4_000_000  # a live-sized 4K JPEG
+    assert peak < size / 2, (peak, size)  # never the whole image in memory
+    assert (image.width, image.height) == (4096, 4096) and not image.fetched
+
+
+def test_an_expired_link_is_a_typed_error_and_the_result_is_kept(tmp_path: Path) -> None:
+    clock = ManualClock()
+    with FakeGemini(clock=clock, sleep=clock.sleep) as server, _linked(server, clock) as nb:
+        result = nb.generate("a fox")
+        clock.advance(server.interactions.media_seconds - 1)
+        assert result.image.width  # still served
+        clock.advance(2)  # on the emulator's clock: the link's lifetime has passed
+        with pytest.raises(ImageExpiredError) as expired:
+            result.image.save(tmp_path / "fox")
+        with pytest.raises(ImageExpiredError):
+            result.image.data  # noqa: B018
+    error = expired.value
+    assert error.uri == result.image.uri and error.code == 404 and error.issued
+    assert "expired" in str(error) and "delivery='inline'" in str(error)
+    assert "test-key-123" not in str(error)
+    assert result.cost is not None and result.response_id  # what was paid for is kept
+    assert not list(tmp_path.iterdir())  # no partial file
+
+
+def _media_gets(server: FakeGemini) -> list[object]:
+    return [r for r in server.requests if "/interactions/media/" in r.path]
+
+
+# -- runs on the Interactions API ----------------------------------------------------------
+
+
+def test_a_run_goes_through_interactions_with_links_and_background(tmp_path: Path) -> None:
+    clock = ManualClock()
+    with FakeGemini(clock=clock, sleep=clock.sleep, latency={"1K": 30.0}) as server:
+        with NanoBanana(
+            api_key="t", base_url=server.url, retry=_policy(clock), api="interactions",
+            background=True, delivery="uri",
+        ) as nb:  # fmt: skip
+            report = nb.generate_many(
+                ["a red fox", "a blue fox"], out_dir=tmp_path, concurrency=2, progress=False
+            )
+        posts = _interaction_posts(server)
+        polls = [r for r in server.requests if r.method == "GET" and "/media/" not in r.path]
+        fetched = _media_gets(server)
+    assert (report.done, report.failed) == (2, 0) and report.cost > 0
+    assert not server.generate_requests and len(posts) == 2
+    assert all(p.body["background"] is True for p in posts)  # type: ignore[attr-defined]
+    assert polls and len(fetched) == 2  # polled to the end, then each image fetched once
+    lines = [json.loads(line) for line in (tmp_path / "manifest.jsonl").read_text().splitlines()]
+    entries = [e for e in lines if "key" in e]  # not the header, nor the run's own line
+    saved = [tmp_path / name for e in entries for name in e["images"]]
+    assert len(saved) == 2 and all(p.read_bytes()[:3] == b"\xff\xd8\xff" for p in saved)
+    assert all(e["response_id"].startswith("v1_") for e in entries)
+
+
+def test_a_run_records_an_expired_link_and_does_not_pay_again(tmp_path: Path) -> None:
+    clock = ManualClock()
+    with FakeGemini(clock=clock, sleep=clock.sleep) as server:
+        server.interactions.media_seconds = 0  # every link is dead on arrival
+        with _linked(server, clock) as nb:
+            first = nb.generate_many(["a red fox"], out_dir=tmp_path, progress=False)
+            again = nb.generate_many(["a red fox"], out_dir=tmp_path, progress=False)
+        posts = _interaction_posts(server)
+    assert (first.done, first.failed) == (0, 1) and first.cost == 0
+    (entry,) = first.failures
+    assert entry["error"]["type"] == "ImageExpiredError" and entry["transient"] is False
+    assert entry["links"][0].startswith(server.url) and entry["cost"] > 0
+    assert entry["response_id"].startswith("v1_")
+    assert again.failed_before == 1 and len(posts) == 1  # the resume paid nothing again
+    assert not list(tmp_path.glob("*.jpg"))
+
+
+def test_the_async_run_uses_the_client_api(fake_gemini: FakeGemini, tmp_path: Path) -> None:
+    async def main() -> None:
+        async with AsyncNanoBanana(
+            api_key="t", base_url=fake_gemini.url, api="interactions", delivery="uri"
+        ) as anb:
+            report = await anb.generate_many(["a fox"], out_dir=tmp_path, progress=False)
+            assert report.done == 1
+            image = (await anb.generate("a cat")).image
+            assert image.width and len(image.data) > 1000  # bound to the async twin's client
+
+    asyncio.run(main())
+    assert len(_interaction_posts(fake_gemini)) == 2 and not fake_gemini.generate_requests
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+
+def test_a_webhook_is_sent_with_background_calls_and_polling_stays() -> None:
+    clock = ManualClock()
+    with FakeGemini(clock=clock, sleep=clock.sleep, latency={"1K": 20.0}) as server:
+        with NanoBanana(
+            api_key="t", base_url=server.url, retry=_policy(clock), api="interactions",
+            background=True, webhook="https://example.com/hooks/nanobanana",
+        ) as nb:  # fmt: skip
+            assert nb.generate("a fox").image
+            session = nb.session()
+            session.send("a fox")
+        posts = _interaction_posts(server)
+        polls = [r for r in server.requests if r.method == "GET"]
+    assert (
+        all(
+            p.body["webhook_config"] == {"uris": ["https://example.com/hooks/nanobanana"]}  # type: ignore[attr-defined]
+            for p in posts
+        )
+        and len(posts) == 2
+    )
+    assert len(polls) >= 2  # the answer is still polled for: a call returns its Result
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"api": "interactions", "webhook": "https://example.com/h"}, "for background calls"),
+        ({"webhook": "https://example.com/h", "background": True}, "need the Interactions API|"
+         "for background calls"),
+        ({"api": "interactions", "background": True, "webhook": "http://example.com/h"},
+         "https:// URL"),
+        ({"api": "interactions", "background": True, "webhook": "example.com/h"}, "https:// URL"),
+    ],
+)  # fmt: skip
+def test_a_bad_webhook_is_refused(options: dict[str, object], match: str) -> None:
+    with pytest.raises(InvalidRequestError, match=match):
+        NanoBanana(api_key="k", **options)  # type: ignore[arg-type]

@@ -200,3 +200,26 @@ def test_the_registry_imports_nothing_above_it() -> None:
     for name, deps in _graph().items():
         if name.startswith("nanobanana._models"):
             assert all(d.startswith(("nanobanana._models", "nanobanana._errors")) for d in deps)
+
+
+@pytest.mark.parametrize("shell", ["cli", "mcp", "beam"])
+def test_the_shells_use_no_private_names(shell: str) -> None:
+    """The CLI, the MCP server and beam call the library's public (or documented internal)
+    names only: no ``_name`` imported, no ``obj._attr`` of an object not their own."""
+    import ast
+
+    found = []
+    for file in sorted((SRC / shell).rglob("*.py")):
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.Attribute) and not (
+                isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+            ):
+                names = [node.attr]
+            else:
+                continue
+            for name in names:
+                if name.startswith("_") and not name.startswith("__"):
+                    found.append(f"{file.relative_to(SRC)}:{node.lineno}: {name}")
+    assert not found, found

@@ -106,6 +106,19 @@ def test_undo_and_branch_send_the_right_history(fake_gemini: FakeGemini, nb: Nan
         nb.session().undo()
 
 
+def test_next_request_is_what_send_sends(fake_gemini: FakeGemini, nb: NanoBanana) -> None:
+    session = nb.session(aspect_ratio="16:9", size="2K")
+    quote = session.next_request("a fox", size="4K")
+    assert (quote.aspect_ratio.value, quote.size.value) == ("16:9", "4K")
+    assert quote.estimated_cost() > session.next_request("a fox").estimated_cost()
+    assert not fake_gemini.generate_requests and not session.turns  # nothing sent or kept
+    with pytest.raises(InvalidRequestError, match="7:3"):
+        session.next_request("a fox", aspect_ratio="7:3")
+    session.send("a fox", size="4K")
+    sent = fake_gemini.generate_requests[-1].body["generationConfig"]["imageConfig"]
+    assert (sent["aspectRatio"], sent["imageSize"]) == ("16:9", "4K")
+
+
 def test_edit_an_existing_image(fake_gemini: FakeGemini, nb: NanoBanana, tmp_path: Path) -> None:
     image = nb.generate("A red fox", aspect_ratio="1:1").image
     edited = nb.edit(image, "Remove the background")

@@ -45,6 +45,7 @@ _EXPORTS = {
     "ImageSize": "._request.request",
     "ImageSource": "._request.types",
     "InvalidAPIKeyError": "._errors",
+    "ImageExpiredError": "._errors",
     "InvalidReferenceError": "._errors",
     "InvalidRequestError": "._errors",
     "InvalidResponseError": "._errors",
@@ -129,6 +130,7 @@ if _TYPE_CHECKING:
     from ._errors import CorruptManifestError as CorruptManifestError
     from ._errors import FolderInUseError as FolderInUseError
     from ._errors import GenerationError as GenerationError
+    from ._errors import ImageExpiredError as ImageExpiredError
     from ._errors import InvalidAPIKeyError as InvalidAPIKeyError
     from ._errors import InvalidReferenceError as InvalidReferenceError
     from ._errors import InvalidRequestError as InvalidRequestError

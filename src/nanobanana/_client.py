@@ -84,8 +84,9 @@ class _ClientBase:
         background: bool = False,
         delivery: Delivery = "inline",
         today: Callable[[], date] = date.today,
+        webhook: str | None = None,
     ) -> None:
-        wire = Api(api, background, delivery)
+        wire = Api(api, background, delivery, webhook)
         self.model = model
         self.today = today
         self.retry = retry or RetryPolicy()
@@ -159,7 +160,10 @@ class NanoBanana(_ClientBase):
         background: With ``api="interactions"``: each call runs on the server and is polled
             to its end (long 4K work), under the same retry policy.
         delivery: With ``api="interactions"``: ``"uri"`` has images returned as links,
-            fetched when saved.
+            fetched when saved (streamed to disk; see `ImageExpiredError`).
+        webhook: With ``background=True``: an ``https://`` URL the API notifies when each
+            call ends (``webhook_config``). nanobanana still polls for the answer, since a
+            call returns its `Result` (see docs/interactions.md).
         today: The date, for models' shutdown dates (a test injects one): a model shut down
             on the backend in use is warned about (`ModelShutDownWarning`) before sending.
 
@@ -307,6 +311,7 @@ class NanoBanana(_ClientBase):
         checked = for_run(requests, self._maker(options))
         own = self._fresh_genai() if self._fresh_genai else self._genai
         transport = AsyncTransport(own, self.retry, self.today)
+        transport.api = self._transport.api  # the run speaks the client's API
 
         async def run(interrupted: threading.Event) -> RunReport:
             try:

@@ -10,6 +10,7 @@ NanoBananaError
 │   └── SessionTooLargeError: the next turn of a session would not fit one request
 ├── APIError: the API answered with an error (.code, .status, .message, .details)
 │   ├── BadRequestError (400), PermissionDeniedError (403), NotFoundError (404)
+│   │   └── ImageExpiredError: an image's link (delivery="uri") can no longer be fetched
 │   ├── RateLimitError (429, will recover): .retry_delay, .quota
 │   ├── QuotaExhaustedError (429, per-day or zero quota: will not recover by retrying)
 │   └── ServerError (5xx)
@@ -188,6 +189,25 @@ class PermissionDeniedError(APIError):
 
 class NotFoundError(APIError):
     """404: unknown or retired model, or a missing file or batch. Not retried."""
+
+
+class ImageExpiredError(NotFoundError):
+    """An image returned as a link (``delivery="uri"``) can no longer be fetched.
+
+    The image was paid for; its link outlived its lifetime on the server. ``code`` is what
+    the link answered (404, 403 or 410).
+
+    Attributes:
+        uri: The link.
+        issued: When the API handed it out (ISO 8601), when known.
+    """
+
+    def __init__(
+        self, message: str, *, uri: str, issued: str | None, code: int = 404,
+        status: str | None = "NOT_FOUND",
+    ) -> None:  # fmt: skip
+        super().__init__(message, code=code, status=status)
+        self.uri, self.issued = uri, issued
 
 
 class RateLimitError(APIError):

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._core.interactions import Api
 from ._core.steps import END, Emit, Flow, Next, Offload, Op, Sleep, Step
 from ._errors import NanoBananaError, NotFoundError, translating
+from ._images.linked import LinkedImage, Sink
 from ._models.lifecycle import backend_of, explain_not_found, warn_if_shut_down
+from ._result.result import Result
 from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -44,6 +46,54 @@ def _explained(error: NotFoundError, op: Op, vertex: bool, today: date) -> NotFo
     """A 404 for a model shut down on this backend, saying so (`_models.lifecycle`)."""
     found = explain_not_found(error, op.kwargs.get("model"), backend_of(vertex), today)
     return error if found is None else found
+
+
+#: Bytes per read when an image is streamed from its link to disk.
+LINK_CHUNK = 256 * 1024
+
+
+def fetch_link(client: genai.Client, uri: str, sink: Sink) -> None:
+    """Streams the image at ``uri`` into ``sink``, through google-genai's own HTTP client.
+
+    Toward the API's own host the request is google-genai's (``download_file``): the
+    client's key header (or Vertex credentials), its timeout, its error mapping. A link to
+    any other host (a signed storage URL) is fetched with the same HTTP client and timeout
+    but never the key, which is for the API alone.
+
+    Raises:
+        APIError: The link answered with an error (403/404/410 are turned into
+            `ImageExpiredError` by the image).
+        APIConnectionError: The connection failed or dropped.
+    """
+    from urllib.parse import urlsplit
+
+    api = client._api_client
+    base, link = urlsplit(api._http_options.base_url or ""), urlsplit(uri)
+    with translating():
+        if (link.scheme, link.netloc) == (base.scheme, base.netloc):
+            path = link.path.lstrip("/") + (f"?{link.query}" if link.query else "")
+            options: Any = {"base_url": f"{link.scheme}://{link.netloc}", "api_version": ""}
+            out: Any = sink  # google-genai asks only that it has ``write``
+            api.download_file(path, http_options=options, destination=out, chunk_size=LINK_CHUNK)
+            return
+        from google.genai import errors
+
+        timeout = (api._http_options.timeout or 0) / 1000 or None
+        with api._httpx_client.stream("GET", uri, timeout=timeout) as response:
+            if response.status_code >= 400:
+                response.read()
+                errors.APIError.raise_for_response(response)
+            for chunk in response.iter_bytes(LINK_CHUNK):
+                sink.write(chunk)
+
+
+def _bind_links(value: Any, client: genai.Client) -> Any:
+    """Gives the images a call returned by link the client's way to fetch them."""
+    if isinstance(value, Result):
+        for image in (*value.images, *value.thought_images):
+            if isinstance(image, LinkedImage):
+                image.bind(functools.partial(fetch_link, client))
+    return value
 
 
 class SyncTransport:
@@ -87,7 +137,7 @@ class SyncTransport:
             try:
                 step = flow.throw(error) if error is not None else flow.send(value)
             except StopIteration as stop:
-                out.append(stop.value)
+                out.append(_bind_links(stop.value, self.client))
                 return
             value, error = None, None
             if isinstance(step, Emit):
@@ -154,7 +204,7 @@ class AsyncTransport:
             try:
                 step = flow.throw(error) if error is not None else flow.send(value)
             except StopIteration as stop:
-                out.append(stop.value)
+                out.append(_bind_links(stop.value, self.client))
                 return
             value, error = None, None
             if isinstance(step, Emit):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -99,6 +99,7 @@ def build_interaction(
     store: bool | None = None,
     background: bool = False,
     delivery: Delivery = "inline",
+    webhook: str | None = None,
 ) -> InteractionCall:
     """The create arguments for a request whose references are prepared.
 
@@ -111,6 +112,8 @@ def build_interaction(
             needs it.
         background: Answer at once and run on the server; the flow polls.
         delivery: ``"uri"``: images come back as links to fetch, not in the body.
+        webhook: With ``background``: a URL the API notifies when the call ends
+            (``webhook_config.uris``); the flow still polls for the answer.
 
     Raises:
         InvalidRequestError: A Vertex-only option (``output_format``, ``quality``).
@@ -152,6 +155,8 @@ def build_interaction(
         body["store"] = store
     if background:
         body["background"] = True
+        if webhook:
+            body["webhook_config"] = {"uris": [webhook]}
     digests = tuple(hashlib.sha256(i.data).hexdigest() for i in images)
     return InteractionCall(request, body, digests)
 
@@ -223,6 +228,8 @@ def as_generate_body(interaction: Any) -> dict[str, Any]:
     status = body.get("status")
     candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
     answer: dict[str, Any] = {"modelVersion": body.get("model"), "responseId": body.get("id")}
+    if body.get("updated") or body.get("created"):  # when any image links were handed out
+        answer["createTime"] = body.get("updated") or body.get("created")
     if errors and status == "failed" and not output:
         answer["promptFeedback"] = {"blockReason": errors[0].get("code") or "OTHER"}
     else:
@@ -265,24 +272,36 @@ def parse_interaction(
 # -- flows ----------------------------------------------------------------------------------
 
 
-def interaction_flow(call: InteractionCall, policy: RetryPolicy) -> Flow:
+def interaction_flow(
+    call: InteractionCall,
+    policy: RetryPolicy,
+    *,
+    on_retry: Callable[[BaseException, float], None] | None = None,
+) -> Flow:
     """One generation on the Interactions API, under the retry policy, with a final image.
 
     A background call is created (not retried once sent: the server may have started it),
     then polled with ``interactions.get`` under the same policy, waiting 5 s, then 1.5
     times longer each time up to 30 s, until it ends.
 
+    ``on_retry(error, wait)`` hears of each retry, of the create and of each poll (a run's
+    rate limiter slows down on 429).
+
     Raises:
         APITimeoutError: A background call still running after `BACKGROUND_TIMEOUT` s.
     """
     op = Op("interactions.create", call.kwargs(), idempotent=not call.background)
-    interaction = yield from attempt(op, policy)
+    interaction = yield from attempt(op, policy, on_retry=on_retry)
     if call.background:
-        interaction = yield from _poll(interaction, policy)
+        interaction = yield from _poll(interaction, policy, on_retry)
     return finish(parse_interaction(interaction, call))
 
 
-def _poll(interaction: Any, policy: RetryPolicy) -> Flow:
+def _poll(
+    interaction: Any,
+    policy: RetryPolicy,
+    on_retry: Callable[[BaseException, float], None] | None = None,
+) -> Flow:
     body = _dump(interaction)
     started, wait = policy.clock(), POLL_START
     while body.get("status") in _RUNNING:
@@ -294,7 +313,9 @@ def _poll(interaction: Any, policy: RetryPolicy) -> Flow:
             )
         yield Sleep(wait)
         wait = min(POLL_MAX, wait * POLL_GROWTH)
-        got = yield from attempt(Op("interactions.get", {"id": body.get("id")}), policy)
+        got = yield from attempt(
+            Op("interactions.get", {"id": body.get("id")}), policy, on_retry=on_retry
+        )
         body = _dump(got)
     return body
 
@@ -408,9 +429,14 @@ class Api:
     """Interactions only: run on the server and poll (long 4K work)."""
     delivery: Delivery = "inline"
     """Interactions only: ``"uri"`` returns images as links, fetched when saved."""
+    webhook: str | None = None
+    """Background calls only: a URL the API notifies when each call ends (polling stays)."""
 
     def __post_init__(self) -> None:
         from .._errors import InvalidRequestError
+
+        if self.webhook is not None:
+            _check_webhook(self.webhook, self.background and self.name == "interactions")
 
         if self.name not in APIS:
             raise InvalidRequestError(
@@ -418,14 +444,6 @@ class Api:
             )
         if self.delivery not in ("inline", "uri"):
             raise InvalidRequestError(f"delivery must be 'inline' or 'uri', got {self.delivery!r}")
-        if self.delivery == "uri":
-            # Until a saved image can be streamed from its link (and an expired link reported
-            # as such), a link the SDK cannot fetch would lose an image that was paid for.
-            raise InvalidRequestError(
-                "delivery='uri' is not supported yet: nanobanana cannot fetch images by link "
-                "yet, and an image it could not fetch would be paid for and lost. Use "
-                "delivery='inline' (the default)"
-            )
         if self.name != "interactions" and (self.background or self.delivery != "inline"):
             raise InvalidRequestError(
                 "background=True and delivery='uri' need the Interactions API: pass "
@@ -437,6 +455,28 @@ class Api:
         return self.name == "interactions"
 
 
+def _check_webhook(url: str, background: bool) -> None:
+    from urllib.parse import urlsplit
+
+    from .._errors import InvalidRequestError
+
+    if not background:
+        raise InvalidRequestError(
+            "webhook= is for background calls: pass api='interactions' and background=True as well"
+        )
+    parts = urlsplit(url) if isinstance(url, str) else None
+    local = parts is not None and parts.hostname in ("localhost", "127.0.0.1", "::1")
+    if (
+        parts is None
+        or not parts.netloc
+        or not (parts.scheme == "https" or (parts.scheme == "http" and local))
+    ):
+        raise InvalidRequestError(
+            f"webhook must be an https:// URL the API can reach (http:// only for localhost), "
+            f"got {url!r}"
+        )
+
+
 def generation(
     api: Api,
     request: GenerationRequest,
@@ -445,18 +485,26 @@ def generation(
     *,
     vertex: bool = False,
     stream: bool = False,
+    on_retry: Callable[[BaseException, float], None] | None = None,
 ) -> Flow:
-    """The flow of one generation (or stream) on the client's API, built by its one builder."""
+    """The flow of one generation (or stream) on the client's API, built by its one builder.
+
+    ``on_retry`` hears of each retry of a generation (not a stream): a run's rate limiter.
+    """
     if api.interactions:
         # A stream needs the answer inline: it is read as it arrives, not fetched after.
         call = build_interaction(
             request, images, background=api.background and not stream,
-            delivery="inline" if stream else api.delivery,
+            delivery="inline" if stream else api.delivery, webhook=api.webhook,
         )  # fmt: skip
-        return interaction_stream_flow(call, policy) if stream else interaction_flow(call, policy)
+        if stream:
+            return interaction_stream_flow(call, policy)
+        return interaction_flow(call, policy, on_retry=on_retry)
     from .flows import generate_flow
     from .stream import stream_flow
     from .wire import build
 
     plain = build(request, images, vertex=vertex)
-    return stream_flow(plain, policy) if stream else generate_flow(plain, policy)
+    if stream:
+        return stream_flow(plain, policy)
+    return generate_flow(plain, policy, on_retry=on_retry)

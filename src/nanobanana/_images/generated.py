@@ -15,11 +15,11 @@ import html
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from .._errors import InvalidRequestError
 from .sniff import sniff
@@ -151,15 +151,14 @@ class GeneratedImage:
         if wanted and wanted != fmt:
             raise InvalidRequestError(f"format={format!r} does not match the extension of {target}")
         if _MIME_OF_FORMAT[fmt] == self.mime_type:
-            data = self.data
+            self._write_as_is(target, fmt)
         elif format == "original":
             raise InvalidRequestError(
                 f"{target.name} names {fmt} but the image is {self.mime_type}; use the "
                 f"{own_ext} extension, or format='auto' to convert"
             )
         else:
-            data = self._convert(fmt)
-        atomic_write(target, data)
+            atomic_write(target, self._convert(fmt))
         if metadata:
             sidecar = {**self.metadata, "mime_type": _MIME_OF_FORMAT[fmt], "sha256": self.sha256,
                        "width": self.width, "height": self.height}  # fmt: skip
@@ -167,6 +166,10 @@ class GeneratedImage:
                 target.with_name(target.name + ".json"), json.dumps(sidecar, indent=2).encode()
             )
         return target
+
+    def _write_as_is(self, target: Path, fmt: str) -> None:
+        """Writes the bytes as received (a linked image streams them from its link)."""
+        atomic_write(target, self.data)
 
     def _convert(self, fmt: str) -> bytes:
         import io
@@ -177,6 +180,11 @@ class GeneratedImage:
         buf = io.BytesIO()
         image.save(buf, fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
         return buf.getvalue()
+
+    def _stream(self, out: BinaryIO) -> bytes:
+        """Writes the bytes to ``out``; returns their head (enough to read the header)."""
+        out.write(self.data)
+        return self.data
 
     def _repr_jpeg_(self) -> bytes | None:
         return self.data if self.mime_type == "image/jpeg" else None
@@ -204,14 +212,24 @@ def temp_file(directory: Path, name: str) -> tuple[int, str]:
     return tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{name[:60]}.", suffix=TEMP_SUFFIX, dir=directory)
 
 
-def atomic_write(target: Path, data: bytes) -> None:
-    """Writes to a temporary file beside the target, then renames: never a partial file."""
+#: Writes an image's bytes to an open file, chunk by chunk (a linked image, from its link).
+Writer = Callable[[BinaryIO], object]
+
+
+def atomic_write(target: Path, data: bytes | Writer) -> None:
+    """Writes to a temporary file beside the target, then renames: never a partial file.
+
+    ``data`` is the bytes, or a function that writes them to the open file as they come.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temp_file(target.parent, target.name)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a saved image is an ordinary file
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if isinstance(data, bytes):
+                handle.write(data)
+            else:
+                data(handle)
         # The rename is atomic: a killed process leaves the old file or the new one, never half
         # of one. (No fsync: it would make every save 5x slower for power-loss safety only.)
         os.replace(tmp, target)
@@ -220,7 +238,9 @@ def atomic_write(target: Path, data: bytes) -> None:
         raise
 
 
-def save_new(data: bytes, directory: Path, stem: str, preferred: str | None = None) -> Path:
+def save_new(
+    data: bytes | GeneratedImage, directory: Path, stem: str, preferred: str | None = None
+) -> Path:
     """Writes ``data`` as ``directory/stem.<ext>``, or ``stem-2.<ext>``...: never over a file.
 
     The extension follows the bytes, whatever MIME type a server declared (``preferred``,
@@ -228,17 +248,23 @@ def save_new(data: bytes, directory: Path, stem: str, preferred: str | None = No
     temporary file that is then hard-linked to the first free name (a link fails if the name
     exists, even if another process took it a moment ago). Without hard links, the complete
     temporary file is renamed onto a name claimed first by exclusive create: a file appears
-    under its final name only complete, and never replaces another.
+    under its final name only complete, and never replaces another. An image given as such
+    is written by its own ``_stream`` (a linked image fetches its link chunk by chunk).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    ext = extension_for(image_mime(data))
-    if preferred and _MIME_OF_EXTENSION.get(preferred.lower()) == image_mime(data):
-        ext = preferred
     fd, tmp = temp_file(directory, stem)
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if isinstance(data, bytes):
+                handle.write(data)
+                head = data
+            else:
+                head = data._stream(handle)
+        mime = image_mime(head)
+        ext = extension_for(mime)
+        if preferred and _MIME_OF_EXTENSION.get(preferred.lower()) == mime:
+            ext = preferred
         for n in range(1, 10_000):
             target = directory / f"{stem}{'' if n == 1 else f'-{n}'}{ext}"
             try:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import InvalidResponseError, NoImageError
 from .._images.generated import GeneratedImage, image_mime, img_tag
+from .._images.linked import LinkedImage
 from .._models.checks import size_mismatch
 from .._models.cost import usage_cost
 from .grounding import Grounding, parse_grounding
@@ -205,6 +206,20 @@ class Result:
                 (thoughts if thought else images).append(image)
                 if not thought:
                     final.append(image)
+            elif isinstance(linked := part.get("fileData") or part.get("file_data"), dict):
+                # An image by link (the Interactions API's delivery="uri"): fetched when used.
+                uri = linked.get("fileUri") or linked.get("file_uri")
+                declared = linked.get("mimeType") or linked.get("mime_type") or "image/jpeg"
+                if not isinstance(uri, str) or not str(declared).startswith("image/"):
+                    problems_.append(f"part {i}: a link that is not an image's")
+                    continue
+                issued = _str(body.get("createTime"))
+                mime = image_mime(b"", str(declared))
+                meta_ = {**meta, "uri": uri}
+                image = LinkedImage(uri, mime, signature, thought, meta_, issued=issued)
+                (thoughts if thought else images).append(image)
+                if not thought:
+                    final.append(image)
             elif isinstance(part.get("text"), str):
                 (thoughts if thought else texts).append(part["text"])
                 if not thought and (part["text"] or signature):
@@ -346,7 +361,8 @@ def _size_mismatches(
     found = tuple(
         text
         for image in images
-        if (
+        if not isinstance(image, LinkedImage)  # its size is known once fetched, not before
+        and (
             text := size_mismatch(
                 request.model, request.aspect_ratio, request.size, image.width, image.height
             )

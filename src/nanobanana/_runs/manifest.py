@@ -34,6 +34,7 @@ from .._errors import (
 )
 from .._images.bytes import ImageBytes
 from .._images.generated import atomic_write, save_new
+from .._images.linked import LinkedImage
 from .._request.request import GenerationRequest
 from .._result.result import Result
 
@@ -52,6 +53,7 @@ __all__ = [
     "request_key",
     "slug",
     "success_entry",
+    "unfetched_entry",
     "unsaved_entry",
 ]
 
@@ -471,9 +473,8 @@ def success_entry(
     many = len(result.images) > 1
     stems = [f"{stem}-{k}" if many else stem for k in range(1, len(result.images) + 1)]
     if isinstance(out_dir, Path):
-        names = [
-            save_new(i.data, out_dir, s).name for i, s in zip(result.images, stems, strict=True)
-        ]
+        # An image by link streams from it to disk (never held whole).
+        names = [save_new(i, out_dir, s).name for i, s in zip(result.images, stems, strict=True)]
     else:  # an object store (`store.ObjectOut`): create-only, and the URIs recorded too
         names = [out_dir.save_new(i.data, s) for i, s in zip(result.images, stems, strict=True)]
         entry["uris"] = [out_dir.uri(name) for name in names]
@@ -513,6 +514,23 @@ def unsaved_entry(entry: dict[str, Any], result: Result, exc: OSError) -> dict[s
         transient=True,
         cost=result.cost or 0.0,
         response_id=result.response_id,
+    )
+    return entry
+
+
+def unfetched_entry(entry: dict[str, Any], result: Result, exc: NanoBananaError) -> dict[str, Any]:
+    """An answer that came (and was billed) with images by link that could not be fetched.
+
+    Recorded as done for good (a re-run does not pay for it again), with the links, so an
+    image whose link still lives can be fetched by hand, and the error saying why.
+    """
+    entry.update(
+        status="failed",
+        error={"type": type(exc).__name__, "message": f"the image could not be fetched: {exc}"},
+        transient=False,
+        cost=result.cost or 0.0,
+        response_id=result.response_id,
+        links=[i.uri for i in result.images if isinstance(i, LinkedImage)],
     )
     return entry
 

@@ -14,6 +14,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import functools
 import itertools
 import math
 import os
@@ -25,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from .._core.flows import generate_flow
-from .._core.wire import build
+from .._core.interactions import generation
 from .._errors import (
     InvalidRequestError,
     ManifestWriteError,
@@ -42,6 +42,7 @@ from .._images.fit import (
     text_bytes,
 )
 from .._images.generated import TEMP_PREFIX, TEMP_SUFFIX, temp_file
+from .._images.linked import LinkedImage
 from .._images.read import check_source
 from .._request.request import GenerationRequest
 from .._request.types import PromptLike
@@ -57,6 +58,7 @@ from .manifest import (
     reference_digests,
     request_key,
     success_entry,
+    unfetched_entry,
     unsaved_entry,
 )
 from .pacing import Pacer, RateLimiter
@@ -64,7 +66,7 @@ from .records import RecordManifest
 from .store import ObjectOut
 
 __all__ = ["Invalid", "RunReport", "as_requests", "for_run", "iter_requests", "run_in_thread",
-           "run_many"]  # fmt: skip
+           "run_many", "run_one"]  # fmt: skip
 
 #: How often (real seconds) the runner looks at the calls still out, to raise its latency
 #: estimate before any has come back (a 4K image takes minutes; the registry says typical).
@@ -419,7 +421,7 @@ async def _run(
                 break
             committed += estimate
             pending.add(asyncio.create_task(
-                _one(transport, request, key, index, images, out_dir, limiter, estimate, calls)
+                run_one(transport, request, key, index, images, out_dir, limiter, estimate, calls)
             ))  # fmt: skip
         if not pending:
             break
@@ -581,7 +583,7 @@ def _tally(report: RunReport, entry: dict[str, Any]) -> str | None:
     return None
 
 
-async def _one(
+async def run_one(
     transport: AsyncTransport,
     request: GenerationRequest,
     key: str,
@@ -593,7 +595,9 @@ async def _one(
     calls: dict[str, float],
     on_result: Callable[[Result], None] | None = None,
 ) -> tuple[dict[str, Any], float, float | None]:
-    """One item, start to saved; its references were read and fitted by the feed.
+    """One item, start to saved: the per-item path of `run_many`, also the MCP server's.
+
+    Its references are read and fitted already (`run_many`'s feed, or the caller).
 
     Returns its manifest entry, its cost estimate, and how long its call took (``None``: it
     never went out). ``on_result`` sees the answer before it is saved (the MCP server shows
@@ -603,17 +607,15 @@ async def _one(
     clock = transport.policy.clock
     head = entry_head(request, key, index)
     try:
-        call = build(request, images, vertex=transport.vertex)
+        on_retry = functools.partial(_retrying, limiter, calls, key, count)
+        # The client's API (generateContent or interactions), built before the slot is taken.
+        flow = generation(transport.api, request, images, transport.policy,
+                          vertex=transport.vertex, on_retry=on_retry)  # fmt: skip
         # Take the quota slot as late as possible: right before the request goes out.
         while (wait := limiter.wait_time(count)) > 0:
             await transport.policy.asleep(wait)
         limiter.acquire(count)
         calls[key] = clock()
-        flow = generate_flow(
-            call,
-            transport.policy,
-            on_retry=lambda error, wait: _retrying(limiter, calls, key, count, error, wait),
-        )
         result = await transport.run(flow)
     except NanoBananaError as exc:
         sent = calls.pop(key, None)
@@ -626,12 +628,15 @@ async def _one(
         # Written here, on the loop, like a plain loop's write: a thread hand-off costs more
         # than writing a picture into the page cache. Large ones (4K) go to a thread, and
         # so does every write to an object store (a network round trip).
-        small = sum(len(image.data) for image in result.images) <= _INLINE_SAVE_BYTES
-        if small and isinstance(out_dir, Path):
+        linked = any(isinstance(image, LinkedImage) for image in result.images)
+        if (isinstance(out_dir, Path) and not linked
+                and sum(len(image.data) for image in result.images) <= _INLINE_SAVE_BYTES):  # fmt: skip
             return success_entry(head, result, out_dir), estimate, took
         return await transport.offload(success_entry, head, result, out_dir), estimate, took
     except OSError as exc:  # disk full, a folder in the way: this item's problem only
         return unsaved_entry(head, result, exc), estimate, took
+    except NanoBananaError as exc:  # an image by link that could not be fetched: paid for
+        return unfetched_entry(head, result, exc), estimate, took
 
 
 def _check_run_options(

@@ -178,6 +178,21 @@ class SessionCore(Generic[_T]):
 
     # -- deciding a turn --------------------------------------------------------------------
 
+    def next_request(
+        self,
+        prompt: PromptLike,
+        *,
+        references: Iterable[ReferenceLike] | ReferenceLike | None = (),
+        **options: Unpack[RequestOptions],
+    ) -> GenerationRequest:
+        """The request `send` would make of this turn, without sending it.
+
+        Checked as `send` checks it (a bad option raises here), for a quote before paying
+        (``estimated_cost()``: this turn's prompt and references; the history it carries is
+        billed on top) or a record of what is about to go out.
+        """
+        return self._request(prompt, references, options)
+
     def _request(
         self,
         prompt: PromptLike,
@@ -301,6 +316,7 @@ class SessionCore(Generic[_T]):
         api = self._transport.api
         call = build_interaction(
             request, images, store=True, background=api.background, delivery=api.delivery,
+            webhook=api.webhook,
             previous_id=self.turns[-1].interaction_id if self.turns else None,
         )  # fmt: skip
         result: Result = yield from interaction_flow(call, self._transport.policy)

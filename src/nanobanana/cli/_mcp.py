@@ -14,12 +14,12 @@ NO_EXTRA = 'the MCP server needs the official MCP SDK: pip install "nanobanana-s
 
 
 def mcp(args: argparse.Namespace, console: Console) -> int:
-    try:
-        import mcp as _  # noqa: F401
+    import importlib.util
 
-        from ..mcp.run import Options, serve
-    except ImportError:
-        raise InvalidRequestError(NO_EXTRA) from None
+    if importlib.util.find_spec("mcp") is None:  # found, not imported: a bad flag fails fast
+        raise InvalidRequestError(NO_EXTRA)
+    from ..mcp.run import Options, serve
+
     options = Options(
         out=Path(args.out) if args.out else None,
         allow_dirs=[Path(d) for d in args.allow_dir],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "IMAGE_URI",
     "BatchOutput",
     "CostQuote",
     "ImageOutput",
@@ -14,7 +15,15 @@ __all__ = [
     "SessionInfo",
     "SessionsOutput",
     "SourceOut",
+    "ToolFailure",
 ]
+
+#: The resource URI of a saved image: ``nanobanana://images/<file name>``.
+IMAGE_URI = "nanobanana://images/"
+
+
+class ToolFailure(Exception):
+    """Every call of a tool failed: the first failure's type and message (a tool error)."""
 
 
 class SavedImage(BaseModel):

@@ -13,25 +13,31 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context, ListRoots, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.prompts.base import Prompt as MCPPrompt
 from mcp.server.mcpserver.prompts.base import PromptArgument, UserMessage
-from mcp_types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
+from mcp_types import (
+    CallToolResult,
+    ContentBlock,
+    ImageContent,
+    ListRootsResult,
+    ResourceLink,
+    TextContent,
+)
 from pydantic import Field, ValidationError
 
 from .. import __version__
 from .._errors import NanoBananaError
 from .._models.registry import DEFAULT_MODEL, MODELS, RETIRED_MODELS
 from .._request.options import RequestOptions
-from .._runs.manifest import read_entries
 from .preview import preview
 from .schemas import (
+    IMAGE_URI,
     BatchOutput,
     CostQuote,
     ImageOutput,
@@ -41,8 +47,11 @@ from .schemas import (
     SessionInfo,
     SessionsOutput,
     SourceOut,
+    ToolFailure,
 )
-from .service import IMAGE_URI, Call, Outcome, Service, ToolFailure
+
+if TYPE_CHECKING:  # the library loads after the server has answered initialize and tools/list
+    from .service import Outcome, Service
 
 __all__ = ["INSTRUCTIONS", "build_server"]
 
@@ -136,22 +145,38 @@ def _reporter(ctx: Context) -> Callable[[float, float | None, str], Awaitable[No
     return report
 
 
-async def _roots(ctx: Context) -> list[Path]:
-    """The folders the client shares as MCP roots (none when it has no roots)."""
+def _ask_roots(ctx: Context, named: list[str]) -> ListRoots | ListRootsResult:
+    """Asks for the client's MCP roots when a reference is a path and the client has roots.
+
+    Through the SDK's resolver, so the question takes the form the negotiated protocol
+    wants (an input request in the answer from 2026-07-28, a ``roots/list`` request before).
+    """
+    capabilities = ctx.client_capabilities
+    has_roots = capabilities is not None and capabilities.roots is not None
+    if has_roots and any(not name.startswith(IMAGE_URI) for name in named):
+        return ListRoots()
+    return ListRootsResult(roots=[])
+
+
+def _roots_for_references(ctx: Context, references: list[str]) -> ListRoots | ListRootsResult:
+    return _ask_roots(ctx, references)
+
+
+def _roots_for_edit(ctx: Context, image: str, references: list[str]) -> ListRoots | ListRootsResult:
+    return _ask_roots(ctx, [image, *references])
+
+
+RootsOfReferences = Annotated[ListRootsResult, Resolve(_roots_for_references)]
+RootsOfEdit = Annotated[ListRootsResult, Resolve(_roots_for_edit)]
+
+
+def _folders(roots: ListRootsResult) -> list[Path]:
+    """The local folders among the client's roots."""
     from urllib.parse import unquote, urlparse
 
-    capabilities = ctx.client_capabilities
-    if capabilities is None or capabilities.roots is None:
-        return []
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # roots are deprecated in the 2026-07 revision
-            listed = await ctx.session.list_roots()
-    except Exception:
-        return []
     return [
         Path(unquote(urlparse(str(root.uri)).path)).resolve()
-        for root in listed.roots
+        for root in roots.roots
         if str(root.uri).startswith("file://")
     ]
 
@@ -242,21 +267,53 @@ async def _tool_result(output: ImageOutput) -> CallToolResult:
     return CallToolResult(content=content, structured_content=output.model_dump(mode="json"))
 
 
-def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per tool)
-    """The MCP server over ``service``: tools, prompts and the saved images as resources."""
-    server: MCPServer = MCPServer(
+class _Server(MCPServer):
+    """`MCPServer` that starts loading the library once it has listed its tools."""
+
+    warm: Callable[[], object] | None = None
+
+    async def list_tools(self) -> list[Any]:
+        tools = await super().list_tools()
+        if self.warm is not None:
+            self.warm()
+        return tools
+
+
+def build_server(  # noqa: C901 (one closure per tool)
+    service: Service | Callable[[], Awaitable[Service]],
+    *,
+    warm: Callable[[], object] | None = None,
+) -> MCPServer:
+    """The MCP server over ``service``: tools, prompts and the saved images as resources.
+
+    ``service`` may be a function that gives it (awaited by each call that needs it): then
+    the server answers ``initialize`` and ``tools/list`` before the library (google-genai,
+    Pillow, the client, the emulator) is loaded, and ``warm`` (if given) is called after the
+    first ``tools/list`` to start loading it in the background.
+    """
+    if callable(service):
+        get = service
+    else:
+        ready = service
+
+        async def get() -> Service:
+            return ready
+
+    server = _Server(
         "nanobanana",
         title="Nano Banana (nanobanana)",
         version=__version__,
         instructions=INSTRUCTIONS,
         log_level="WARNING",
     )
+    server.warm = warm
 
     @server.tool()
     @_errors
     async def generate_image(
         prompt: PromptArg,
         ctx: Context,
+        roots: RootsOfReferences,
         references: RefsArg = [],  # noqa: B006 (pydantic copies defaults)
         aspect_ratio: RatioArg = None,
         size: SizeArg = None,
@@ -273,8 +330,8 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
         as a resource link with a small preview. Costs money: see estimate_cost first for
         large sizes or counts. A 4K image takes 1-2 minutes (progress is reported).
         """
-        roots = await _roots(ctx)
-        refs = [service.reference(r, roots) for r in references]
+        service = await get()
+        refs = [service.reference(r, _folders(roots)) for r in references]
         options = _options(
             aspect_ratio=aspect_ratio,
             size=size,
@@ -295,6 +352,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
         ],
         instruction: Annotated[str, Field(description="What to change, in sentences.")],
         ctx: Context,
+        roots: RootsOfEdit,
         references: RefsArg = [],  # noqa: B006
         aspect_ratio: RatioArg = None,
         size: SizeArg = None,
@@ -306,8 +364,8 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
         For several edits in a row that build on each other, use session_start and
         session_send instead (they keep the model's thought signatures across turns).
         """
-        roots = await _roots(ctx)
-        refs = [service.reference(r, roots) for r in [image, *references]]
+        service = await get()
+        refs = [service.reference(r, _folders(roots)) for r in [image, *references]]
         options = _options(aspect_ratio=aspect_ratio, size=size, model=model)
         request = service.request(instruction, refs, options)
         call = await service.generate(request, 1, max_cost, _reporter(ctx))
@@ -323,6 +381,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
         The session is saved after every turn, so it survives a restart of the server.
         Nothing is paid until the first turn.
         """
+        service = await get()
         options = _options(model=model, aspect_ratio=aspect_ratio, size=size)
         session_id, _ = service.new_session(options)
         return _session_info(service, session_id)
@@ -333,6 +392,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
         session_id: Annotated[str, Field(description="The id session_start returned.")],
         instruction: Annotated[str, Field(description="The next change, or the first image.")],
         ctx: Context,
+        roots: RootsOfReferences,
         references: RefsArg = [],  # noqa: B006
         aspect_ratio: RatioArg = None,
         size: SizeArg = None,
@@ -342,8 +402,8 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
 
         A turn that fails leaves the session as it was.
         """
-        roots = await _roots(ctx)
-        refs = [service.reference(r, roots) for r in references]
+        service = await get()
+        refs = [service.reference(r, _folders(roots)) for r in references]
         options = _options(aspect_ratio=aspect_ratio, size=size)
         outcome = await service.send(
             session_id, instruction, refs, options, max_cost, _reporter(ctx)
@@ -362,6 +422,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
 
         The dropped turn's image stays on disk.
         """
+        service = await get()
         session = service.session(session_id)
         session.undo()
         session.save(service.session_file(session_id))
@@ -371,6 +432,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
     @_errors
     async def session_list() -> SessionsOutput:
         """The saved sessions (of this and earlier runs of the server), to continue one."""
+        service = await get()
         return SessionsOutput(
             sessions=[_session_info(service, sid) for sid, _ in service.list_sessions()]
         )
@@ -390,6 +452,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
 
         Poll with batch_status; fetch with batch_results (which saves the images).
         """
+        service = await get()
         options = _options(aspect_ratio=aspect_ratio, size=size, model=model)
         requests = [service.request(p, (), options) for p in prompts]
         costs = [r.estimated_cost(batch=True) for r in requests]
@@ -410,6 +473,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
         name: Annotated[str, Field(description="The name batch_submit returned.")],
     ) -> BatchOutput:
         """The state of a Batch API job (JOB_STATE_PENDING, _RUNNING, _SUCCEEDED, ...)."""
+        service = await get()
         job = service.batches.get(name) or await service.client.batch.get(
             name, out_dir=service.out_dir
         )
@@ -422,6 +486,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
         name: Annotated[str, Field(description="The name batch_submit returned.")],
     ) -> BatchOutput:
         """Save a finished Batch API job's images in the output folder and list them."""
+        service = await get()
         job = service.batches.get(name) or await service.client.batch.get(
             name, out_dir=service.out_dir
         )
@@ -437,6 +502,8 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
         async for result in job.results():
             ids.add(result.response_id)
             cost += result.cost or 0.0
+        from .._runs.manifest import read_entries
+
         entries = await asyncio.to_thread(read_entries, service.out_dir)
         images = [
             SavedImage(
@@ -461,6 +528,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
 
         A retired model's replacement is named; unknown models still work with basic checks.
         """
+        service = await get()
         listed = await service.client.models()
         seen = {m.id: m for m in listed if m.info is not None or m.retired}
         out = []
@@ -490,6 +558,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
     async def estimate_cost(
         prompt: PromptArg,
         ctx: Context,
+        roots: RootsOfReferences,
         references: RefsArg = [],  # noqa: B006
         aspect_ratio: RatioArg = None,
         size: SizeArg = None,
@@ -501,8 +570,8 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
 
         Takes the same arguments as generate_image. Nothing is sent to the model.
         """
-        roots = await _roots(ctx)
-        refs = [service.reference(r, roots) for r in references]
+        service = await get()
+        refs = [service.reference(r, _folders(roots)) for r in references]
         request = service.request(
             prompt, refs, _options(aspect_ratio=aspect_ratio, size=size, model=model, search=search)
         )
@@ -526,7 +595,7 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
             name=f"image-{ext}",
             mime_type=mime,
             description="A full-size image this server saved (the uri a tool returned).",
-        )(_reader(service, ext))
+        )(_reader(get, ext))
 
     from .prompts import add_prompts
 
@@ -534,8 +603,9 @@ def build_server(service: Service) -> MCPServer:  # noqa: C901 (one closure per 
     return server
 
 
-def _reader(service: Service, ext: str) -> Callable[[str], bytes]:
-    def read(stem: str) -> bytes:
+def _reader(get: Callable[[], Awaitable[Service]], ext: str) -> Callable[[str], Awaitable[bytes]]:
+    async def read(stem: str) -> bytes:
+        service = await get()
         try:
             return service.image_path(f"{stem}.{ext}").read_bytes()
         except NanoBananaError as exc:
@@ -559,6 +629,3 @@ def _session_info(service: Service, session_id: str) -> SessionInfo:
         last_prompt=session.turns[-1].prompt if session.turns else None,
         file=str(service.session_file(session_id)),
     )
-
-
-_unused = (Call,)

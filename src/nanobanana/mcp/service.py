@@ -1,6 +1,6 @@
 """What the MCP server does, apart from MCP: the library's client, runs, sessions and manifest.
 
-Every image goes through the runner's own per-item path (`_runs.runner._one`: references read,
+Every image goes through the runner's own per-item path (`_runs.runner.run_one`: references read,
 the quota limiter, the retried call, the no-clobber save, the manifest line), so a tool call
 is paced, saved and recorded exactly as one image of ``generate_many`` is. Sessions are the
 library's `AsyncSession`, saved after every turn (`Session.save`/`load`), so a restarted
@@ -24,17 +24,19 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._auth import DEFAULT_TIMEOUT, genai_factory
 from .._batch.jobs import AsyncBatchJob
 from .._client import AsyncNanoBanana
 from .._errors import GenerationError, InvalidReferenceError, InvalidRequestError, NanoBananaError
 from .._images.fit import prepare_references
-from .._models.registry import typical_latency
+from .._models.registry import DEFAULT_MODEL, typical_latency
 from .._request.options import RequestOptions
 from .._request.reference import Reference
 from .._request.request import GenerationRequest
 from .._result.result import Result
+from .._retry import RetryPolicy
 from .._runs.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -44,13 +46,16 @@ from .._runs.manifest import (
     success_entry,
 )
 from .._runs.pacing import Pacer, RateLimiter
-from .._runs.runner import _one
+from .._runs.runner import run_one
 from .._sessions.session import AsyncSession
+from .._transport import AsyncTransport
+from .schemas import IMAGE_URI, ToolFailure
 
-__all__ = ["IMAGE_URI", "Call", "Outcome", "Service", "ToolFailure", "data_dir"]
+if TYPE_CHECKING:
+    from google import genai
 
-#: The resource URI of a saved image: ``nanobanana://images/<file name>``.
-IMAGE_URI = "nanobanana://images/"
+__all__ = ["IMAGE_URI", "Call", "Outcome", "Service", "ToolFailure"]
+
 _SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _T = TypeVar("_T")
 
@@ -82,9 +87,14 @@ class Call:
 class Service:
     """The server's state: one client, one output folder, one budget, its sessions.
 
+    The library's client (sessions, batches, models) and the runner's transport (each image
+    as one item of a run) are made over the same google-genai client and retry policy.
+
     Args:
-        client: The library's async client (the real API, or the emulator).
+        genai: The google-genai client (the real API, or the emulator): see `connect`.
         out_dir: Where every image, the manifest and the sessions go.
+        model: The default model; ``None``: the library's.
+        retry: The retry policy; ``None``: the library's.
         max_cost: The budget in USD for the server's lifetime; ``None``: no cap.
         allow_dirs: Folders references may be read from (besides ``out_dir``).
         progress_interval: Seconds between progress notifications of a long call.
@@ -92,9 +102,11 @@ class Service:
 
     def __init__(
         self,
-        client: AsyncNanoBanana,
+        genai: genai.Client,
         out_dir: Path,
         *,
+        model: str | None = None,
+        retry: RetryPolicy | None = None,
         max_cost: float | None = None,
         allow_dirs: Sequence[Path] = (),
         progress_interval: float = PROGRESS_INTERVAL,
@@ -105,7 +117,9 @@ class Service:
             raise InvalidRequestError(
                 f"--max-cost must be a USD amount of 0 or more, got {max_cost}"
             )
-        self.client = client
+        self.client = AsyncNanoBanana(genai_client=genai, retry=retry, model=model or DEFAULT_MODEL)
+        self.transport = AsyncTransport(genai, self.client.retry)
+        """Performs the runner's calls (`run_one`), on the client's google-genai client."""
         self.out_dir = out_dir.expanduser().resolve()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.sessions_dir = self.out_dir / "sessions"
@@ -119,9 +133,9 @@ class Service:
         """USD this server has spent (the manifest's earlier spend is not this budget's)."""
         self.committed = 0.0
         """Estimates of the calls in flight, counted against the budget until they end."""
-        clock = client.retry.clock
+        clock = self.client.retry.clock
         self.limiter = RateLimiter(rpm, ipm, clock)
-        self.pacer = Pacer(client.model, None, 1, rpm, ipm, None)
+        self.pacer = Pacer(self.client.model, None, 1, rpm, ipm, None)
         self._calls: dict[str, float] = {}  # key -> when its request went out
         self._reserved: set[str] = set()  # keys of calls not yet recorded
         self._in_flight = 0
@@ -132,6 +146,25 @@ class Service:
         self._session_locks: collections.defaultdict[str, asyncio.Lock] = collections.defaultdict(
             asyncio.Lock
         )
+
+    @classmethod
+    def connect(
+        cls,
+        out_dir: Path,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        **options: Any,
+    ) -> Service:
+        """A service on a google-genai client made as `AsyncNanoBanana` makes its own.
+
+        ``options`` are `Service`'s. Raises `MissingAPIKeyError` without a key.
+        """
+        make = genai_factory(
+            api_key, base_url=base_url, timeout=DEFAULT_TIMEOUT, vertexai=False, project=None,
+            location=None,
+        )  # fmt: skip
+        return cls(make(), out_dir, **options)
 
     # -- money -------------------------------------------------------------------------------
 
@@ -278,10 +311,9 @@ class Service:
                 await self._slot.wait_for(lambda: self._in_flight < self.pacer.limit())
                 self._in_flight += 1
             try:
-                transport = self.client._transport
-                images = await transport.offload(prepare_references, request)
-                entry, _, took = await _one(
-                    transport,
+                images = await self.transport.offload(prepare_references, request)
+                entry, _, took = await run_one(
+                    self.transport,
                     request,
                     key,
                     0,
@@ -417,7 +449,7 @@ class Service:
         """One turn of a session; the session file is saved after it (even after a cancel)."""
         async with self._session_locks[session_id]:
             session = self.session(session_id)
-            probe = session._request(instruction, tuple(references), options)
+            probe = session.next_request(instruction, references=tuple(references), **options)
             estimate = self.reserve(probe.estimated_cost(), cap, f"a turn of {probe.model}")
             key = self._key(probe)
             task = self._spawn(self._turn(session_id, session, probe, key, references, options))
@@ -468,10 +500,6 @@ class Service:
         await self.client.aclose()
 
 
-class ToolFailure(Exception):
-    """Every call of a tool failed: the first failure's type and message (a tool error)."""
-
-
 def _entry_cost(task: asyncio.Task[dict[str, Any]]) -> float:
     if task.cancelled() or task.exception() is not None:
         return 0.0
@@ -487,10 +515,3 @@ def _turn_cost(task: asyncio.Task[Outcome]) -> float:
     if exc is not None:
         return 0.0
     return float(task.result().entry.get("cost") or 0.0)
-
-
-def data_dir() -> Path:
-    """The per-user data folder for the server's images (``--out`` overrides it)."""
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("nanobanana", appauthor=False)) / "mcp"
