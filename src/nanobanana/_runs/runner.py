@@ -628,9 +628,10 @@ async def run_one(
         # Written here, on the loop, like a plain loop's write: a thread hand-off costs more
         # than writing a picture into the page cache. Large ones (4K) go to a thread, and
         # so does every write to an object store (a network round trip).
-        linked = any(isinstance(image, LinkedImage) for image in result.images)
-        if (isinstance(out_dir, Path) and not linked
-                and sum(len(image.data) for image in result.images) <= _INLINE_SAVE_BYTES):  # fmt: skip
+        inline = isinstance(out_dir, Path) and not any(
+            isinstance(image, LinkedImage) for image in result.images
+        )  # a linked image is fetched when read: never on the loop
+        if inline and sum(len(image.data) for image in result.images) <= _INLINE_SAVE_BYTES:
             return success_entry(head, result, out_dir), estimate, took
         return await transport.offload(success_entry, head, result, out_dir), estimate, took
     except OSError as exc:  # disk full, a folder in the way: this item's problem only
