@@ -168,6 +168,10 @@ class Service:
 
     # -- money -------------------------------------------------------------------------------
 
+    async def job(self, name: str) -> AsyncBatchJob:
+        """A batch job this server submitted, or one by name (its requests unknown here)."""
+        return self.batches.get(name) or await self.client.batch.get(name, out_dir=self.out_dir)
+
     def remaining(self) -> float | None:
         """What is left of the server's budget (``None``: no budget)."""
         if self.max_cost is None:
