@@ -130,11 +130,21 @@ def _batch_api(nb: Any, requests: list[GenerationRequest], out: Path, console: C
     console.note(f"submitted {submitted.name} ({plural(len(requests), 'request')}); "
                  "waiting (Ctrl-C leaves it running)")  # fmt: skip
     what = f"waiting for batch job {submitted.name}"
-    with Live(console.status, lambda t: f"{what} · {duration(t)}"):
-        submitted.wait()
-    results = list(submitted.results())
+    results: list[Any] = []
+    try:
+        with Live(console.status, lambda t: f"{what} · {duration(t)}"):
+            submitted.wait()
+        for result in submitted.results():  # each saved and recorded as it comes
+            results.append(result)
+    except KeyboardInterrupt:
+        console.note(f"interrupted: batch job {submitted.name} keeps running on the server; "
+                     "the same command again attaches to it (nothing is paid twice)")  # fmt: skip
+        interrupted = True
+    else:
+        interrupted = False
     return {"done": len(results), "done_now": len(results), "job": submitted.name,
-            "cost_usd": sum(r.cost or 0 for r in results)}  # fmt: skip
+            "cost_usd": sum(r.cost or 0 for r in results),
+            "interrupted": interrupted}  # fmt: skip
 
 
 def _to_url(args: argparse.Namespace, requests: list[GenerationRequest], console: Console) -> int:
