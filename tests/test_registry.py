@@ -330,3 +330,10 @@ def test_models_page_is_current() -> None:
     assert page.read_text() == models_markdown(), (
         "docs/models.md is stale: run `python -m nanobanana._models.catalog > docs/models.md`"
     )
+
+
+def test_a_prompt_is_held_to_its_own_models_input_limit() -> None:
+    prompt = "a fox " * 30_000  # 180,000 characters: about 45,000 tokens
+    assert GenerationRequest(prompt).model == "gemini-3-pro-image"  # Pro takes 65,536 tokens
+    with pytest.raises(InvalidRequestError, match=r"gemini-2.5-flash-image takes about 131,072"):
+        GenerationRequest(prompt, model="gemini-2.5-flash-image")  # 32,768 tokens

@@ -998,3 +998,20 @@ def test_an_interrupted_cli_batch_exits_130_and_its_gallery_counts_what_was_not_
     assert len(images_in(out)) == paid < 12
     page = write_gallery(out).read_text()
     assert f"{paid} of 12 requests succeeded · {12 - paid} not started" in page
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is POSIX")
+def test_an_interrupted_cli_batch_api_wait_exits_130_and_leaves_the_job(tmp_path) -> None:
+    requests = tmp_path / "requests.jsonl"
+    requests.write_text("".join(json.dumps(f"prompt {i}") + "\n" for i in range(3)))
+    with FakeGemini() as server:  # its batch jobs stay pending for a while (real clock)
+        child = _nanobanana("batch", str(requests), "-o", str(tmp_path / "out"), "--batch-api",
+                            url=server.url)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not any(r.method == "GET" and "/batches/" in r.path for r in server.requests):
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)  # until the CLI is polling the job
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    assert child.returncode == 130
+    assert "keeps running" in err and "attaches" in err

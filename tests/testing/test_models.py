@@ -159,6 +159,7 @@ def test_the_emulator_table_agrees_with_the_sdk_registry(model: str) -> None:
     life = sdk.lifecycle
     assert (life.released, life.replacement) == (spec.released, spec.replacement)
     assert dict(life.shutdown) == spec.shutdown
+    assert sdk.input_tokens == spec.input_token_limit
 
 
 def test_retired_ids_agree() -> None:

@@ -50,9 +50,9 @@ MAX_REQUEST_BYTES = 20 * 1000 * 1000
 
 REQUEST_HEADROOM_BYTES = 256 * 1000
 
-#: Nano Banana Pro takes 65,536 input tokens (Google's model page; not in FACTS). At about 4
-#: characters a token, a prompt longer than this cannot fit, whatever else is sent.
-MAX_PROMPT_CHARS = 65_536 * 4
+#: About 4 characters make a token: a prompt longer than its model's input tokens x 4 cannot
+#: fit, whatever else is sent.
+CHARS_PER_TOKEN = 4
 
 #: Input tokens one image counts, by media resolution: the one table (cost estimates, caps and
 #: the long side references are fitted to all read it). FACTS: on Gemini 3 measured counts
@@ -198,6 +198,8 @@ class ModelInfo:
     signed_parts: bool = True
     """Answer parts carry thought signatures, which a later turn must send back unchanged."""
     lifecycle: Lifecycle = field(default=Lifecycle(), repr=False)
+    input_tokens: int = 65_536
+    """Input token limit (``models.list``' ``inputTokenLimit``): the prompt must fit in it."""
     sources: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
@@ -349,6 +351,7 @@ MODELS: dict[str, ModelInfo] = {
         ModelInfo(
             "gemini-2.5-flash-image",
             "Nano Banana",
+            input_tokens=32_768,
             aspect_ratios=_RATIOS_10,
             image_sizes=("1K",),
             output_mime="image/png",
@@ -496,6 +499,16 @@ def typical_latency(model: str, size: str | None) -> float:
 def typical_quota(model: str) -> Quota:
     """A typical quota to start pacing from (the default model's for unknown ids)."""
     return (MODELS.get(model) or MODELS[DEFAULT_MODEL]).quota
+
+
+#: The longest prompt any model takes; a longer one is refused before anything else is done.
+MAX_PROMPT_CHARS = max(m.input_tokens for m in MODELS.values()) * CHARS_PER_TOKEN
+
+
+def max_prompt_chars(model: str) -> int:
+    """The longest prompt ``model`` takes, in characters (an unknown id: the longest known)."""
+    info = MODELS.get(model)
+    return info.input_tokens * CHARS_PER_TOKEN if info else MAX_PROMPT_CHARS
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,14 @@ from .._errors import InvalidRequestError, ReferenceCountWarning, user_stackleve
 from .._images.bytes import ImageBytes
 from .._models.checks import check_options, unknown_value
 from .._models.cost import ESTIMATED_SEARCH_QUERIES, INPUT_IMAGE_TOKENS, estimate_cost
-from .._models.registry import DEFAULT_MODEL, MAX_PROMPT_CHARS, MODELS, resolve_model
+from .._models.registry import (
+    CHARS_PER_TOKEN,
+    DEFAULT_MODEL,
+    MAX_PROMPT_CHARS,
+    MODELS,
+    max_prompt_chars,
+    resolve_model,
+)
 from .options import (
     AspectRatio,
     Detail,
@@ -52,6 +59,14 @@ __all__ = [
     "Search",
     "check_reference_counts",
 ]
+
+
+def _too_long(length: int, limit: int, model: str) -> str:
+    return (
+        f"prompt is {length:,} characters; {model} takes about {limit:,} "
+        f"({limit // CHARS_PER_TOKEN:,} input tokens). Shorten it, or move reference material "
+        "into images"
+    )
 
 
 class _Refused(str):
@@ -229,12 +244,8 @@ class GenerationRequest(BaseModel):
             )
         if not value.strip():
             raise InvalidRequestError("prompt must not be empty or only whitespace")
-        if len(value) > MAX_PROMPT_CHARS:
-            raise InvalidRequestError(
-                f"prompt is {len(value):,} characters; the model takes about "
-                f"{MAX_PROMPT_CHARS:,} (65,536 tokens). Shorten it, or move reference material "
-                "into images"
-            )
+        if len(value) > MAX_PROMPT_CHARS:  # no model takes it: refused before anything else
+            raise InvalidRequestError(_too_long(len(value), MAX_PROMPT_CHARS, "any model"))
         return _text(value, "the prompt")
 
     @field_validator("system_instruction")
@@ -251,6 +262,8 @@ class GenerationRequest(BaseModel):
 
     @model_validator(mode="after")
     def _check_model_limits(self) -> GenerationRequest:
+        if len(self.prompt) > (limit := max_prompt_chars(self.model)):
+            raise InvalidRequestError(_too_long(len(self.prompt), limit, self.model))
         advice = check_options(
             self.model,
             aspect_ratio=self.aspect_ratio.value if self.aspect_ratio else None,

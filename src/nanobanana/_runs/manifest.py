@@ -125,7 +125,23 @@ class _Item:
 _ITEMS = {(ok, tr): _Item(ok, tr) for ok in (True, False) for tr in (True, False)}
 
 
-class Manifest:
+class ItemIndex:
+    """What a record says of each item, and the one rule of what a re-run skips."""
+
+    index: dict[str, _Item]
+
+    def is_done(self, key: str) -> bool:
+        """Finished, or failed in a way that another try would not fix."""
+        item = self.index.get(key)
+        return item is not None and (item.ok or not item.transient)
+
+    def failed_for_good(self, key: str) -> bool:
+        """Failed earlier in a way another try would not fix (a block, a bad request)."""
+        item = self.index.get(key)
+        return item is not None and not item.ok and not item.transient
+
+
+class Manifest(ItemIndex):
     """The JSONL record of a run: a header line, then one line per finished request.
 
     Reading keeps only what resume needs (`index`); `entries()` reads the full lines on demand.
@@ -304,16 +320,6 @@ class Manifest:
             if isinstance(entry, dict) and "key" in entry and entry.get("type") != "batch_job":
                 self.append(entry)
         side.unlink()
-
-    def is_done(self, key: str) -> bool:
-        """Finished, or failed in a way that another try would not fix."""
-        item = self.index.get(key)
-        return item is not None and (item.ok or not item.transient)
-
-    def failed_for_good(self, key: str) -> bool:
-        """Failed earlier in a way another try would not fix (a block, a bad request)."""
-        item = self.index.get(key)
-        return item is not None and not item.ok and not item.transient
 
     def append(self, entry: dict[str, Any]) -> None:
         """Appends one line whole, or raises `OSError` having written nothing."""

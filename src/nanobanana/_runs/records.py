@@ -25,7 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .manifest import _ITEMS, MANIFEST_NAME, _Item, read_entries
+from .manifest import _ITEMS, MANIFEST_NAME, ItemIndex, _Item, read_entries
 from .store import ObjectOut
 
 __all__ = ["RecordManifest", "read_any", "record_name"]
@@ -39,7 +39,7 @@ def _line(entry: dict[str, Any]) -> bytes:
     return json.dumps(entry, ensure_ascii=False).encode()
 
 
-class RecordManifest:
+class RecordManifest(ItemIndex):
     """The record of a run under a URL, read once (all entries) and written one object a time."""
 
     def __init__(self, out: ObjectOut) -> None:
@@ -64,14 +64,6 @@ class RecordManifest:
         if self.index.get(key, _Item(False, True)).ok:
             return  # a success stays done whatever comes after
         self.index[key] = _ITEMS[entry.get("status") == "ok", bool(entry.get("transient", False))]
-
-    def is_done(self, key: str) -> bool:
-        item = self.index.get(key)
-        return item is not None and (item.ok or not item.transient)
-
-    def failed_for_good(self, key: str) -> bool:
-        item = self.index.get(key)
-        return item is not None and not item.ok and not item.transient
 
     def append(self, entry: dict[str, Any]) -> bool:
         """Records one entry; ``False`` when another writer had recorded this item first."""

@@ -315,15 +315,15 @@ async def run_many(
         FolderInUseError: Another writer held ``out_dir`` for longer than ``wait`` seconds.
     """
     _check_run_options(requests, concurrency, rpm, ipm, max_cost)
+    run = functools.partial(_run, transport, requests, out_dir, concurrency, rpm, ipm,
+                            max_cost, progress, stop)  # fmt: skip
     if isinstance(out_dir, ObjectOut):
-        return await _run(transport, requests, out_dir, concurrency, rpm, ipm, max_cost,
-                          progress, stop)  # fmt: skip
+        return await run()
     lock = FolderLock(out_dir, wait=wait)
     await transport.offload(_prepare_folder, out_dir)
     await transport.offload(lock.acquire)
     try:
-        return await _run(transport, requests, out_dir, concurrency, rpm, ipm, max_cost,
-                          progress, stop)  # fmt: skip
+        return await run()
     finally:
         lock.release()
 

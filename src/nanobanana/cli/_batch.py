@@ -134,12 +134,18 @@ def _batch_api(nb: Any, requests: list[GenerationRequest], out: Path | str, cons
     """The Batch API in shards (`nb.batch.run`): within the tier's limits, resumable."""
     console.note(f"{plural(len(requests), 'request')} to the Batch API in shards (tier {tier}); "
                  "Ctrl-C leaves submitted jobs running: run again to pick them up")  # fmt: skip
-    with Live(console.status, lambda t: f"Batch API jobs running · {duration(t)}"):
-        report = nb.batch.run(requests, out_dir=out, tier=tier)
+    try:
+        with Live(console.status, lambda t: f"Batch API jobs running · {duration(t)}"):
+            report = nb.batch.run(requests, out_dir=out, tier=tier)
+    except KeyboardInterrupt:
+        console.note("interrupted: each batch job submitted keeps running on the server; the "
+                     "same command again attaches to it (nothing is paid twice)")  # fmt: skip
+        return {"done": 0, "done_now": 0, "done_before": 0, "failed": 0, "job": "", "jobs": [],
+                "shards": 0, "images": 0, "cost_usd": 0.0, "interrupted": True}  # fmt: skip
     return {"done": report.done + report.done_before, "done_now": report.done,
             "done_before": report.done_before, "failed": report.failed,
             "job": ",".join(report.jobs), "jobs": report.jobs, "shards": report.shards,
-            "images": report.images, "cost_usd": report.cost}  # fmt: skip
+            "images": report.images, "cost_usd": report.cost, "interrupted": False}  # fmt: skip
 
 
 def _to_url(args: argparse.Namespace, requests: list[GenerationRequest], console: Console) -> int:
@@ -152,6 +158,8 @@ def _to_url(args: argparse.Namespace, requests: list[GenerationRequest], console
                               f"before, {summary['failed']} failed in {summary['shards']} "
                               f"shard(s); about {money(summary['cost_usd'])}; records: "
                               f"{summary['manifest']}")  # fmt: skip
+        if summary["interrupted"]:
+            return 130  # the jobs run on; the same command attaches to them
         return 6 if summary["failed"] else 0
     with client(args) as nb, GracefulInterrupt(lambda: None) as interrupt:
         report = nb.generate_many(requests, out_dir=args.out, progress=False,

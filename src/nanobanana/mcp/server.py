@@ -474,9 +474,7 @@ def build_server(  # noqa: C901 (one closure per tool)
     ) -> BatchOutput:
         """The state of a Batch API job (JOB_STATE_PENDING, _RUNNING, _SUCCEEDED, ...)."""
         service = await get()
-        job = service.batches.get(name) or await service.client.batch.get(
-            name, out_dir=service.out_dir
-        )
+        job = await service.job(name)
         status = await job.refresh()
         return BatchOutput(name=name, status=status, requests=len(job.requests) or None)
 
@@ -487,9 +485,7 @@ def build_server(  # noqa: C901 (one closure per tool)
     ) -> BatchOutput:
         """Save a finished Batch API job's images in the output folder and list them."""
         service = await get()
-        job = service.batches.get(name) or await service.client.batch.get(
-            name, out_dir=service.out_dir
-        )
+        job = await service.job(name)
         status = await job.refresh()
         if status not in (
             "JOB_STATE_SUCCEEDED",

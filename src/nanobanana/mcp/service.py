@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,6 +38,7 @@ from .._request.reference import Reference
 from .._request.request import GenerationRequest
 from .._result.result import Result
 from .._retry import RetryPolicy
+from .._runs.lock import FolderLock
 from .._runs.manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -62,6 +64,10 @@ _T = TypeVar("_T")
 #: Progress: how often a long call reports it is alive (seconds).
 PROGRESS_INTERVAL = 5.0
 Report = Callable[[float, float | None, str], Awaitable[None]]
+
+
+#: Seconds a call waits for a run (or another server) writing to the output folder.
+_FOLDER_WAIT = 60.0
 
 
 @dataclass
@@ -126,9 +132,12 @@ class Service:
         self.max_cost = max_cost
         self.allow_dirs = [d.expanduser().resolve() for d in allow_dirs]
         self.progress_interval = progress_interval
-        # TODO(folder lock): take the run folder's lock (filelock, FolderInUseError) here, as
-        # every run does, once `_runs` has it: this server writes `out_dir` for its lifetime.
         self.manifest = Manifest(self.out_dir / MANIFEST_NAME)
+        self._folder = FolderLock(self.out_dir, wait=_FOLDER_WAIT)
+        """Held while any call writes (not for the server's lifetime), as every run holds its
+        folder: a run or another server on the same folder waits, or is refused."""
+        self._writers = 0
+        self._folder_guard = asyncio.Lock()
         self.spent = 0.0
         """USD this server has spent (the manifest's earlier spend is not this budget's)."""
         self.committed = 0.0
@@ -167,6 +176,10 @@ class Service:
         return cls(make(), out_dir, **options)
 
     # -- money -------------------------------------------------------------------------------
+
+    async def job(self, name: str) -> AsyncBatchJob:
+        """A batch job this server submitted, or one by name (its requests unknown here)."""
+        return self.batches.get(name) or await self.client.batch.get(name, out_dir=self.out_dir)
 
     def remaining(self) -> float | None:
         """What is left of the server's budget (``None``: no budget)."""
@@ -302,10 +315,35 @@ class Service:
         self._reserved.add(key)
         return key
 
+    @contextlib.asynccontextmanager
+    async def holding(self) -> AsyncIterator[None]:
+        """Holds the output folder while calls write to it: taken by the first, let go by the last.
+
+        Raises:
+            FolderInUseError: Another writer (a run, another server) held it for too long.
+        """
+        async with self._folder_guard:
+            if self._writers == 0:
+                await asyncio.to_thread(self._folder.acquire)
+            self._writers += 1
+        try:
+            yield
+        finally:
+            async with self._folder_guard:
+                self._writers -= 1
+                if self._writers == 0:
+                    self._folder.release()
+
     async def _paced(
         self, request: GenerationRequest, key: str, found: dict[str, Result]
     ) -> dict[str, Any]:
         """One call through the runner's own path, within the server's in-flight limit."""
+        async with self.holding():
+            return await self._paced_held(request, key, found)
+
+    async def _paced_held(
+        self, request: GenerationRequest, key: str, found: dict[str, Result]
+    ) -> dict[str, Any]:
         try:
             async with self._slot:
                 await self._slot.wait_for(lambda: self._in_flight < self.pacer.limit())
@@ -468,6 +506,21 @@ class Service:
     ) -> Outcome:
         head = entry_head(request, key, len(session.turns))
         head["session"] = session_id
+        async with self.holding():
+            return await self._turn_held(
+                session_id, session, request, key, references, options, head
+            )
+
+    async def _turn_held(
+        self,
+        session_id: str,
+        session: AsyncSession,
+        request: GenerationRequest,
+        key: str,
+        references: Sequence[Path],
+        options: RequestOptions,
+        head: dict[str, Any],
+    ) -> Outcome:
         try:
             while (wait := self.limiter.wait_time(1)) > 0:
                 await self.client.retry.asleep(wait)
