@@ -21,6 +21,7 @@ from .mcp import bench_mcp
 from .micro import bench_emulator, bench_parse, bench_per_call, bench_save, bench_startup
 from .refs import bench_pool, bench_references
 from .runs import bench_batch, bench_latency, bench_memory, bench_scale
+from .scale import bench_batch_api, bench_pipeline
 
 BENCHES: dict[str, Callable[[Options], list[Row]]] = {
     "references": bench_references,
@@ -35,6 +36,8 @@ BENCHES: dict[str, Callable[[Options], list[Row]]] = {
     "batch": bench_batch,
     "scale": bench_scale,
     "mcp": bench_mcp,
+    "batch_api": bench_batch_api,
+    "pipeline": bench_pipeline,
 }
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "performance.md"

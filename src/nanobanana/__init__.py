@@ -30,6 +30,7 @@ _EXPORTS = {
     "AsyncStream": "._stream",
     "BadRequestError": "._errors",
     "BatchJob": "._batch.jobs",
+    "BatchRunReport": "._batch.shards",
     "Batches": "._batch.jobs",
     "BatchJobError": "._errors",
     "CharacterFromPhoto": ".prompts",
@@ -117,6 +118,7 @@ if _TYPE_CHECKING:
     from ._batch.jobs import AsyncBatchJob as AsyncBatchJob
     from ._batch.jobs import Batches as Batches
     from ._batch.jobs import BatchJob as BatchJob
+    from ._batch.shards import BatchRunReport as BatchRunReport
     from ._client import AsyncNanoBanana as AsyncNanoBanana
     from ._client import NanoBanana as NanoBanana
     from ._core.stream import StreamEvent as StreamEvent

@@ -286,6 +286,9 @@ def test_batch_api_path(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["done"] == 2
+    capped = run("batch", str(requests), "-o", str(tmp_path / "out"), "--emulator",
+                 "--batch-api", "--max-cost", "1", env=env)  # fmt: skip
+    assert capped.returncode == 2 and "--max-cost is not kept" in capped.stderr
 
 
 def test_edit_session_from_stdin(tmp_path: Path) -> None:

@@ -103,3 +103,57 @@ class TestGCS:
         got = httpx.get(f"{gcs_server}/download/storage/v1/b/nb-runs/o/probe.json",
                         params={"alt": "media"})  # fmt: skip
         assert got.content == b"2"
+
+
+def test_a_pipelines_local_folder_is_read_from_its_records(fake_gemini, policy, tmp_path) -> None:
+    """A folder written as a store (a pipeline on one machine): the gallery reads its records."""
+    from nanobanana._runs.gallery import write_gallery
+
+    folder = tmp_path / "run"
+    with NanoBanana(api_key="t", base_url=fake_gemini.url, retry=policy) as nb:
+        # as `nanobanana.beam` writes a local folder: a store over it
+        nb.generate_many(["a green kettle", "a blue kettle"], out_dir=ObjectOut(folder.as_uri()))
+    assert not (folder / "manifest.jsonl").exists() and (folder / "records").is_dir()
+    entries = read_any(folder)
+    assert sorted(e["prompt"] for e in entries.values()) == ["a blue kettle", "a green kettle"]
+    page = write_gallery(folder).read_text()
+    assert page.count("data:image/jpeg;base64,") == 2 and "a green kettle" in page
+
+
+def test_records_are_written_off_the_event_loop(fake_gemini, policy, monkeypatch) -> None:
+    import asyncio
+
+    from nanobanana import AsyncNanoBanana
+
+    on_loop: list[bool] = []
+    put_new = ObjectOut.put_new
+
+    def watched(self: ObjectOut, name: str, data: bytes) -> bool:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return put_new(self, name, data)
+
+    monkeypatch.setattr(ObjectOut, "put_new", watched)
+
+    async def main() -> None:
+        async with AsyncNanoBanana(api_key="t", base_url=fake_gemini.url, retry=policy) as nb:
+            await nb.generate_many(["a lamp", "a chair"], out_dir="memory://loop/run")
+
+    asyncio.run(main())
+    assert len(on_loop) == 4 and not any(on_loop)  # 2 images and 2 records, all in workers
+
+
+def test_many_records_are_read_back_concurrently_in_name_order() -> None:
+    from nanobanana._runs import records
+
+    out = ObjectOut("memory://many-records/run")
+    for i in range(300):
+        records.write_record(out, {"key": f"k{i:04d}", "status": "ok", "cost": 0.01})
+    records.write_shard(out, "batch-x", [{"key": f"s{i}", "status": "ok"} for i in range(5)])
+    manifest = RecordManifest(out)
+    assert len(manifest.index) == 305 and round(manifest.spent, 2) == 3.0
+    order = list(read_any(out))  # records/batch-x.jsonl sorts before records/k0000.json
+    assert order[:6] == ["s0", "s1", "s2", "s3", "s4", "k0000"] and order[-1] == "k0299"

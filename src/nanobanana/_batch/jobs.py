@@ -25,8 +25,10 @@ from .._request.request import GenerationRequest
 from .._request.types import PromptLike
 from .._result.result import Result
 from .._runs.lock import FolderLock
+from .._runs.store import ObjectOut, output
 from .._transport import AsyncTransport, SyncTransport
 from .flows import JobCore, Keyed, Source, open_manifest, prepare, submit_flow
+from .shards import DEFAULT_SHARD_REQUESTS, BatchRunReport, ShardLimits, checked, run_flow
 
 __all__ = ["AsyncBatchJob", "AsyncBatches", "BatchJob", "Batches"]
 
@@ -132,6 +134,21 @@ class _BatchesCore(Generic[_T]):
             yield from handle._refresh_flow()  # attached to a job an earlier run created
         return handle
 
+    def _run_flow(
+        self,
+        requests: Iterable[GenerationRequest | PromptLike],
+        out: Path | ObjectOut,
+        tier: int,
+        shard_size: int,
+        display_name: str | None,
+        options: RequestOptions,
+        spool: Path,
+    ) -> Flow:
+        self._no_vertex()
+        limits = ShardLimits(tier, shard_size)
+        lazy = checked(requests, self._make(options))
+        return run_flow(self._transport, lazy, out, limits, spool, display_name)
+
     def _list_flow(self) -> Flow:
         self._no_vertex()
         return list_flow("batches.list", self._transport.policy)
@@ -165,6 +182,51 @@ class Batches(_BatchesCore[SyncTransport]):
         with _holding(_path(out_dir)):  # two submitters to one folder would both pay
             handle: BatchJob = self._transport.run(flow)
         return handle
+
+    def run(
+        self,
+        requests: Iterable[GenerationRequest | PromptLike],
+        *,
+        out_dir: str | os.PathLike[str],
+        tier: int = 1,
+        shard_size: int = DEFAULT_SHARD_REQUESTS,
+        display_name: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> BatchRunReport:
+        """Runs any number of requests on the Batch API, in shards, into a folder or a URL.
+
+        The requests are read one at a time (pass a generator for 100,000) and cut into
+        file-based jobs that keep within the API's limits for the project's ``tier``
+        (concurrent jobs, input file size, batch storage, enqueued tokens per model). Each
+        finished job's results are saved and recorded as they stream in. Blocks until every
+        job has ended; killed at any point, a run again with the same requests and
+        ``out_dir`` attaches to the jobs already created and records only what is not.
+
+        Args:
+            requests: Prompts, templates or `GenerationRequest`s. A list is checked whole
+                first; any other iterable is drawn one at a time (a bad item is reported in
+                `BatchRunReport.failures`, and the rest run).
+            out_dir: A folder, or a URL (``gs://``, ``s3://``, ``memory://``...).
+            tier: The project's usage tier (1, 2 or 3): its enqueued-token limit.
+            shard_size: Requests per job at most.
+            display_name: Prefix of the jobs' display names (``nanobanana`` by default);
+                each is ``<prefix>-<run id>-<shard hash>``, how a re-run finds them.
+            options: `RequestOptions` for the prompts and templates given as such.
+
+        Raises:
+            InvalidRequestError: A bad option, or a request of a list is not valid.
+            FolderInUseError: Another run is writing the folder.
+
+        Example:
+            >>> report = nb.batch.run((f"A {c} bicycle" for c in colours), out_dir="gs://b/run")
+        """
+        where = output(out_dir)
+        # one writer per folder (a URL's create-only records need no lock)
+        with _holding(where if isinstance(where, Path) else None), _Spool() as spool:
+            flow = self._run_flow(requests, where, tier, shard_size, display_name, options,
+                                  spool)  # fmt: skip
+            report: BatchRunReport = self._transport.run(flow)
+        return report
 
     def get(self, name: str, *, out_dir: str | os.PathLike[str] | None = None) -> BatchJob:
         """A job by name (its requests unknown here: results carry no request)."""
@@ -204,6 +266,28 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
             handle: AsyncBatchJob = await self._transport.run(flow)
         return handle
 
+    async def run(
+        self,
+        requests: Iterable[GenerationRequest | PromptLike],
+        *,
+        out_dir: str | os.PathLike[str],
+        tier: int = 1,
+        shard_size: int = DEFAULT_SHARD_REQUESTS,
+        display_name: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> BatchRunReport:
+        """Runs any number of requests on the Batch API, in shards; see `Batches.run`.
+
+        Disk work (building shards, saving results) runs in worker threads.
+        """
+        where = output(out_dir)
+        # one writer per folder (a URL's create-only records need no lock)
+        with _holding(where if isinstance(where, Path) else None), _Spool() as spool:
+            flow = self._run_flow(requests, where, tier, shard_size, display_name, options,
+                                  spool)  # fmt: skip
+            report: BatchRunReport = await self._transport.run(flow)
+        return report
+
     async def get(
         self, name: str, *, out_dir: str | os.PathLike[str] | None = None
     ) -> AsyncBatchJob:
@@ -221,6 +305,21 @@ class AsyncBatches(_BatchesCore[AsyncTransport]):
             handle._update([job])
             jobs.append(handle)
         return jobs
+
+
+class _Spool:
+    """A temporary folder for a run's shard files, removed however the run ends."""
+
+    def __enter__(self) -> Path:
+        import tempfile
+
+        self.path = Path(tempfile.mkdtemp(prefix="nanobanana-shards-"))
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        import shutil
+
+        shutil.rmtree(self.path, ignore_errors=True)
 
 
 def _holding(out_dir: Path | None) -> contextlib.AbstractContextManager[Any]:

@@ -22,10 +22,12 @@ __all__ = [
     "ALL_IMAGE_SIZES",
     "ALL_THINKING_LEVELS",
     "BACKENDS",
+    "BATCH_LIMITS",
     "INPUT_IMAGE_TOKENS",
     "MODELS",
     "RETIRED_MODELS",
     "RETIRED_SHUTDOWN",
+    "BatchLimits",
     "Lifecycle",
     "ModelInfo",
     "Pricing",
@@ -507,3 +509,36 @@ def max_prompt_chars(model: str) -> int:
     """The longest prompt ``model`` takes, in characters (an unknown id: the longest known)."""
     info = MODELS.get(model)
     return info.input_tokens * CHARS_PER_TOKEN if info else MAX_PROMPT_CHARS
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    """What the Batch API allows one project at once (FACTS, "batch limits", 2026-12-04).
+
+    Large runs are cut into file-based jobs (shards) that keep within all of these together.
+    """
+
+    concurrent_jobs: int = 100
+    """Batch jobs running or pending at once, per project."""
+    input_file_bytes: int = 2 * 1000**3
+    """One JSONL input file."""
+    storage_bytes: int = 20 * 1000**3
+    """Batch storage of the project (input files kept while their jobs run)."""
+    enqueued_tokens: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
+    """Tokens enqueued at once per model, by usage tier (1, 2, 3)."""
+    source: str = "FACTS.md 'batch limits' (Google's rate-limits page, 2026-12-04)"
+
+    def enqueued_token_limit(self, model: str, tier: int) -> int:
+        """Tokens this model may have enqueued at ``tier``; unknown models get the lowest known."""
+        by_tier = self.enqueued_tokens.get(model)
+        if by_tier is None:
+            return min(t[tier] for t in self.enqueued_tokens.values() if tier in t)
+        return by_tier[tier]
+
+
+BATCH_LIMITS = BatchLimits(
+    enqueued_tokens={
+        "gemini-3.1-flash-image": {1: 1_000_000, 2: 250_000_000, 3: 750_000_000},
+        "gemini-3-pro-image": {1: 2_000_000, 2: 270_000_000, 3: 1_000_000_000},
+    }
+)

@@ -17,13 +17,15 @@ form (a folder's ``manifest.jsonl``, or these objects), for the gallery and the 
 
 from __future__ import annotations
 
+import collections
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .manifest import MANIFEST_NAME, ItemIndex, _Item, read_entries
+from .manifest import _ITEMS, MANIFEST_NAME, ItemIndex, _Item, read_entries
 from .store import ObjectOut
 
 __all__ = ["RecordManifest", "read_any", "record_name"]
@@ -61,7 +63,7 @@ class RecordManifest(ItemIndex):
         key = str(entry["key"])
         if self.index.get(key, _Item(False, True)).ok:
             return  # a success stays done whatever comes after
-        self.index[key] = _Item(entry.get("status") == "ok", bool(entry.get("transient", False)))
+        self.index[key] = _ITEMS[entry.get("status") == "ok", bool(entry.get("transient", False))]
 
     def append(self, entry: dict[str, Any]) -> bool:
         """Records one entry; ``False`` when another writer had recorded this item first."""
@@ -72,6 +74,17 @@ class RecordManifest(ItemIndex):
             self._note(entry)
         else:
             self.duplicates += 1
+        return won
+
+    def append_shard(self, name: str, entries: list[dict[str, Any]]) -> bool:
+        """Records many entries as one ``records/<name>.jsonl`` object (a Batch API chunk).
+
+        ``False`` when an object of that name existed already: ``name`` must be derived from
+        the entries' keys, so that such an object holds these same items.
+        """
+        won = write_shard(self.out, name, entries)
+        for entry in entries:
+            self._note(entry)
         return won
 
     def entries(self) -> dict[str, dict[str, Any]]:
@@ -98,21 +111,43 @@ def write_shard(out: ObjectOut, name: str, entries: Iterable[dict[str, Any]]) ->
     return out.put_new(f"records/{name}.jsonl", body)
 
 
-def _entries(out: ObjectOut, *, with_attempts: bool) -> Iterable[dict[str, Any]]:
+#: Objects read at once: 100,000 records are 100,000 round trips, so they overlap.
+READERS = 32
+
+
+def _entries(out: ObjectOut, *, with_attempts: bool) -> Iterator[dict[str, Any]]:
+    """Every entry under the output, its objects read concurrently, in name order.
+
+    At most a window of ``READERS x 4`` objects is held at once, so memory stays flat.
+    """
     folders = ("jobs", "attempts", "records") if with_attempts else ("records",)
-    for folder in folders:
-        for name in sorted(out.names(folder)):
-            try:
-                raw = out.read(name)
-            except FileNotFoundError:
-                continue
-            for line in raw.splitlines():
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(entry, dict) and ("key" in entry or entry.get("type")):
-                    yield entry
+    with ThreadPoolExecutor(READERS, thread_name_prefix="nanobanana-records") as pool:
+        for folder in folders:
+            names = iter(sorted(out.names(folder)))
+            window: collections.deque[Future[bytes]] = collections.deque()
+            while True:
+                while len(window) < READERS * 4 and (name := next(names, None)) is not None:
+                    window.append(pool.submit(_read_or_empty, out, name))
+                if not window:
+                    break
+                yield from _parse(window.popleft().result())
+
+
+def _read_or_empty(out: ObjectOut, name: str) -> bytes:
+    try:
+        return out.read(name)
+    except FileNotFoundError:
+        return b""
+
+
+def _parse(raw: bytes) -> Iterator[dict[str, Any]]:
+    for line in raw.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and ("key" in entry or entry.get("type")):
+            yield entry
 
 
 def read_any(out: Path | ObjectOut) -> dict[str, dict[str, Any]]:
@@ -122,7 +157,10 @@ def read_any(out: Path | ObjectOut) -> dict[str, dict[str, Any]]:
     the records after, and a success is never replaced by a later failure.
     """
     if isinstance(out, Path):
-        return read_entries(out)
+        if not (out / "records").is_dir():
+            return read_entries(out)
+        # a pipeline's folder: records objects (and maybe a manifest of a local run too)
+        out = ObjectOut(out.resolve().as_uri())
     found: dict[str, dict[str, Any]] = {}
     try:
         raw = out.read(MANIFEST_NAME)

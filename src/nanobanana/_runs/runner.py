@@ -433,7 +433,7 @@ async def _run(
         for task in finished:
             entry, estimate, took = task.result()
             committed += entry.get("cost", 0.0) - estimate
-            if (failed := recorder.record(entry)) is not None:
+            if (failed := await _record(transport, recorder, entry)) is not None:
                 leave(failed)
             if took is not None:
                 pacer.observe(took)
@@ -501,6 +501,14 @@ def _now() -> str:
     from datetime import datetime, timezone
 
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+async def _record(transport: AsyncTransport, recorder: _Recorder, entry: dict[str, Any]
+                  ) -> str | None:  # fmt: skip
+    """Records one entry: a store's write (a network round trip) off the event loop."""
+    if isinstance(recorder.manifest, RecordManifest):
+        return await transport.offload(recorder.record, entry)
+    return recorder.record(entry)
 
 
 class _Recorder:
@@ -618,9 +626,12 @@ async def run_one(
         on_result(result)
     try:
         # Written here, on the loop, like a plain loop's write: a thread hand-off costs more
-        # than writing a picture into the page cache. Large ones (4K) go to a thread.
-        linked = any(isinstance(image, LinkedImage) for image in result.images)
-        if not linked and sum(len(image.data) for image in result.images) <= _INLINE_SAVE_BYTES:
+        # than writing a picture into the page cache. Large ones (4K) go to a thread, and
+        # so does every write to an object store (a network round trip).
+        inline = isinstance(out_dir, Path) and not any(
+            isinstance(image, LinkedImage) for image in result.images
+        )  # a linked image is fetched when read: never on the loop
+        if inline and sum(len(image.data) for image in result.images) <= _INLINE_SAVE_BYTES:
             return success_entry(head, result, out_dir), estimate, took
         return await transport.offload(success_entry, head, result, out_dir), estimate, took
     except OSError as exc:  # disk full, a folder in the way: this item's problem only

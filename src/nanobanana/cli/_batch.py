@@ -72,6 +72,11 @@ def load_jsonl(path: str) -> list[GenerationRequest]:
 
 
 def batch(args: argparse.Namespace, console: Console) -> int:
+    if args.batch_api and args.max_cost is not None:
+        raise InvalidRequestError(
+            "--max-cost is not kept on the Batch API path (every shard is paid for when it "
+            "is submitted); see the estimate with --dry-run, or drop --batch-api for a capped run"
+        )
     requests = load_jsonl(args.requests)
     if args.dry_run:
         return dry_run(console, requests)
@@ -83,7 +88,7 @@ def batch(args: argparse.Namespace, console: Console) -> int:
     job = JobView(out, requests)
     with client(args) as nb:
         if args.batch_api:
-            summary = _batch_api(nb, requests, out, console)
+            summary = _batch_api(nb, requests, out, console, args.tier)
         else:
             summary = _run(nb, args, requests, job, console)
     maybe_gallery(args, console, out)
@@ -124,36 +129,38 @@ def _run(nb: Any, args: argparse.Namespace, requests: list[GenerationRequest], j
             "interrupted": interrupt.stop.is_set()}  # fmt: skip
 
 
-def _batch_api(nb: Any, requests: list[GenerationRequest], out: Path, console: Console
-               ) -> dict[str, Any]:  # fmt: skip
-    submitted = nb.batch.submit(requests, out_dir=out)
-    console.note(f"submitted {submitted.name} ({plural(len(requests), 'request')}); "
-                 "waiting (Ctrl-C leaves it running)")  # fmt: skip
-    what = f"waiting for batch job {submitted.name}"
-    results: list[Any] = []
+def _batch_api(nb: Any, requests: list[GenerationRequest], out: Path | str, console: Console,
+               tier: int) -> dict[str, Any]:  # fmt: skip
+    """The Batch API in shards (`nb.batch.run`): within the tier's limits, resumable."""
+    console.note(f"{plural(len(requests), 'request')} to the Batch API in shards (tier {tier}); "
+                 "Ctrl-C leaves submitted jobs running: run again to pick them up")  # fmt: skip
     try:
-        with Live(console.status, lambda t: f"{what} · {duration(t)}"):
-            submitted.wait()
-        for result in submitted.results():  # each saved and recorded as it comes
-            results.append(result)
+        with Live(console.status, lambda t: f"Batch API jobs running · {duration(t)}"):
+            report = nb.batch.run(requests, out_dir=out, tier=tier)
     except KeyboardInterrupt:
-        console.note(f"interrupted: batch job {submitted.name} keeps running on the server; "
-                     "the same command again attaches to it (nothing is paid twice)")  # fmt: skip
-        interrupted = True
-    else:
-        interrupted = False
-    return {"done": len(results), "done_now": len(results), "job": submitted.name,
-            "cost_usd": sum(r.cost or 0 for r in results),
-            "interrupted": interrupted}  # fmt: skip
+        console.note("interrupted: each batch job submitted keeps running on the server; the "
+                     "same command again attaches to it (nothing is paid twice)")  # fmt: skip
+        return {"done": 0, "done_now": 0, "done_before": 0, "failed": 0, "job": "", "jobs": [],
+                "shards": 0, "images": 0, "cost_usd": 0.0, "interrupted": True}  # fmt: skip
+    return {"done": report.done + report.done_before, "done_now": report.done,
+            "done_before": report.done_before, "failed": report.failed,
+            "job": ",".join(report.jobs), "jobs": report.jobs, "shards": report.shards,
+            "images": report.images, "cost_usd": report.cost, "interrupted": False}  # fmt: skip
 
 
 def _to_url(args: argparse.Namespace, requests: list[GenerationRequest], console: Console) -> int:
     """``-o gs://bucket/run``: the same run, its record one create-only object per item."""
     if args.batch_api:
-        raise InvalidRequestError(
-            "--batch-api writes to a local folder; for a URL use generate_many (this "
-            "command without --batch-api) or `nanobanana pipeline`"
-        )
+        with client(args) as nb:
+            summary = _batch_api(nb, requests, args.out, console, args.tier)
+        summary.update(out_dir=args.out, manifest=f"{args.out}/records/")
+        console.emit(summary, f"{summary['done_now']} done now, {summary['done_before']} done "
+                              f"before, {summary['failed']} failed in {summary['shards']} "
+                              f"shard(s); about {money(summary['cost_usd'])}; records: "
+                              f"{summary['manifest']}")  # fmt: skip
+        if summary["interrupted"]:
+            return 130  # the jobs run on; the same command attaches to them
+        return 6 if summary["failed"] else 0
     with client(args) as nb, GracefulInterrupt(lambda: None) as interrupt:
         report = nb.generate_many(requests, out_dir=args.out, progress=False,
                                   stop=interrupt.stop, concurrency=args.concurrency,

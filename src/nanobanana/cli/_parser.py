@@ -143,8 +143,9 @@ def _args_batch(p: argparse.ArgumentParser) -> None:
         "requests", help='JSONL: one prompt string or {"prompt": ..., "aspect_ratio": ...} per line'
     )
     p.add_argument(
-        "-o", "--out", required=True, metavar="DIR", help="folder for images and the manifest"
-    )
+        "-o", "--out", required=True, metavar="DIR|URL",
+        help="folder or URL (gs://, s3://, ...) for images and the manifest (or records)",
+    )  # fmt: skip
     p.add_argument(
         "--concurrency",
         type=int,
@@ -160,6 +161,13 @@ def _args_batch(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--batch-api", action="store_true", help="use the Gemini Batch API (half price, slower)"
+    )
+    p.add_argument(
+        "--tier",
+        type=int,
+        choices=(1, 2, 3),
+        default=1,
+        help="your project's usage tier: sizes --batch-api shards to its limits (default: 1)",
     )
     p.add_argument(
         "--dry-run",
