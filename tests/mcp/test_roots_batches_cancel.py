@@ -167,3 +167,23 @@ async def test_progress_and_cancellation_while_an_answer_is_held(out: Path) -> N
             assert len(list(out.glob("paid-for-*.jpg"))) == 1
             alive = await client.call_tool("generate_image", {"prompt": "after"})
             assert not alive.is_error  # the server lives on
+
+
+async def test_a_busy_output_folder_refuses_the_call_before_anything_is_paid(out: Path) -> None:
+    from nanobanana._runs.lock import FolderLock
+
+    out.mkdir(parents=True)
+    other = FolderLock(out)  # another writer: a run, or a second server, on the same folder
+    other.acquire()
+    with FakeGemini() as gemini:
+        async with connect(gemini.url, out, "--wait", "0") as client:
+            try:
+                busy = await client.call_tool("generate_image", {"prompt": "a red fox"})
+                assert busy.is_error and "FolderInUseError" in busy.content[0].text, busy.content
+                assert gemini.generate_requests == []  # refused before anything was paid
+            finally:
+                other.release()
+            made = await client.call_tool("generate_image", {"prompt": "a red fox"})
+            assert not made.is_error, made.content
+            assert len(gemini.generate_requests) == 1
+        other.acquire(), other.release()  # the server let go once its call was written

@@ -34,5 +34,6 @@ def mcp(args: argparse.Namespace, console: Console) -> int:
         progress_every=args.progress_every,
         rpm=args.rpm,
         ipm=args.ipm,
+        wait=args.wait,
     )
     return serve(options)

@@ -243,6 +243,9 @@ def _args_mcp(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="progress notifications during a long call (default: every 5 s)",
     )
+    p.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+                   help="how long a call waits for another writer of --out (a run, another "
+                        "server) before it is refused (default: 60)")  # fmt: skip
     p.add_argument("--rpm", type=int, help="your requests-per-minute quota (calls are paced)")
     p.add_argument("--ipm", type=int, help="your images-per-minute quota")
     p.set_defaults(json=False, quiet=True, verbose=False)

@@ -40,6 +40,8 @@ class Options:
     progress_every: float = 5.0
     rpm: int | None = None
     ipm: int | None = None
+    wait: float = 60.0
+    """Seconds a call waits for another writer of ``out`` before it is refused."""
 
 
 def serve(options: Options) -> int:
@@ -57,6 +59,11 @@ def serve(options: Options) -> int:
     ):
         raise InvalidRequestError(
             f"--max-cost must be a USD amount of 0 or more, got {options.max_cost}"
+        )
+    if not math.isfinite(options.wait) or options.wait < 0:
+        raise InvalidRequestError(
+            f"--wait must be seconds, 0 or more (0: refuse at once when --out is busy), "
+            f"got {options.wait}"
         )
     if not options.emulator and not any(os.environ.get(v) for v in API_KEY_ENV_VARS):
         raise MissingAPIKeyError(
@@ -129,6 +136,7 @@ class LazyService:
             progress_interval=options.progress_every,
             rpm=options.rpm,
             ipm=options.ipm,
+            folder_wait=options.wait,
         )
 
     async def close(self) -> None:

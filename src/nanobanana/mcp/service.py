@@ -118,6 +118,7 @@ class Service:
         progress_interval: float = PROGRESS_INTERVAL,
         rpm: int | None = None,
         ipm: int | None = None,
+        folder_wait: float = _FOLDER_WAIT,
     ) -> None:
         if max_cost is not None and (not math.isfinite(max_cost) or max_cost < 0):
             raise InvalidRequestError(
@@ -133,7 +134,7 @@ class Service:
         self.allow_dirs = [d.expanduser().resolve() for d in allow_dirs]
         self.progress_interval = progress_interval
         self.manifest = Manifest(self.out_dir / MANIFEST_NAME)
-        self._folder = FolderLock(self.out_dir, wait=_FOLDER_WAIT)
+        self._folder = FolderLock(self.out_dir, wait=folder_wait)
         """Held while any call writes (not for the server's lifetime), as every run holds its
         folder: a run or another server on the same folder waits, or is refused."""
         self._writers = 0
