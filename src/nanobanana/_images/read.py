@@ -100,18 +100,7 @@ def check_source(source: Any, label: str) -> None:
     """
     if isinstance(source, str | os.PathLike):
         label = str(source)
-        try:
-            info = os.stat(source)
-            _check_regular(info, label)
-            fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-            with open(fd, "rb") as handle:
-                head = handle.read(_HEAD)
-        except FileNotFoundError:
-            raise InvalidReferenceError("no such file", source=label) from None
-        except IsADirectoryError:
-            raise InvalidReferenceError("is a directory, not an image file", source=label) from None
-        except OSError as exc:
-            raise InvalidReferenceError(f"cannot be read ({exc.strerror})", source=label) from exc
+        head = _read_path(Path(source), label, _HEAD)
     elif isinstance(source, bytes | bytearray | memoryview):
         head = bytes(source[:_HEAD])
     else:
@@ -148,8 +137,11 @@ def _load(ref: RefSource) -> ImageBytes:
     return replace(check_image(data, label), media_resolution=ref.media_resolution)
 
 
-def _read_path(path: Path, label: str) -> bytes:
-    """Stats first: devices, FIFOs and oversized files are refused without opening them."""
+def _read_path(path: Path, label: str, size: int = MAX_REFERENCE_FILE_BYTES + 1) -> bytes:
+    """Up to ``size`` bytes of a file (all of it, by default), or a typed refusal.
+
+    Stats first: devices, FIFOs and oversized files are refused without opening them.
+    """
     try:
         before = os.stat(path)
         _check_regular(before, label)
@@ -157,7 +149,7 @@ def _read_path(path: Path, label: str) -> bytes:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with open(fd, "rb") as handle:
             _check_regular(os.fstat(fd), label)
-            data = handle.read(MAX_REFERENCE_FILE_BYTES + 1)
+            data = handle.read(size)
     except FileNotFoundError:
         raise InvalidReferenceError("no such file", source=label) from None
     except IsADirectoryError:

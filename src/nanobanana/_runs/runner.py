@@ -742,10 +742,8 @@ def as_requests(
     file object is read here, once (keeping every field of its `Reference`): a file object
     cannot be read twice.
     """
-    if isinstance(items, str | GenerationRequest) or hasattr(items, "render"):
-        items = [items]  # type: ignore[list-item]  # one prompt, never its characters
     requests = []
-    for i, item in enumerate(items):
+    for i, item in enumerate(_many(items)):
         try:
             request = _read_file_objects(_made(item, make))
             for k, ref in enumerate(request.references):  # the lazy way reads them once, later
@@ -779,11 +777,19 @@ def for_run(
     A single prompt, template or request where many are expected is one request, never a
     string's characters.
     """
-    if isinstance(items, str | GenerationRequest) or hasattr(items, "render"):
-        items = [items]  # type: ignore[list-item]
+    items = _many(items)
     if isinstance(items, Sequence) and not isinstance(items, str | bytes):
         return as_requests(items, make)
     return iter_requests(items, make)
+
+
+def _many(
+    items: Iterable[GenerationRequest | PromptLike] | GenerationRequest | PromptLike,
+) -> Iterable[GenerationRequest | PromptLike]:
+    """The input as many items: one prompt, template or request is one, never its characters."""
+    if isinstance(items, str | GenerationRequest) or hasattr(items, "render"):
+        return [items]  # type: ignore[list-item]
+    return items
 
 
 def _made(
