@@ -68,8 +68,8 @@ def bench_save(opts: Options) -> list[Row]:
 def bench_parse(opts: Options) -> list[Row]:
     """Parsing a response with one 4K image and realistic thought signatures."""
     from google.genai import models, types
-    from nanobanana._core.parse import parse_body
 
+    from nanobanana._core.parse import parse_body
     from nanobanana.testing import sample_photo
 
     image = sample_photo(5504, 3072, seed=4, quality=90)
