@@ -55,7 +55,10 @@ class Call:
         Streams cannot have it (google-genai refuses), so they lose ``finishMessage``.
         """
         config = self.config.model_copy(update={"should_return_http_response": raw_body or None})
-        return {"model": self.model, "contents": self.contents, "config": config}
+        # One turn goes as the `Content` itself: the same wire, and google-genai checks a
+        # lone Content in ~6 µs where it revalidates a list of them in ~240 µs.
+        contents = self.contents[0] if len(self.contents) == 1 else self.contents
+        return {"model": self.model, "contents": contents, "config": config}
 
 
 class Upload(NamedTuple):
