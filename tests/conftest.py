@@ -6,9 +6,15 @@ from collections.abc import Iterator
 import pytest
 from google import genai
 from google.genai import types
+from hypothesis import settings
 
 from nanobanana import NanoBanana, RetryPolicy
 from nanobanana.testing import FakeGemini, ManualClock, sample_photo
+
+# Property tests check outcomes, not speed: on a loaded 2-core CI machine an example can take
+# over Hypothesis's default 200 ms deadline, which would fail a correct run.
+settings.register_profile("nanobanana", deadline=None)
+settings.load_profile("nanobanana")
 
 
 @pytest.fixture(autouse=True)

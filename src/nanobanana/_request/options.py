@@ -6,7 +6,6 @@ turned into its `google-genai` wire object here, in one place.
 
 from __future__ import annotations
 
-import difflib
 import enum
 import textwrap
 from collections.abc import Mapping
@@ -245,6 +244,8 @@ def as_output_format(value: Any) -> Literal["png", "jpeg"] | None:
 
 def did_you_mean(name: str, allowed: list[str]) -> str:
     """`` (did you mean 'aspect_ratio'?)`` when a close name exists, else ``""``."""
+    import difflib  # only for a misspelled option: off the import path
+
     close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.5)
     close = close or [a for a in allowed if a.startswith(name) or name.startswith(a)][:1]
     return f" (did you mean {close[0]!r}?)" if close else ""
