@@ -124,13 +124,14 @@ def image_config(request: GenerationRequest, *, vertex: bool = False) -> types.I
             "NanoBanana(vertexai=True, ...), or convert the image after: "
             "result.image.save('out.png')"
         )
-    config = types.ImageConfig(
+    if request.aspect_ratio is None and request.size is None and not asked:
+        return None
+    return types.ImageConfig(
         aspect_ratio=request.aspect_ratio.value if request.aspect_ratio else None,
         image_size=request.size.value if request.size else None,
         output_mime_type=f"image/{request.output_format}" if request.output_format else None,
         output_compression_quality=request.quality,
     )
-    return config if config.model_dump(exclude_none=True) else None
 
 
 def generation_config(
